@@ -1,0 +1,20 @@
+# stylizednerf: consistent 3D scene stylization (StylizedNeRF, CVPR 2022).
+#   snakemake --cores all                                 # the generated demo (config.yaml)
+#   snakemake --cores all --configfile config/paper.yaml  # the paper's LLFF scenes
+# One rule file per stage in workflow/rules/; every rule runs `python -m stylizednerf <stage>`.
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/demo.smk"
+
+
+rule all:
+    input:
+        final_outputs(),
+    default_target: True

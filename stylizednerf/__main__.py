@@ -1,0 +1,27 @@
+"""``python -m stylizednerf <stage> [options]``: one entry point per pipeline stage.
+
+Each Snakemake rule calls exactly one of these, so every stage also runs by hand.
+``python -m stylizednerf <stage> --help`` lists a stage's options.
+"""
+
+import importlib
+import sys
+
+# stage name -> module whose ``main(argv)`` runs it
+STAGES = {
+    "demo-scene": "stylizednerf.demo.cli",
+}
+
+
+def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help") or argv[0] not in STAGES:
+        known = "\n  ".join(sorted(STAGES))
+        print(f"usage: python -m stylizednerf <stage> [options]\n\nstages:\n  {known}", file=sys.stderr)
+        return 0 if argv and argv[0] in ("-h", "--help") else 2
+    module = importlib.import_module(STAGES[argv[0]])
+    return module.main(argv[1:]) or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,25 @@
+"""Where things are: the project root, the real-data folder, image listings."""
+
+import os
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DATA_ENV = "STYLIZEDNERF_DATA"
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+
+
+def data_dir() -> Path | None:
+    """The real-data folder: $STYLIZEDNERF_DATA, else ../shared/data beside the project, else None."""
+    value = os.environ.get(DATA_ENV)
+    if value:
+        return Path(value).expanduser().resolve()
+    default = (PROJECT_ROOT.parent / "shared" / "data").resolve()
+    return default if default.is_dir() else None
+
+
+def list_images(folder: Path) -> list[Path]:
+    """Image files directly inside ``folder`` (PNG/JPEG, any case), sorted by name."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)

