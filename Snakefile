@@ -11,6 +11,13 @@ configfile: "config.yaml"
 
 
 include: "workflow/rules/common.smk"
+
+
+wildcard_constraints:
+    scene="|".join(SCENES),
+    style="|".join(STYLES),
+
+
 include: "workflow/rules/demo.smk"
 
 
