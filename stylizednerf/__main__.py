@@ -10,6 +10,8 @@ import sys
 # stage name -> module whose ``main(argv)`` runs it
 STAGES = {
     "demo-scene": "stylizednerf.demo.cli",
+    "evaluate": "stylizednerf.metrics.evaluate",
+    "report": "stylizednerf.metrics.report",
 }
 
 
