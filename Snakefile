@@ -12,6 +12,7 @@ configfile: "config.yaml"
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/demo.smk"
+include: "workflow/rules/styles.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/report.smk"
 
