@@ -127,6 +127,7 @@ def main(argv=None) -> int:
     p.add_argument("--out", required=True)
     p.add_argument("--holdout", default=DEFAULT_HOLDOUT, help="comma-separated style stems never trained on")
     p.add_argument("--iterations", type=int, default=20000)
+    p.add_argument("--max-seconds", type=float, default=0, help="stop training after this much training time")
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--crop", type=int, default=256)
     p.add_argument("--load-size", type=int, default=512)
@@ -175,7 +176,8 @@ def main(argv=None) -> int:
 
     settings = {"iterations": args.iterations, "batch_size": args.batch, "crop_size": args.crop,
                 "load_size": args.load_size, "style_weight": args.style_weight, "log_every": args.log_every,
-                "sample_every": 10 ** 9, "checkpoint_every": 10 ** 9, "compile": args.compile, "seed": args.seed,
+                "sample_every": 10 ** 9, "checkpoint_every": 10 ** 9, "compile": args.compile,
+                "max_seconds": args.max_seconds, "seed": args.seed,
                 "device": str(device)}
     # a fresh run every time: the checkpoint goes to a scratch folder that is removed first
     ckpt = out / "decoder_ckpt"

@@ -33,6 +33,7 @@ DEFAULTS = {
     "lr": 1e-4, "lr_decay": 5e-5, "style_weight": 10.0, "content_weight": 1.0, "log_every": 50,
     "sample_every": 1000, "checkpoint_every": 1000, "sample_contents": 4, "sample_styles": 6,
     "sample_size": 128, "extra_content": "", "compile": False, "seed": 0, "device": "auto",
+    "max_seconds": 0,  # > 0: stop at the first log interval after this much training time
 }
 # settings that change the result: a checkpoint made with other values is not resumed
 _FINGERPRINT_KEYS = ("batch_size", "crop_size", "load_size", "min_scale", "lr", "lr_decay", "style_weight",
@@ -169,6 +170,11 @@ def train_decoder(settings: dict, content_paths, style_paths, out_dir, checkpoin
             bar.set_postfix(loss=f"{values[0]:.3f}", content=f"{values[1]:.3f}", style=f"{values[2]:.3f}")
             running.zero_()
             count = 0
+            if s["max_seconds"] and train_seconds >= s["max_seconds"]:
+                bar.close()
+                print(f"stopping at iteration {done}: max_seconds={s['max_seconds']} reached")
+                save_checkpoint(done)
+                break
         sample_now = done % s["sample_every"] == 0 and done < s["iterations"]
         # also at the end, so a later run with more iterations continues from here
         checkpoint_now = done % s["checkpoint_every"] == 0 or done == s["iterations"]
@@ -184,14 +190,15 @@ def train_decoder(settings: dict, content_paths, style_paths, out_dir, checkpoin
     bar.close()
 
     style_names = [Path(p).stem for p in style_paths]
+    finished = history[-1]["iteration"] if history else start
     state = {k: v.detach().float().cpu().contiguous() for k, v in decoder.state_dict().items()}
     atomic_save_torch(out_dir / "decoder.pt", {
-        "decoder": state, "iterations": s["iterations"], "styles": style_names,
+        "decoder": state, "iterations": finished, "styles": style_names,
         "feature_scale": FEATURE_SCALE, "settings": s})
     write_samples()
-    iters_done = s["iterations"] - start
+    iters_done = finished - start
     report = {
-        "iterations": s["iterations"], "resumed_from": start, "train_seconds": round(train_seconds, 3),
+        "iterations": finished, "resumed_from": start, "train_seconds": round(train_seconds, 3),
         "iterations_per_second": None if not history else round(history[-1]["iteration"] / max(train_seconds, 1e-9), 3),
         "final": history[-1] if history else None, "history": history,
         "contents": [str(p) for p in content_paths], "styles": [str(p) for p in style_paths],
