@@ -1,6 +1,7 @@
 # Configuration checking and helpers shared by every stage.
 import json
 import os
+import shlex
 import sys
 
 from snakemake.utils import validate
@@ -24,6 +25,11 @@ for _line in _skipped:
 # that runs Snakemake (e.g. .venv/bin/python even when the venv is not activated). With
 # --use-conda the environment's own bin folder comes first in PATH and wins.
 os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
+# Jobs import stylizednerf from this checkout, the same code as the Snakefile, also inside
+# --use-conda environments: Snakemake strips PYTHONPATH from their environment and envs/*.yaml
+# hold only the pinned dependencies. (Braces doubled: shell.prefix is formatted like a command.)
+_checkout = shlex.quote(workflow.basedir).replace("{", "{{").replace("}", "}}")
+shell.prefix("set -euo pipefail; export PYTHONPATH=" + _checkout + "${{PYTHONPATH:+:$PYTHONPATH}}; ")
 
 SCENES = list(config["scenes"])
 STYLES = list(config["styles"])
