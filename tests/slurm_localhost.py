@@ -1,8 +1,14 @@
 """A throw-away single-node SLURM cluster on localhost, for tests and for trying the profile.
 
 Everything (munge key and socket, slurm.conf, state, spool, logs, PID files) lives in one folder;
-clients find it through the SLURM_CONF environment variable, so the machine's own /etc/slurm is
-never read or changed. Daemons are stopped by the PIDs in their PID files, never by name.
+clients find it through the SLURM_CONF environment variable, and the machine's /etc/slurm is never
+written. Daemons are stopped by the PIDs in their PID files, never by name.
+
+One workaround: snakemake-executor-plugin-slurm-jobstep removes every SLURM_* variable but a
+few, SLURM_CONF included, before it calls `srun` inside a job, so srun looks where a real compute
+node has its configuration (/etc/slurm/slurm.conf or configless slurmd's /run/slurm/conf). Instead
+of writing there, the cluster's environment puts a tiny `srun` wrapper first in PATH that sets
+SLURM_CONF again (see `environment()`); several test clusters can thus run side by side.
 
     python tests/slurm_localhost.py start /tmp/cluster   # prints the `export SLURM_CONF=...` line
     python tests/slurm_localhost.py stop /tmp/cluster
@@ -121,8 +127,19 @@ PartitionName={PARTITION} Nodes={NODE} Default=YES MaxTime=INFINITE State=UP
 
 
 def environment(root: Path) -> dict:
-    """os.environ plus SLURM_CONF pointing at this cluster."""
-    return dict(os.environ, SLURM_CONF=str(root / "slurm.conf"))
+    """os.environ plus SLURM_CONF pointing at this cluster and the srun wrapper first in PATH."""
+    root = Path(root).resolve()
+    conf = root / "slurm.conf"
+    wrapper = root / "bin" / "srun"
+    real_srun = shutil.which("srun", path=os.pathsep.join(
+        p for p in os.environ.get("PATH", "").split(os.pathsep) if Path(p or ".").resolve() != wrapper.parent))
+    if not wrapper.exists() and real_srun:
+        wrapper.parent.mkdir(parents=True, exist_ok=True)
+        wrapper.write_text("#!/bin/sh\n# The slurm-jobstep plugin drops SLURM_CONF before srun: set it again.\n"
+                           f"SLURM_CONF='{conf}' exec '{real_srun}' \"$@\"\n")
+        wrapper.chmod(0o755)
+    path = str(wrapper.parent) + os.pathsep + os.environ.get("PATH", "")
+    return dict(os.environ, SLURM_CONF=str(conf), PATH=path)
 
 
 def _run(cmd, root: Path, timeout: int = 30) -> subprocess.CompletedProcess:
