@@ -12,6 +12,8 @@ import sys
 STAGES = {
     "demo-scene": "stylizednerf.demo.cli",
     "prepare-style": "stylizednerf.style_image",
+    "evaluate": "stylizednerf.metrics.evaluate",
+    "report": "stylizednerf.metrics.report",
 }
 
 
