@@ -44,3 +44,27 @@ def final_outputs():
 
 # Each stage file registers a function returning its final outputs: FINAL_OUTPUTS["<stage>"] = f
 FINAL_OUTPUTS = {}
+
+
+# Used by evaluate.smk (kept here: Snakemake's linter wants functions apart from rules).
+def rule_defined(name):
+    try:
+        getattr(rules, name)
+        return True
+    except Exception:  # Snakemake raises WorkflowError for an unknown rule
+        return False
+
+
+def eval_methods():
+    """Configured methods whose producing rule is part of this workflow."""
+    methods = []
+    for method in config["evaluate"]["methods"]:
+        if rule_defined(EVAL_PRODUCERS.get(method, "")):
+            methods.append(method)
+        else:
+            print(f"note: evaluate: no rule produces method '{method}' yet; left out", file=sys.stderr)
+    return methods
+
+
+def eval_source(wildcards):
+    return EVAL_SOURCES[wildcards.method].format(scene=wildcards.scene, style=wildcards.style)
