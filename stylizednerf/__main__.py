@@ -5,6 +5,7 @@ Each Snakemake rule calls exactly one of these, so every stage also runs by hand
 """
 
 import importlib
+import signal
 import sys
 
 # stage name -> module whose ``main(argv)`` runs it
@@ -25,8 +26,19 @@ def main(argv=None) -> int:
         known = "\n  ".join(sorted(STAGES))
         print(f"usage: python -m stylizednerf <stage> [options]\n\nstages:\n  {known}", file=sys.stderr)
         return 0 if argv and argv[0] in ("-h", "--help") else 2
+    signal.signal(signal.SIGTERM, exit_on_sigterm)
     module = importlib.import_module(STAGES[argv[0]])
     return module.main(argv[1:]) or 0
+
+
+def exit_on_sigterm(signum, frame):
+    """SIGTERM (scancel, a SLURM time limit, Snakemake stopping) unwinds like an exception.
+
+    Python's default for SIGTERM is to die on the spot; raising instead runs the ``finally``
+    blocks of stylizednerf.fileio's atomic writers, so a killed job deletes its temporary
+    files rather than leaving them next to its outputs. (SIGKILL cannot be caught.)
+    """
+    raise SystemExit(128 + signum)
 
 
 if __name__ == "__main__":

@@ -37,3 +37,16 @@ def prefer_this_python() -> None:
     folder = os.path.dirname(sys.executable)
     if os.environ.get("PATH", "").split(os.pathsep)[0] != folder:
         os.environ["PATH"] = folder + os.pathsep + os.environ.get("PATH", "")
+
+
+def import_from_checkout(checkout) -> str:
+    """Shell prefix for every rule: jobs import stylizednerf from ``checkout`` (the workflow's folder).
+
+    So jobs run the same code as the Snakefile, also inside --use-conda environments, where
+    Snakemake removes PYTHONPATH from the job's environment and envs/*.yaml hold only the pinned
+    dependencies. Braces are doubled because Snakemake formats the prefix like a shell command.
+    """
+    import shlex
+
+    folder = shlex.quote(os.path.abspath(checkout)).replace("{", "{{").replace("}", "}}")
+    return f"set -euo pipefail; export PYTHONPATH={folder}${{{{PYTHONPATH:+:$PYTHONPATH}}}}; "

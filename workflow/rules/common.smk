@@ -6,7 +6,7 @@ import sys
 from snakemake.utils import validate
 
 from stylizednerf.config import ConfigError, check_config
-from stylizednerf.paths import prefer_this_python
+from stylizednerf.paths import import_from_checkout, prefer_this_python
 
 SCHEMA = os.path.join(workflow.basedir, "workflow", "schemas", "config.schema.yaml")
 
@@ -22,6 +22,7 @@ for _line in _skipped:
     print(f"note: optional scene skipped: {_line}", file=sys.stderr)
 
 prefer_this_python()
+shell.prefix(import_from_checkout(workflow.basedir))
 
 SCENES = list(config["scenes"])
 STYLES = list(config["styles"])
@@ -43,3 +44,27 @@ def final_outputs():
 
 # Each stage file registers a function returning its final outputs: FINAL_OUTPUTS["<stage>"] = f
 FINAL_OUTPUTS = {}
+
+
+# Used by evaluate.smk (kept here: Snakemake's linter wants functions apart from rules).
+def rule_defined(name):
+    try:
+        getattr(rules, name)
+        return True
+    except Exception:  # Snakemake raises WorkflowError for an unknown rule
+        return False
+
+
+def eval_methods():
+    """Configured methods whose producing rule is part of this workflow."""
+    methods = []
+    for method in config["evaluate"]["methods"]:
+        if rule_defined(EVAL_PRODUCERS.get(method, "")):
+            methods.append(method)
+        else:
+            print(f"note: evaluate: no rule produces method '{method}' yet; left out", file=sys.stderr)
+    return methods
+
+
+def eval_source(wildcards):
+    return EVAL_SOURCES[wildcards.method].format(scene=wildcards.scene, style=wildcards.style)

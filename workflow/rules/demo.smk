@@ -10,7 +10,7 @@ rule demo_scene:
     params:
         settings=settings("demo"),
     conda:
-        "../../envs/torch.yaml"
+        "../../envs/demo.yaml"
     shell:
         "python -m stylizednerf demo-scene --out results/inputs/demo --settings {params.settings:q} > {log} 2>&1"
 

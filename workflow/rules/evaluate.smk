@@ -19,32 +19,9 @@ wildcard_constraints:
     method="|".join(EVAL_SOURCES),
 
 
-def rule_defined(name):
-    try:
-        getattr(rules, name)
-        return True
-    except Exception:  # Snakemake raises WorkflowError for an unknown rule
-        return False
-
-
-def eval_methods():
-    """Configured methods whose producing rule is part of this workflow."""
-    methods = []
-    for method in config["evaluate"]["methods"]:
-        if rule_defined(EVAL_PRODUCERS.get(method, "")):
-            methods.append(method)
-        else:
-            print(f"note: evaluate: no rule produces method '{method}' yet; left out", file=sys.stderr)
-    return methods
-
-
-def eval_source(wildcards):
-    return EVAL_SOURCES[wildcards.method].format(scene=wildcards.scene, style=wildcards.style)
-
-
 rule evaluate:
     input:
-        marker=lambda wc: eval_source(wc) + "/cameras.json",
+        marker=lambda wc: os.path.join(eval_source(wc), "cameras.json"),
         gt="results/{scene}/path/cameras.json",
         style="results/styles/{style}.png",
     output:
@@ -57,7 +34,7 @@ rule evaluate:
         settings=settings("evaluate"),
         source=eval_source,
     conda:
-        "../../envs/torch.yaml"
+        "../../envs/metrics.yaml"
     shell:
         "python -m stylizednerf evaluate --frames {params.source}/frames"
         " --depth results/{wildcards.scene}/path/depth --cameras {input.gt}"

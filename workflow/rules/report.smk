@@ -22,7 +22,7 @@ rule report:
     params:
         settings=settings("report"),
     conda:
-        "../../envs/torch.yaml"
+        "../../envs/metrics.yaml"
     shell:
         "python -m stylizednerf report --evals {input.evals} --out results/report"
         " --settings {params.settings:q} > {log} 2>&1"

@@ -13,7 +13,7 @@ rule prepare_style:
         source=lambda wc: config["styles"][wc.style],
         settings=settings("style_images", style_size=config.get("demo", {}).get("style_size", 256)),
     conda:
-        "../../envs/torch.yaml"
+        "../../envs/demo.yaml"
     shell:
         "python -m stylizednerf prepare-style --name {wildcards.style} --source {params.source:q}"
         " --out {output.png} --settings {params.settings:q} > {log} 2>&1"

@@ -14,10 +14,13 @@ rule pretrain_decoder:
         metrics="results/stylization2d/decoder_metrics.json",
     log:
         "results/logs/stylization2d/pretrain_decoder.log",
+    threads: 4
+    resources:
+        gpu=1,
     params:
         settings=settings("decoder"),
     conda:
-        "../../envs/torch.yaml"
+        "../../envs/stylization2d.yaml"
     shell:
         "python -m stylizednerf pretrain-decoder --contents {input.cameras} --styles {input.styles}"
         " --out results/stylization2d --checkpoint-dir results/stylization2d_ckpt"
@@ -34,10 +37,13 @@ rule train_vae:
         metrics="results/stylization2d/vae_metrics.json",
     log:
         "results/logs/stylization2d/train_vae.log",
+    threads: 4
+    resources:
+        gpu=1,
     params:
         settings=settings("vae"),
     conda:
-        "../../envs/torch.yaml"
+        "../../envs/stylization2d.yaml"
     shell:
         "python -m stylizednerf train-vae --styles {input.styles} --out results/stylization2d"
         " --checkpoint-dir results/stylization2d_ckpt --settings {params.settings:q} > {log} 2>&1"
@@ -54,10 +60,13 @@ rule adain_frames:
         "results/{scene}/{style}/adain/cameras.json",
     log:
         "results/logs/adain_frames/{scene}/{style}.log",
+    threads: 4
+    resources:
+        gpu=1,
     params:
         settings=settings("adain"),
     conda:
-        "../../envs/torch.yaml"
+        "../../envs/stylization2d.yaml"
     shell:
         "python -m stylizednerf stylize-2d --bundle --decoder {input.decoder} --style {input.style}"
         " --out results/{wildcards.scene}/{wildcards.style}/adain --settings {params.settings:q}"

@@ -1,0 +1,109 @@
+"""Execution profiles (profiles/slurm, profiles/local), GPU resources of the rules, lint.
+
+GPU rules declare `resources: gpu=1` and threads; the SLURM plugin turns gpu=1 into
+`sbatch --gpus=1`, the local profile's `resources: gpu: 1` runs one GPU job at a time.
+"""
+
+import re
+import shutil
+import sys
+from pathlib import Path
+
+import yaml
+
+from conftest import run_snakemake
+
+ROOT = Path(__file__).resolve().parents[1]
+# Rules that train or render with torch on the device: they get a GPU on a cluster.
+GPU_RULES = {"pretrain_nerf", "pretrain_decoder", "train_vae", "adain_frames", "render_views", "render_path",
+             "stylize", "stylize_sequential", "render", "render_sequential"}
+
+
+def rule_blocks() -> dict[str, str]:
+    blocks = {}
+    for smk in sorted((ROOT / "workflow" / "rules").glob("*.smk")):
+        for block in re.split(r"^rule\s+", smk.read_text(), flags=re.M)[1:]:
+            blocks[block.split(":", 1)[0].strip()] = block
+    return blocks
+
+
+def dry_run_resources(output: str) -> dict[str, list[str]]:
+    """{rule: [its jobs' 'resources:' lines]} from Snakemake's dry-run output."""
+    found = {}
+    for chunk in re.split(r"^rule ", output, flags=re.M)[1:]:
+        name = chunk.split(":", 1)[0].strip()
+        resources = re.search(r"^\s+resources: (.*)$", chunk, flags=re.M)
+        found.setdefault(name, []).append(resources.group(1) if resources else "")
+    return found
+
+
+def test_gpu_rules_declare_gpu_and_threads_cpu_rules_do_not():
+    blocks = rule_blocks()
+    present = GPU_RULES & set(blocks)
+    assert present, "no GPU rule in the workflow yet"
+    for name, block in blocks.items():
+        has_gpu = re.search(r"^\s+gpu\s*=\s*1\s*,?\s*$", block, flags=re.M) is not None
+        if name in GPU_RULES:
+            assert has_gpu, f"GPU rule {name} lacks `resources: gpu=1`"
+            assert re.search(r"^\s+threads:", block, flags=re.M), f"GPU rule {name} lacks threads:"
+        else:
+            assert not has_gpu and "gpu" not in block.split("shell:")[0], f"CPU rule {name} asks for a GPU"
+
+
+def test_slurm_profile_sizes_every_gpu_rule():
+    profile = yaml.safe_load((ROOT / "profiles/slurm/config.yaml").read_text())
+    assert profile["executor"] == "slurm"
+    assert profile["slurm-status-command"] == "squeue"  # sacct hangs where accounting is off
+    assert profile["retries"] >= 1
+    assert {"mem_mb", "runtime"} <= set(profile["default-resources"])
+    assert set(profile["set-resources"]) == GPU_RULES
+    for rule, values in profile["set-resources"].items():
+        assert {"mem_mb", "runtime"} <= set(values), rule
+        assert "gres" not in values and "gpu" not in values, f"{rule}: the GPU request belongs to the rule"
+
+
+def test_slurm_profile_dry_run_shows_gpu_resources(tmp_path):
+    shutil.copy(ROOT / "config.yaml", tmp_path / "config.yaml")
+    # train_vae (GPU) needs only the styles (CPU): a DAG with both kinds and no other branch's rule.
+    done = run_snakemake(["-n", "-s", str(ROOT / "Snakefile"), "--directory", str(tmp_path),
+                          "--profile", str(ROOT / "profiles/slurm"), "results/stylization2d/vae.pt"], cwd=ROOT,
+                         timeout=300)
+    jobs = dry_run_resources(done.stdout)
+    assert set(jobs) == {"train_vae", "prepare_style"}, done.stdout[-3000:]
+    for line in jobs["train_vae"]:
+        assert re.search(r"\bgpu=1\b", line) and "mem_mb=8000" in line and "runtime=60" in line, line
+    for line in jobs["prepare_style"]:
+        assert "gpu" not in line and "mem_mb=4000" in line and "runtime=60" in line, line
+
+
+def test_local_profile_runs_one_gpu_job_at_a_time(tmp_path):
+    """Two GPU jobs and two CPU jobs on 4 cores: the CPU jobs overlap, the GPU jobs never do."""
+    (tmp_path / "Snakefile").write_text('''
+rule all:
+    input: expand("{kind}{i}.txt", kind=["gpu", "cpu"], i=[1, 2])
+rule gpu:
+    output: "gpu{i}.txt"
+    resources: gpu=1
+    shell: "date +%s.%N > {output}; sleep 2; date +%s.%N >> {output}"
+rule cpu:
+    output: "cpu{i}.txt"
+    shell: "date +%s.%N > {output}; sleep 2; date +%s.%N >> {output}"
+''')
+    run_snakemake(["--profile", str(ROOT / "profiles/local"), "--cores", "4"], cwd=tmp_path, timeout=300)
+
+    def span(name):
+        start, end = (float(x) for x in (tmp_path / name).read_text().split())
+        return start, end
+
+    def overlap(a, b):
+        return min(span(a)[1], span(b)[1]) > max(span(a)[0], span(b)[0])
+
+    assert not overlap("gpu1.txt", "gpu2.txt")
+    assert overlap("cpu1.txt", "cpu2.txt")  # the limit is the GPU, not the cores
+
+
+def test_workflow_is_lint_clean(tmp_path):
+    shutil.copy(ROOT / "config.yaml", tmp_path / "config.yaml")
+    done = run_snakemake(["--lint", "-s", str(ROOT / "Snakefile"), "--directory", str(tmp_path)], cwd=ROOT,
+                         check=False, timeout=300)
+    assert done.returncode == 0 and "Lints for" not in done.stdout, done.stdout[-4000:]
