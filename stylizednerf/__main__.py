@@ -10,6 +10,7 @@ import sys
 # stage name -> module whose ``main(argv)`` runs it
 STAGES = {
     "demo-scene": "stylizednerf.demo.cli",
+    "poses": "stylizednerf.poses.cli",
 }
 
 
