@@ -48,8 +48,12 @@ def apply_similarity(camera_to_world: np.ndarray, scale: float, rotation: np.nda
 def rotation_angles_deg(rotations_a: np.ndarray, rotations_b: np.ndarray) -> np.ndarray:
     """Angle (degrees) of R_a^T R_b for each pair of (N, 3, 3) rotations."""
     relative = np.einsum("nji,njk->nik", rotations_a, rotations_b)
+    # atan2 of sine and cosine stays accurate for tiny angles, where arccos loses precision.
     cosine = (np.trace(relative, axis1=1, axis2=2) - 1.0) / 2.0
-    return np.degrees(np.arccos(np.clip(cosine, -1.0, 1.0)))
+    skew = np.stack([relative[:, 2, 1] - relative[:, 1, 2], relative[:, 0, 2] - relative[:, 2, 0],
+                     relative[:, 1, 0] - relative[:, 0, 1]], axis=1)
+    sine = np.linalg.norm(skew, axis=1) / 2.0
+    return np.degrees(np.arctan2(sine, cosine))
 
 
 def camera_spread(centres: np.ndarray) -> float:
