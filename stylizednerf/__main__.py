@@ -11,6 +11,7 @@ import sys
 STAGES = {
     "demo-scene": "stylizednerf.demo.cli",
     "poses": "stylizednerf.poses.cli",
+    "prepare-style": "stylizednerf.style_image",
 }
 
 
