@@ -13,6 +13,7 @@ configfile: "config.yaml"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/demo.smk"
 include: "workflow/rules/styles.smk"
+include: "workflow/rules/poses.smk"
 
 
 rule all:
