@@ -90,6 +90,19 @@ def pose_errors(estimated_c2w: np.ndarray, reference_c2w: np.ndarray) -> dict:
     }
 
 
+def rotation_alignment_errors(estimated_c2w: np.ndarray, reference_c2w: np.ndarray) -> np.ndarray:
+    """Rotation errors (degrees) after the best global rotation alone (chordal mean of R_ref R_est^T).
+
+    For captures whose centres span too little to fix a similarity (narrow baselines), this
+    still measures how well the cameras' relative orientations were recovered.
+    """
+    estimated = np.asarray(estimated_c2w, dtype=np.float64)[:, :3, :3]
+    reference = np.asarray(reference_c2w, dtype=np.float64)[:, :3, :3]
+    u, _, vt = np.linalg.svd(np.einsum("nij,nkj->ik", reference, estimated))
+    rotation = u @ np.diag([1.0, 1.0, np.linalg.det(u @ vt)]) @ vt
+    return rotation_angles_deg(rotation @ estimated, reference)
+
+
 def match_and_compare(estimated: dict, reference: dict) -> dict:
     """:func:`pose_errors` over the file names both ``{name: c2w}`` dicts hold (at least 3)."""
     names = sorted(set(estimated) & set(reference))
@@ -97,4 +110,8 @@ def match_and_compare(estimated: dict, reference: dict) -> dict:
         raise ValueError(f"only {len(names)} images in common with the reference poses, need 3")
     result = pose_errors(np.stack([estimated[n] for n in names]), np.stack([reference[n] for n in names]))
     result["names"] = names
+    rotation_only = rotation_alignment_errors(np.stack([estimated[n] for n in names]),
+                                              np.stack([reference[n] for n in names]))
+    result["rotation_only_mean_deg"] = float(rotation_only.mean())
+    result["rotation_only_max_deg"] = float(rotation_only.max())
     return result

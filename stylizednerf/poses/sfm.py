@@ -15,8 +15,12 @@ import numpy as np
 
 from stylizednerf.cameras import Camera
 
-# Each retry relaxes the initial pair (triangulation angle, inliers) and later registrations.
-RELAXED_MAPPER = {"init_min_num_inliers": 50, "abs_pose_min_num_inliers": 20, "init_max_forward_motion": 0.99}
+# Each retry relaxes the initial pair (inliers, forward motion; the angle comes from the config),
+# later registrations, and the triangulation angles below which points are dropped (COLMAP's
+# 1.5 degrees leaves too few points when the whole capture spans a few degrees).
+RELAXED = {"mapper.init_min_num_inliers": 50, "mapper.init_max_forward_motion": 0.99,
+           "mapper.abs_pose_min_num_inliers": 15, "mapper.abs_pose_min_inlier_ratio": 0.15,
+           "mapper.filter_min_tri_angle": 0.5, "triangulation.min_angle": 0.5}
 
 
 @dataclass
@@ -53,6 +57,7 @@ def extract_and_match(database: Path, image_dir: Path, names: list[str], options
     import pycolmap
 
     timings = {}
+    pycolmap.set_random_seed(options.seed)  # RANSAC in two-view verification
     start = time.perf_counter()
     reader = pycolmap.ImageReaderOptions()
     reader.camera_model = options.camera_model
@@ -82,9 +87,9 @@ def extract_and_match(database: Path, image_dir: Path, names: list[str], options
 
 def mapper_attempts(options: SfmOptions) -> list[dict]:
     """Mapper option overrides per attempt: COLMAP's defaults first, then relaxed ones."""
-    attempts = [{"init_min_tri_angle": options.init_min_tri_angle}]
+    attempts = [{"mapper.init_min_tri_angle": options.init_min_tri_angle}]
     for angle in options.relaxed_init_min_tri_angles:
-        attempts.append({"init_min_tri_angle": float(angle), **RELAXED_MAPPER})
+        attempts.append({"mapper.init_min_tri_angle": float(angle), **RELAXED})
     return attempts
 
 
@@ -97,7 +102,8 @@ def run_mapper(database: Path, image_dir: Path, work_dir: Path, overrides: dict,
     pipeline.mapper.random_seed = options.seed
     pipeline.triangulation.random_seed = options.seed
     for key, value in overrides.items():
-        setattr(pipeline.mapper, key, value)
+        group, name = key.split(".")
+        setattr(getattr(pipeline, group), name, value)
     pycolmap.set_random_seed(options.seed)
     if work_dir.exists():
         shutil.rmtree(work_dir)
