@@ -74,6 +74,8 @@ def pose_errors(estimated_c2w: np.ndarray, reference_c2w: np.ndarray) -> dict:
     aligned = apply_similarity(estimated_c2w, scale, rotation, translation)
     rotation_errors = rotation_angles_deg(aligned[:, :3, :3], reference_c2w[:, :3, :3])
     spread = camera_spread(reference_c2w[:, :3, 3])
+    centres = reference_c2w[:, :3, 3]
+    extent = float(np.linalg.norm(centres[:, None] - centres[None], axis=-1).max())
     centre_errors = np.linalg.norm(aligned[:, :3, 3] - reference_c2w[:, :3, 3], axis=1) / spread
     return {
         "count": int(len(estimated_c2w)),
@@ -82,6 +84,9 @@ def pose_errors(estimated_c2w: np.ndarray, reference_c2w: np.ndarray) -> dict:
         "centre_mean_rel": float(centre_errors.mean()),
         "centre_max_rel": float(centre_errors.max()),
         "camera_spread": spread,
+        # The same errors relative to the capture's extent (largest distance between two centres).
+        "camera_extent": extent,
+        "centre_mean_rel_extent": float(centre_errors.mean() * spread / extent),
         "scale": float(scale),
         "rotation": rotation.tolist(),
         "translation": translation.tolist(),
