@@ -14,6 +14,7 @@ STAGES = {
     "pretrain-decoder": "stylizednerf.stylization2d.train_decoder",
     "train-vae": "stylizednerf.stylization2d.train_vae",
     "stylize-2d": "stylizednerf.stylization2d.stylize",
+    "poses": "stylizednerf.poses.cli",
     "prepare-style": "stylizednerf.style_image",
     "evaluate": "stylizednerf.metrics.evaluate",
     "report": "stylizednerf.metrics.report",

@@ -1,0 +1,39 @@
+# Camera poses per scene: SfM with pycolmap (poses: colmap) or the poses the dataset ships
+# (poses: provided). Both write the same files, so later stages don't care which ran.
+
+
+def _scene_source(wildcards):
+    """--source for the stage: the demo's true-camera file, or the configured folder/file."""
+    source = config["scenes"][wildcards.scene]["source"]
+    return "results/inputs/demo/cameras.json" if source == "demo" else source
+
+
+rule colmap:
+    input:
+        # Only the generated demo is made by the workflow; real sources are checked at start-up.
+        lambda wc: ["results/inputs/demo/cameras.json"] if config["scenes"][wc.scene]["source"] == "demo" else [],
+    output:
+        cameras="results/{scene}/poses/cameras.json",
+        report="results/{scene}/poses/report.json",
+        figure="results/{scene}/poses/cameras.png",
+        llff="results/{scene}/poses/poses_bounds.npy",
+        nerfstudio="results/{scene}/poses/transforms.json",
+        images=directory("results/{scene}/images"),
+    log:
+        "results/logs/colmap/{scene}.log",
+    threads: 8  # capped at --cores by Snakemake; a fixed request keeps cluster jobs sensible
+    params:
+        source=_scene_source,
+        poses=lambda wc: config["scenes"][wc.scene].get("poses", "colmap"),
+        kind=lambda wc: config["scenes"][wc.scene].get("kind", "forward"),
+        downscale=lambda wc: config["scenes"][wc.scene].get("downscale", 1),
+        settings=settings("colmap"),
+    conda:
+        "../../envs/poses.yaml"
+    shell:
+        "python -m stylizednerf poses --scene {wildcards.scene} --source {params.source:q}"
+        " --poses {params.poses} --kind {params.kind} --downscale {params.downscale}"
+        " --out results/{wildcards.scene} --threads {threads} --settings {params.settings:q} > {log} 2>&1"
+
+
+FINAL_OUTPUTS["colmap"] = lambda: expand("results/{scene}/poses/report.json", scene=SCENES)
