@@ -10,6 +10,7 @@ import sys
 # stage name -> module whose ``main(argv)`` runs it
 STAGES = {
     "demo-scene": "stylizednerf.demo.cli",
+    "pretrain-nerf": "stylizednerf.nerf.train",
 }
 
 
