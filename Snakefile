@@ -19,6 +19,7 @@ wildcard_constraints:
 
 
 include: "workflow/rules/demo.smk"
+include: "workflow/rules/styles.smk"
 
 
 rule all:
