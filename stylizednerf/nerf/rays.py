@@ -127,8 +127,9 @@ class SceneSpace:
         return (-2.0, -2.0, -2.0), (2.0, 2.0, 2.0)
 
     def to_dict(self) -> dict:
-        return {"kind": self.kind, "world_to_scene": np.asarray(self.world_to_scene).tolist(), "scale": self.scale,
-                "ndc_ax": self.ndc_ax, "ndc_ay": self.ndc_ay, "near": self.near, "far": self.far}
+        return {"kind": self.kind, "world_to_scene": np.asarray(self.world_to_scene, dtype=float).tolist(),
+                "scale": float(self.scale), "ndc_ax": float(self.ndc_ax), "ndc_ay": float(self.ndc_ay),
+                "near": float(self.near), "far": float(self.far)}
 
     @classmethod
     def from_dict(cls, data: dict) -> "SceneSpace":
@@ -161,7 +162,7 @@ class SceneSpace:
         w2s[:3, 3] = -scale * rotation @ center
         near = 0.5 * float(nears.min())
         far = 1000.0 / scale
-        return cls(kind, w2s, float(scale), float(ndc_ax), float(ndc_ay), near, max(far, 2 * float(fars.max())))
+        return cls(kind, w2s, float(scale), float(ndc_ax), float(ndc_ay), near, float(max(far, 2 * fars.max())))
 
     # ---- rays and the maps of the sampling parameter s --------------------------------------
 
