@@ -166,8 +166,12 @@ class SceneSpace:
 
     # ---- rays and the maps of the sampling parameter s --------------------------------------
 
-    def rays(self, origins: torch.Tensor, dirs: torch.Tensor) -> Rays:
-        m = torch.as_tensor(self.world_to_scene, dtype=origins.dtype, device=origins.device)
+    def rays(self, origins: torch.Tensor, dirs: torch.Tensor, world_to_scene: torch.Tensor | None = None) -> Rays:
+        """``world_to_scene``: the matrix as a tensor already on the device (no host copy, so
+        the call can run inside CUDA-graph capture); built from the numpy matrix when None."""
+        m = world_to_scene
+        if m is None:
+            m = torch.as_tensor(self.world_to_scene, dtype=origins.dtype, device=origins.device)
         scene_o = origins @ m[:3, :3].T + m[:3, 3]
         scene_d = dirs @ m[:3, :3].T
         if self.kind == "forward":
@@ -198,9 +202,10 @@ class SceneSpace:
         tau = self.depth(rays, edges)
         return (tau[:, 1:] - tau[:, :-1]) * rays.scene_dirs.norm(dim=-1, keepdim=True)
 
-    def to_unit_cube(self, points: torch.Tensor) -> torch.Tensor:
-        """Model-space points mapped to [0, 1]^3 over :attr:`bbox` (clamped)."""
-        lo, hi = self.bbox
-        lo = torch.tensor(lo, dtype=points.dtype, device=points.device)
-        hi = torch.tensor(hi, dtype=points.dtype, device=points.device)
+    def to_unit_cube(self, points: torch.Tensor, lo: torch.Tensor | None = None,
+                     hi: torch.Tensor | None = None) -> torch.Tensor:
+        """Model-space points mapped to [0, 1]^3 over :attr:`bbox` (clamped); lo/hi as device tensors."""
+        if lo is None or hi is None:
+            lo = torch.tensor(self.bbox[0], dtype=points.dtype, device=points.device)
+            hi = torch.tensor(self.bbox[1], dtype=points.dtype, device=points.device)
         return ((points - lo) / (hi - lo)).clamp(0.0, 1.0)
