@@ -17,7 +17,6 @@ denser schedule used for time-to-PSNR.
 
 import argparse
 import json
-import math
 import sys
 import time
 from pathlib import Path
@@ -88,6 +87,9 @@ def run_field(name, camera_set, settings, minutes, eval_at, device, seed):
             if cuda:
                 torch.cuda.synchronize()
             clock += time.perf_counter() - start
+        if points and points[-1]["step"] == trainer.step:  # clock already past this target
+            points.append({**points[-1], "target_seconds": target})
+            continue
         test = trainer.evaluate_test(with_ssim=False)
         points.append({"seconds": round(clock, 3), "target_seconds": target, "step": trainer.step,
                        "test_psnr": test["psnr"]})
@@ -170,7 +172,7 @@ def main(argv=None) -> int:
     results["torch"] = torch.__version__
     results["scene_dir"] = str(args.scene_dir)
     results["comparison"] = compare(results["fields"])
-    out.write_text(json.dumps(results, indent=2, default=lambda x: None if isinstance(x, float) and math.isnan(x) else str(x)) + "\n")
+    out.write_text(json.dumps(results, indent=2, default=str) + "\n")
     print(json.dumps({k: v for k, v in results.items() if k != "fields"}, indent=2))
     for name, r in results["fields"].items():
         print(f"{name}: {r['rays_per_second']:.0f} rays/s, peak mem {r['peak_gpu_memory_gib']} GiB, "
