@@ -16,9 +16,11 @@ SETTINGS = {"device": "cpu", "seed": 0, "holdout_every": 8, "checkpoint_every": 
             "fast": {"iterations": 400, "batch_rays": 1024, "levels": 8, "log2_table": 15, "base_resolution": 8,
                      "max_resolution": 256, "hidden": 32, "grid_resolution": 32, "coarse_samples": 64,
                      "samples": 24}}
-# Measured on the 2-core CPU (seed 0): see the asserts' comments.
-MIN_TEST_PSNR = 0.0
-MAX_MEDIAN_DEPTH_ERROR = 1.0
+# Measured (seed 0, demo 160x120, same field sizes, best checkpoint at step 200): test PSNR 23.8 dB,
+# median relative depth error 0.45 (the demo-size field is still diffuse: opacity ~0.6-0.8 spread
+# along the ray, so the expected depth is pulled towards the camera). Thresholds with margin:
+MIN_TEST_PSNR = 20.0
+MAX_MEDIAN_DEPTH_ERROR = 0.6
 
 
 @pytest.mark.slow
@@ -27,7 +29,7 @@ def test_demo_scene_pretrain(tmp_path):
     from stylizednerf.nerf.render import load_nerf, render_cameras
     from stylizednerf.nerf.train import main
 
-    torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
+    torch.set_num_threads(1)  # robust on a shared CPU (spinning OpenMP threads waste it)
     write_demo_scene(tmp_path / "demo", SCENE)
     cameras_path = tmp_path / "demo" / "cameras.json"
     out = tmp_path / "scene" / "nerf"
