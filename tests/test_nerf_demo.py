@@ -16,11 +16,11 @@ SETTINGS = {"device": "cpu", "seed": 0, "holdout_every": 8, "checkpoint_every": 
             "fast": {"iterations": 400, "batch_rays": 1024, "levels": 8, "log2_table": 15, "base_resolution": 8,
                      "max_resolution": 256, "hidden": 32, "grid_resolution": 32, "coarse_samples": 64,
                      "samples": 24}}
-# Measured (seed 0, demo 160x120, same field sizes, best checkpoint at step 200): test PSNR 23.8 dB,
-# median relative depth error 0.45 (the demo-size field is still diffuse: opacity ~0.6-0.8 spread
-# along the ray, so the expected depth is pulled towards the camera). Thresholds with margin:
-MIN_TEST_PSNR = 20.0
-MAX_MEDIAN_DEPTH_ERROR = 0.6
+# Measured (seed 0, this test, 1 thread, 400 steps in 49 s): test PSNR 24.5 dB, SSIM 0.73, median
+# relative depth error 0.42 (at demo sizes the field is still diffuse: opacity ~0.6-0.8 spread
+# along the ray pulls the expected depth towards the camera). Thresholds with margin:
+MIN_TEST_PSNR = 22.0
+MAX_MEDIAN_DEPTH_ERROR = 0.55
 
 
 @pytest.mark.slow
