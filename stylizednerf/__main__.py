@@ -18,6 +18,7 @@ STAGES = {
     "prepare-style": "stylizednerf.style_image",
     "evaluate": "stylizednerf.metrics.evaluate",
     "report": "stylizednerf.metrics.report",
+    "pretrain-nerf": "stylizednerf.nerf.train",
 }
 
 
