@@ -8,7 +8,7 @@ from stylizednerf.cameras import Camera, CameraSet
 from stylizednerf.stylize.camera_path import average_pose, render_path
 from stylizednerf.stylize.latents import StyleLatents, prior_loss
 from stylizednerf.stylize.rays import image_rays
-from stylizednerf.stylize.style_module import StyleModule, composite
+from stylizednerf.stylize.style_module import StyleModule, composite, render_samples
 
 
 def test_prior_is_zero_at_mu_and_grows_away():
@@ -63,6 +63,19 @@ def test_style_module_uses_the_latent_and_composites_with_given_weights():
     expected = 0.25 * rgb[:, 2] + 0.5 * rgb[:, 4]
     assert torch.allclose(composite(weights, rgb), expected)
     assert torch.allclose(composite(weights, rgb, background=1.0), expected + 0.25)
+
+
+def test_sparse_rendering_matches_dense_compositing():
+    torch.manual_seed(1)
+    module = StyleModule(feature_dim=4, latent_dim=8, hidden=16, layers=2)
+    weights = torch.rand(6, 10) * (torch.rand(6, 10) > 0.6) / 10
+    features, latents = torch.randn(6, 10, 4), torch.randn(6, 8)
+    dense = composite(weights, module(features, latents), background=0.5)
+    sparse = render_samples(module, weights, features, latents, threshold=0.0, background=0.5)
+    assert torch.allclose(dense, sparse, atol=1e-6)
+    # gradients reach the module through the sparse path
+    sparse.sum().backward()
+    assert module.output.weight.grad.abs().sum() > 0
 
 
 def _forward_cameras(n=9, kind="forward"):

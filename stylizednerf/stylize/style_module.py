@@ -38,6 +38,33 @@ class StyleModule(nn.Module):
         logits = self.output(h) + self.latent_layers[-1](latents).unsqueeze(-2)
         return torch.sigmoid(logits)
 
+    def sparse(self, features: torch.Tensor, ray_index: torch.Tensor, latents: torch.Tensor) -> torch.Tensor:
+        """RGB (K, 3) of K samples with features (K, F) lying on rays ``ray_index`` (K,) whose
+        codes are ``latents`` (R, D): the latent projections are computed once per ray."""
+        h = features
+        for layer, latent_layer in zip(self.hidden_layers, self.latent_layers[:-1]):
+            h = torch.relu(layer(h) + latent_layer(latents)[ray_index])
+        return torch.sigmoid(self.output(h) + self.latent_layers[-1](latents)[ray_index])
+
+
+def render_samples(module: StyleModule, weights: torch.Tensor, features: torch.Tensor, latents: torch.Tensor,
+                   threshold: float = 1e-4, background: float | None = None) -> torch.Tensor:
+    """Stylized colours (R, 3) of rays with frozen weights (R, S) and features (R, S, F).
+
+    Samples whose weight is below ``threshold`` contribute nothing visible (the default drops
+    at most S * 1e-4 of a pixel's colour), so the MLP runs only on the rest: most of a ray's
+    samples are in empty space or behind the surface.
+    """
+    keep = weights > threshold
+    ray_index, sample_index = keep.nonzero(as_tuple=True)
+    rgb = module.sparse(features[ray_index, sample_index], ray_index, latents)
+    contribution = weights[ray_index, sample_index].unsqueeze(-1).to(rgb.dtype) * rgb
+    out = torch.zeros(weights.shape[0], 3, dtype=contribution.dtype, device=weights.device)
+    out = out.index_add(0, ray_index, contribution)
+    if background is not None:
+        out = out + (1.0 - weights.sum(dim=-1, keepdim=True)).to(out.dtype) * background
+    return out
+
 
 def composite(weights: torch.Tensor, rgb: torch.Tensor, background: float | None = None) -> torch.Tensor:
     """Volume-render per-sample colours (R, S, 3) with frozen weights (R, S) -> (R, 3).

@@ -17,8 +17,9 @@ steps on the resulting stylizations; the decoder never sees the NeRF.
 The trainer is written against two small interfaces so that it does not depend on how the
 NeRF or the decoder are built:
 
-* ``geometry.sample(origins, directions, near, far) -> (weights (R, S), features (R, S, F))``
-  and ``geometry.feature_dim``: frozen per-sample volume-rendering weights and features;
+* ``geometry.sample(origins, directions) -> .weights (R, S), .features (R, S, F), .depth (R,)``
+  and ``geometry.feature_dim``: frozen per-sample volume-rendering weights and features
+  (see :mod:`stylizednerf.stylize.field`);
 * ``encoder.features(rgb) -> [relu1_1, .., relu4_1]`` and ``decoder(relu4_1 target) -> rgb``.
 """
 
@@ -30,7 +31,7 @@ from tqdm import tqdm
 from stylizednerf.stylize.latents import StyleLatents
 from stylizednerf.stylize.losses import consistency_loss, mimic_loss, neighbour_pairs
 from stylizednerf.stylize.rays import image_rays, pixel_rays
-from stylizednerf.stylize.style_module import StyleModule, composite
+from stylizednerf.stylize.style_module import StyleModule, render_samples
 
 # Defaults follow METHOD.md / the public code where they say something; the rest are ours.
 DEFAULTS = {
@@ -57,6 +58,7 @@ DEFAULTS = {
     "chunk": 32768,  # rays per chunk when rendering whole views
     "checkpoint_every": 200,  # steps
     "background": None,
+    "sample_threshold": 1e-4,  # samples lighter than this skip the style MLP
 }
 
 
@@ -75,8 +77,6 @@ class TrainingViews:
     depth: torch.Tensor  # (V, H, W) z-depth
     K: torch.Tensor  # (V, 3, 3)
     c2w: torch.Tensor  # (V, 4, 4)
-    near: torch.Tensor  # (V,)
-    far: torch.Tensor  # (V,)
 
     @property
     def count(self) -> int:
@@ -87,7 +87,7 @@ class TrainingViews:
         return self.rgb.shape[1], self.rgb.shape[2]
 
     def to(self, device) -> "TrainingViews":
-        return TrainingViews(*(t.to(device) for t in (self.rgb, self.depth, self.K, self.c2w, self.near, self.far)))
+        return TrainingViews(*(t.to(device) for t in (self.rgb, self.depth, self.K, self.c2w)))
 
 
 def style_features(encoder, style_rgb: torch.Tensor) -> list[torch.Tensor]:
@@ -200,15 +200,16 @@ class Stylizer:
         return torch.cat(out)
 
     # ---- 3D side -------------------------------------------------------------------------
-    def render_rays(self, origins, directions, near, far, latents) -> torch.Tensor:
-        """Stylized colours (R, 3) of rays; ``latents`` (R, D) or (D,)."""
+    def render_rays(self, origins, directions, latents, with_depth: bool = False):
+        """Stylized colours (R, 3) of rays (and their expected z-depth); ``latents`` (R, D) or (D,)."""
         with torch.no_grad():
-            weights, features = self.geometry.sample(origins, directions, near, far)
+            samples = self.geometry.sample(origins, directions)
         if latents.dim() == 1:
             latents = latents.expand(origins.shape[0], -1)
         with self._amp():
-            rgb = self.style_module(features, latents)
-        return composite(weights.float(), rgb.float(), self.s["background"])
+            rgb = render_samples(self.style_module, samples.weights, samples.features, latents,
+                                 self.s["sample_threshold"], self.s["background"])
+        return (rgb.float(), samples.depth) if with_depth else rgb.float()
 
     def nerf_step(self) -> dict:
         V, (H, W) = self.views.count, self.views.size
@@ -216,7 +217,7 @@ class Stylizer:
         view, pixel = index // (H * W), index % (H * W)
         v, u = pixel // W, pixel % W
         origins, directions = pixel_rays(self.views.K[view].float(), self.views.c2w[view].float(), u, v)
-        rgb = self.render_rays(origins, directions, self.views.near[view], self.views.far[view], self.latents(view))
+        rgb = self.render_rays(origins, directions, self.latents(view))
         l_mimic = mimic_loss(rgb, self.targets[view, v, u])
         l_prior = self.latents.prior(self.s["prior_weight"])
         loss = self.s["mimic_weight"] * l_mimic + l_prior
@@ -226,23 +227,22 @@ class Stylizer:
         return {"mimic": l_mimic.item(), "prior": l_prior.item(), "loss": loss.item()}
 
     @torch.no_grad()
-    def render_image(self, K, c2w, height: int, width: int, near: float, far: float, latent) -> torch.Tensor:
-        """A whole stylized view (H, W, 3), chunked so memory stays bounded."""
+    def render_image(self, K, c2w, height: int, width: int, latent) -> tuple[torch.Tensor, torch.Tensor]:
+        """A whole stylized view (H, W, 3) and its depth (H, W), chunked so memory stays bounded."""
         origins, directions = image_rays(K.float().to(self.device), c2w.float().to(self.device), height, width)
-        near_t = torch.full((origins.shape[0],), float(near), device=self.device)
-        far_t = torch.full((origins.shape[0],), float(far), device=self.device)
-        out = []
+        rgbs, depths = [], []
         for start in range(0, origins.shape[0], self.s["chunk"]):
             sl = slice(start, start + self.s["chunk"])
-            out.append(self.render_rays(origins[sl], directions[sl], near_t[sl], far_t[sl], latent))
-        return torch.cat(out).reshape(height, width, 3).clamp(0, 1)
+            rgb, depth = self.render_rays(origins[sl], directions[sl], latent, with_depth=True)
+            rgbs.append(rgb)
+            depths.append(depth)
+        return torch.cat(rgbs).reshape(height, width, 3).clamp(0, 1), torch.cat(depths).reshape(height, width)
 
     @torch.no_grad()
     def render_training_views(self) -> torch.Tensor:
         H, W = self.views.size
         return torch.stack([
-            self.render_image(self.views.K[i], self.views.c2w[i], H, W, self.views.near[i], self.views.far[i],
-                              self.latents(torch.tensor(i, device=self.device)))
+            self.render_image(self.views.K[i], self.views.c2w[i], H, W, self.latents(torch.tensor(i, device=self.device)))[0]
             for i in range(self.views.count)])
 
     # ---- checkpoints ---------------------------------------------------------------------
