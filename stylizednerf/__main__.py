@@ -10,6 +10,10 @@ import sys
 # stage name -> module whose ``main(argv)`` runs it
 STAGES = {
     "demo-scene": "stylizednerf.demo.cli",
+    "render-views": "stylizednerf.stylize.stages.render_views",
+    "stylize": "stylizednerf.stylize.stages.stylize",
+    "render": "stylizednerf.stylize.stages.render",
+    "render-path": "stylizednerf.stylize.stages.render_path",
 }
 
 
