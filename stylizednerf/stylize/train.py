@@ -115,6 +115,8 @@ class Stylizer:
     def __init__(self, settings: dict, geometry, views: TrainingViews, encoder, decoder, style_rgb: torch.Tensor,
                  mu: torch.Tensor, sigma: torch.Tensor, device, seed: int = 0):
         self.s = resolve_settings(settings)
+        if self.s["background"] is None:  # composite like the pre-trained field does
+            self.s["background"] = getattr(geometry, "background", None)
         self.device = torch.device(device)
         self.geometry = geometry
         self.views = views.to(self.device)

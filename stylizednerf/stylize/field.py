@@ -1,0 +1,76 @@
+"""The pre-trained NeRF as the stylized NeRF sees it: frozen geometry, nothing trainable.
+
+A thin adapter over ``stylizednerf.nerf.render`` (``load_nerf``, ``render_camera`` and
+``NerfModel.sample_geometry``), so that the trainer and renderer depend on three calls only:
+
+* ``sample(origins, directions)`` -> ``.weights`` (R, S), ``.features`` (R, S, F), ``.depth`` (R,)
+  for world rays (cameras.json frame, directions with camera z = 1), deterministic sampling;
+* ``render_camera(camera)`` -> the unstylized RGB, z-depth and world points of a view;
+* ``train_indices(n)`` / ``test_indices(n)``: the NeRF's hold-out split (every k-th view).
+
+Every parameter of the NeRF is frozen (``requires_grad_(False)``) and the model stays in eval
+mode, so neither the style module's optimiser nor a stray backward pass can touch the density.
+"""
+
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass
+class GeometrySamples:
+    weights: torch.Tensor  # (R, S) volume-rendering weights of the frozen density
+    features: torch.Tensor  # (R, S, F) per-sample geometry features
+    depth: torch.Tensor  # (R,) expected z-depth
+
+
+class FrozenField:
+    def __init__(self, model, chunk: int = 65536):
+        self.model = model.eval().requires_grad_(False)
+        self.chunk = chunk
+
+    @property
+    def feature_dim(self) -> int:
+        return int(self.model.feature_dim)
+
+    @property
+    def background(self) -> float:
+        return float(getattr(self.model, "background", 0.0))
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    @torch.no_grad()
+    def sample(self, origins: torch.Tensor, directions: torch.Tensor) -> GeometrySamples:
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
+            geo = self.model.sample_geometry(origins, directions)
+        return GeometrySamples(geo["weights"].float(), geo["features"], geo["depth"].float())
+
+    @torch.no_grad()
+    def render_camera(self, camera):
+        from stylizednerf.nerf.render import render_camera
+
+        out = render_camera(self.model, camera, self.chunk)
+        return out["rgb"], out["depth"], out["points"]
+
+    def holdout_every(self) -> int:
+        return int(self.model.cfg.get("holdout_every", 0) or 0)
+
+    def test_indices(self, count: int) -> list[int]:
+        """LLFF convention: views 0, k, 2k, ... are held out (none when k = 0)."""
+        every = self.holdout_every()
+        return list(range(0, count, every)) if every > 0 and count > 1 else []
+
+    def train_indices(self, count: int) -> list[int]:
+        test = set(self.test_indices(count))
+        return [i for i in range(count) if i not in test]
+
+
+def load_field(path, device="cpu") -> FrozenField:
+    from stylizednerf.nerf.render import load_nerf
+
+    try:
+        return FrozenField(load_nerf(path, device))
+    except (FileNotFoundError, ValueError) as error:
+        raise SystemExit(f"error: {error}") from None
