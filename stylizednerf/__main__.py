@@ -10,6 +10,7 @@ import sys
 # stage name -> module whose ``main(argv)`` runs it
 STAGES = {
     "demo-scene": "stylizednerf.demo.cli",
+    "prepare-style": "stylizednerf.style_image",
     "render-views": "stylizednerf.stylize.stages.render_views",
     "stylize": "stylizednerf.stylize.stages.stylize",
     "render": "stylizednerf.stylize.stages.render",

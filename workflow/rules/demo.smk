@@ -1,1 +1,23 @@
-# The generated demo scene and demo styles (no data needed).
+# The generated demo scene (no data needed): images, exact depth and true cameras.
+
+
+rule demo_scene:
+    output:
+        # The whole folder (images/, depth/, metadata.json) is written atomically with it.
+        "results/inputs/demo/cameras.json",
+    log:
+        "results/logs/demo_scene.log",
+    params:
+        settings=settings("demo"),
+    conda:
+        "../../envs/torch.yaml"
+    shell:
+        "python -m stylizednerf demo-scene --out results/inputs/demo --settings {params.settings:q} > {log} 2>&1"
+
+
+# Only when some scene uses the demo (config/paper.yaml has none).
+FINAL_OUTPUTS["demo_scene"] = lambda: (
+    ["results/inputs/demo/cameras.json"]
+    if any(scene["source"] == "demo" for scene in config["scenes"].values())
+    else []
+)

@@ -1,0 +1,124 @@
+"""``python -m stylizednerf prepare-style --name N --source demo|PATH --out results/styles/N.png``.
+
+Every style ends up as an RGB PNG no larger than ``max_size`` on its longest side:
+
+* ``demo`` styles are generated (:mod:`stylizednerf.demo.styles`) at ``style_size``;
+* files are read from any PIL mode: EXIF orientation applied, transparency composited on white,
+  palettes expanded, CMYK converted, 16-bit and 32-bit greyscale scaled to 8 bits (not clipped).
+
+A file that cannot be decoded (e.g. a truncated JPEG) stops with one line naming it and writes
+nothing.
+"""
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+from stylizednerf.fileio import atomic_save_image, atomic_write_json
+from stylizednerf.provenance import metadata
+
+DEFAULT_MAX_SIZE = 1024
+DEFAULT_STYLE_SIZE = 256
+
+
+def _integer_to_uint8(array: np.ndarray) -> np.ndarray:
+    """Greyscale 'I'/'I;16' pixels to 8 bits: 16-bit ranges are scaled, 8-bit ones kept."""
+    array = array.astype(np.float64)
+    scale = 255.0 / 65535.0 if array.max() > 255 else 1.0
+    return np.clip(array * scale + 0.5, 0, 255).astype(np.uint8)
+
+
+def to_rgb(image) -> "Image.Image":
+    """An RGB copy of a PIL image of any mode (transparency over white)."""
+    from PIL import Image, ImageOps
+
+    image = ImageOps.exif_transpose(image)
+    mode = image.mode
+    if mode.startswith("I;16") or mode == "I":
+        return Image.fromarray(_integer_to_uint8(np.asarray(image))).convert("RGB")
+    if mode == "F":
+        array = np.asarray(image, dtype=np.float64)
+        array = array * 255.0 if array.max() <= 1.0 else array
+        return Image.fromarray(np.clip(array + 0.5, 0, 255).astype(np.uint8)).convert("RGB")
+    if mode == "P":
+        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+    elif mode in ("LA", "La", "PA", "RGBa"):
+        image = image.convert("RGBA")
+    elif mode == "L" and "transparency" in image.info:
+        image = image.convert("RGBA")
+    if image.mode == "RGBA":
+        white = Image.new("RGBA", image.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, image).convert("RGB")
+    return image.convert("RGB")
+
+
+def downscale(image, max_size: int):
+    """Shrink so the longest side is at most ``max_size`` (aspect kept); never enlarge."""
+    from PIL import Image
+
+    longest = max(image.size)
+    if longest <= max_size:
+        return image
+    factor = max_size / longest
+    size = (max(1, round(image.width * factor)), max(1, round(image.height * factor)))
+    return image.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
+
+
+def load_style_image(path, max_size: int = DEFAULT_MAX_SIZE) -> np.ndarray:
+    """(H, W, 3) uint8 RGB of an image file; SystemExit with one line naming it if unreadable."""
+    from PIL import Image
+
+    path = Path(path)
+    try:
+        with Image.open(path) as image:
+            image.load()  # decodes fully: truncated or corrupt data fails here, not later
+            rgb = to_rgb(image)
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
+        message = " ".join(str(error).split()) or error.__class__.__name__
+        raise SystemExit(f"error: style image '{path}' cannot be read: {message}") from None
+    return np.asarray(downscale(rgb, max_size))
+
+
+def prepare_style(name: str, source: str, out, settings: dict) -> dict:
+    """Write style ``name`` as an RGB PNG at ``out`` (+ ``<out stem>.json`` metadata)."""
+    max_size = int(settings.get("max_size", DEFAULT_MAX_SIZE))
+    seed = int(settings.get("seed", 0))
+    if source == "demo":
+        from stylizednerf.demo.styles import demo_style
+
+        size = int(settings.get("style_size", DEFAULT_STYLE_SIZE))
+        try:
+            array = demo_style(name, size, seed)
+        except ValueError as error:
+            raise SystemExit(f"error: {error}") from None
+        if max(array.shape[:2]) > max_size:
+            from PIL import Image
+
+            array = np.asarray(downscale(Image.fromarray(array), max_size))
+    else:
+        array = load_style_image(source, max_size)
+    out = Path(out)
+    info = {"name": name, "source": source, "width": int(array.shape[1]), "height": int(array.shape[0]),
+            "mean_rgb": [round(float(x), 2) for x in array.reshape(-1, 3).mean(0)]}
+    atomic_save_image(out, array)
+    atomic_write_json(out.with_suffix(".json"), metadata("prepare-style", settings, seed, style=info))
+    return info
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m stylizednerf prepare-style",
+                                     description="Write a style image as an RGB PNG (demo styles are generated).")
+    parser.add_argument("--name", required=True, help="style name")
+    parser.add_argument("--source", required=True, help="'demo' or an image file")
+    parser.add_argument("--out", required=True, help="output PNG, e.g. results/styles/NAME.png")
+    parser.add_argument("--settings", default="{}",
+                        help="JSON: max_size (longest side), style_size (demo styles), seed")
+    args = parser.parse_args(argv)
+    try:
+        settings = json.loads(args.settings)
+    except json.JSONDecodeError as error:
+        raise SystemExit(f"error: --settings is not valid JSON: {error}") from None
+    print(json.dumps(prepare_style(args.name, args.source, args.out, settings)))
+    return 0
