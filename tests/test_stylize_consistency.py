@@ -9,8 +9,19 @@ import pytest
 import torch
 
 from stylizednerf.stylize.losses import consistency_loss, neighbour_pairs
+from stylizednerf.warp import masked_mse
 
 PLATE_COLOUR = torch.tensor([1.0, 0.0, 0.0])
+
+
+@pytest.fixture(scope="module")
+def demo_scene(tmp_path_factory):
+    """A small demo scene with exact depth (images, depth/, true cameras.json)."""
+    from stylizednerf.demo.cli import write_demo_scene
+
+    folder = tmp_path_factory.mktemp("demo") / "scene"
+    write_demo_scene(folder, {"width": 80, "height": 60, "views": 6, "supersample": 2})
+    return folder
 
 
 def _raycast(origin, K, height, width):
@@ -98,11 +109,13 @@ def test_demo_views_agree_inside_the_mask(demo_scene, gap):
     rmse = loss.sqrt().item()
     coverage = mask.float().mean().item()
     print(f"demo gap {gap}: masked RMSE {rmse:.4f}, mask coverage {coverage:.2f}")
-    assert coverage > 0.5
-    assert rmse < DEMO_RMSE_BOUND
-    # the same images shuffled across views do not agree: the bound is meaningful
-    shuffled, _ = consistency_loss(images.roll(1, dims=2), depths, Ks, c2ws, pairs)
-    assert shuffled.sqrt().item() > 3 * DEMO_RMSE_BOUND
-
-
-DEMO_RMSE_BOUND = 0.05
+    assert coverage > 0.7
+    # measured 0.036 (gap 1) and 0.038 (gap 3) at 80x60: what is left is the splat's
+    # nearest-pixel rounding (up to half a pixel) on the demo's sharp textures
+    assert rmse < 0.05
+    # without the warp the same pixels disagree ~3x more (measured 0.11): the bound means something
+    unwarped = masked_mse(images[pairs[:, 0]], images[pairs[:, 1]], mask).sqrt().item()
+    assert unwarped > 2.5 * rmse
+    # and images that are not views of the same scene do not pass (measured 0.095)
+    shifted, _ = consistency_loss(images.roll(20, dims=2), depths, Ks, c2ws, pairs)
+    assert shifted.sqrt().item() > 2 * rmse
