@@ -53,21 +53,14 @@ def load_frames(folder: Path, cameras) -> torch.Tensor:
 
 
 def path_consistency(frames: torch.Tensor, depths: torch.Tensor, cameras, gaps) -> dict:
-    """{gap: mean over pairs of the masked RMSE between frame i+g and frame i warped into it}."""
-    from stylizednerf.warp import backward_warp, masked_mse
+    """{gap: mean masked RMSE, valid fraction} over frame pairs (i, i+g): the evaluation's protocol
+    (``stylizednerf.metrics.consistency``, backward warp with the NeRF's path depth)."""
+    from stylizednerf.metrics.consistency import consistency
 
     K = torch.tensor(np.stack([c.intrinsics for c in cameras.cameras]), dtype=torch.float32)
     c2w = torch.tensor(cameras.camera_to_world(), dtype=torch.float32)
-    out = {}
-    for gap in gaps:
-        i = torch.arange(0, len(frames) - gap)
-        j = i + gap
-        if len(i) == 0:
-            continue
-        warped, mask = backward_warp(frames[i], depths[i], K[i], c2w[i], depths[j], K[j], c2w[j])
-        rmse = [masked_mse(warped[k], frames[j][k], mask[k]).sqrt().item() for k in range(len(i))]
-        out[str(gap)] = {"rmse": float(np.mean(rmse)), "mask": float(mask.float().mean())}
-    return out
+    per_gap = consistency(frames, depths, K, c2w, gaps=tuple(gaps))["per_gap"]
+    return {gap: {"rmse": v["rmse"], "valid_fraction": v["valid_fraction"]} for gap, v in per_gap.items()}
 
 
 @torch.no_grad()
