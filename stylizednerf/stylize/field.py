@@ -58,13 +58,15 @@ class FrozenField:
         return int(self.model.cfg.get("holdout_every", 0) or 0)
 
     def test_indices(self, count: int) -> list[int]:
-        """LLFF convention: views 0, k, 2k, ... are held out (none when k = 0)."""
-        every = self.holdout_every()
-        return list(range(0, count, every)) if every > 0 and count > 1 else []
+        """The NeRF's held-out views (LLFF convention: 0, k, 2k, ...; none when k = 0)."""
+        from stylizednerf.nerf.train import split_views
+
+        return list(split_views(count, self.holdout_every())[1])
 
     def train_indices(self, count: int) -> list[int]:
-        test = set(self.test_indices(count))
-        return [i for i in range(count) if i not in test]
+        from stylizednerf.nerf.train import split_views
+
+        return list(split_views(count, self.holdout_every())[0])
 
 
 def load_field(path, device="cpu") -> FrozenField:

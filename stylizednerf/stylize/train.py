@@ -50,6 +50,7 @@ DEFAULTS = {
     "style_weight": 1.0,
     "mimic_weight": 1.0,  # NeRF side
     "mimic_2d_weight": 1.0,  # decoder side, mutual mode only
+    "mimic_2d_pixels": 0,  # 0: whole rendered views; N: N random pixels per view and step (CPU)
     "prior_weight": 0.1,  # L_d: 0.1 * sum (l - mu)^2 / (sigma + 1e-3)
     "point_tolerance": 0.05,
     "neighbours": 3,  # L_co partners of each view: its nearest cameras
@@ -180,7 +181,7 @@ class Stylizer:
         loss = self.s["co_weight"] * l_co + self.s["content_weight"] * l_content + self.s["style_weight"] * l_style
         record = {"co": l_co.item(), "content": l_content.item(), "style": l_style.item()}
         if use_mimic:
-            l_mimic = mimic_loss(stylized, self.nerf_renders[views])
+            l_mimic = mimic_loss(*self._mimic_2d_pairs(stylized, views))
             loss = loss + self.s["mimic_2d_weight"] * l_mimic
             record["mimic_2d"] = l_mimic.item()
         self.decoder_opt.zero_grad(set_to_none=True)
@@ -189,6 +190,26 @@ class Stylizer:
         self.decoder_iteration += 1
         record["loss"] = loss.item()
         return record
+
+    def _mimic_2d_pairs(self, stylized: torch.Tensor, views: torch.Tensor):
+        """(decoder colours, stylized-NeRF colours) for L_mimic on the decoder side.
+
+        ``mimic_2d_pixels`` = 0: whole views, from the NeRF renderings made once per round.
+        N > 0: N random pixels per view, rendered on the spot (on a CPU, rendering every training
+        view each round costs more than the rest of the round).
+        """
+        count = self.s["mimic_2d_pixels"]
+        if count <= 0:
+            return stylized, self.nerf_renders[views]
+        B, H, W = stylized.shape[:3]
+        pixel = torch.randint(H * W, (B, count), generator=self.generator).to(self.device)
+        view = views[:, None].expand(B, count).reshape(-1)
+        v, u = (pixel // W).reshape(-1), (pixel % W).reshape(-1)
+        with torch.no_grad():
+            origins, directions = pixel_rays(self.views.K[view].float(), self.views.c2w[view].float(), u, v)
+            target = self.render_rays(origins, directions, self.latents(view).detach())
+        batch = torch.arange(B, device=self.device)[:, None].expand(B, count).reshape(-1)
+        return stylized[batch, v, u], target
 
     @torch.no_grad()
     def stylize_views(self) -> torch.Tensor:
@@ -282,7 +303,7 @@ class Stylizer:
             use_mimic = self.s["mutual"] and round_index > 0 and self.s["mimic_2d_weight"] > 0
             if phase == "decoder":
                 self.decoder.train()
-                if use_mimic and self.nerf_renders is None:
+                if use_mimic and self.nerf_renders is None and self.s["mimic_2d_pixels"] <= 0:
                     self.nerf_renders = self.render_training_views()
             else:
                 self.targets = self.stylize_views()  # the decoder as it stands after its phase
