@@ -11,8 +11,17 @@ configfile: "config.yaml"
 
 
 include: "workflow/rules/common.smk"
+
+
+wildcard_constraints:
+    scene="|".join(SCENES),
+    style="|".join(STYLES),
+
+
 include: "workflow/rules/demo.smk"
 include: "workflow/rules/styles.smk"
+include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:

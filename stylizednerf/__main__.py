@@ -10,11 +10,16 @@ import sys
 # stage name -> module whose ``main(argv)`` runs it
 STAGES = {
     "demo-scene": "stylizednerf.demo.cli",
+    "pretrain-decoder": "stylizednerf.stylization2d.train_decoder",
+    "train-vae": "stylizednerf.stylization2d.train_vae",
+    "stylize-2d": "stylizednerf.stylization2d.stylize",
     "prepare-style": "stylizednerf.style_image",
     "render-views": "stylizednerf.stylize.stages.render_views",
     "stylize": "stylizednerf.stylize.stages.stylize",
     "render": "stylizednerf.stylize.stages.render",
     "render-path": "stylizednerf.stylize.stages.render_path",
+    "evaluate": "stylizednerf.metrics.evaluate",
+    "report": "stylizednerf.metrics.report",
 }
 
 

@@ -57,7 +57,7 @@ def load_schema(schema_path) -> dict:
 
 
 def validate_schema(config: dict, schema: dict) -> None:
-    validator = jsonschema.Draft7Validator(schema)
+    validator = jsonschema.Draft202012Validator(schema)
     error = jsonschema.exceptions.best_match(validator.iter_errors(config))
     if error is not None:
         raise _schema_error(error)

@@ -23,3 +23,17 @@ def list_images(folder: Path) -> list[Path]:
     if not folder.is_dir():
         return []
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def prefer_this_python() -> None:
+    """Put this interpreter's folder first in PATH, for the `python -m stylizednerf` of rules.
+
+    Without --use-conda the rules' `python` must be the one running Snakemake (e.g.
+    .venv/bin/python even when the venv is not activated). With --use-conda the environment's
+    own bin folder is put in front of this at job time and wins.
+    """
+    import sys
+
+    folder = os.path.dirname(sys.executable)
+    if os.environ.get("PATH", "").split(os.pathsep)[0] != folder:
+        os.environ["PATH"] = folder + os.pathsep + os.environ.get("PATH", "")

@@ -6,6 +6,7 @@ import sys
 from snakemake.utils import validate
 
 from stylizednerf.config import ConfigError, check_config
+from stylizednerf.paths import prefer_this_python
 
 SCHEMA = os.path.join(workflow.basedir, "workflow", "schemas", "config.schema.yaml")
 
@@ -20,18 +21,10 @@ validate(config, SCHEMA)  # fills in the schema's defaults
 for _line in _skipped:
     print(f"note: optional scene skipped: {_line}", file=sys.stderr)
 
-# Rules run `python -m stylizednerf ...`: without --use-conda, `python` must be the interpreter
-# that runs Snakemake (e.g. .venv/bin/python even when the venv is not activated). With
-# --use-conda the environment's own bin folder comes first in PATH and wins.
-os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
+prefer_this_python()
 
 SCENES = list(config["scenes"])
 STYLES = list(config["styles"])
-
-
-wildcard_constraints:
-    scene="|".join(SCENES),
-    style="|".join(STYLES),
 
 
 def settings(section, **extra):
@@ -41,7 +34,7 @@ def settings(section, **extra):
 
 
 def final_outputs():
-    """What `rule all` asks for: the last output of every stage that exists."""
+    """The target of the default run: the final outputs of every stage."""
     outputs = []
     for name, func in sorted(FINAL_OUTPUTS.items()):
         outputs.extend(func())

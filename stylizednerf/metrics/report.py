@@ -1,0 +1,261 @@
+"""Stage ``report``: paper-style tables and figures from the eval JSONs of stage ``evaluate``.
+
+    python -m stylizednerf report --evals results/*/*/eval/*.json --out results/report --settings JSON
+
+Writes into ``--out``:
+
+* ``table_mean.{csv,md,tex}``: rows = methods (gt, adain, stylizednerf, sequential, then any
+  other), columns = short-range LPIPS / RMSE, long-range LPIPS / RMSE (smallest and largest
+  gap evaluated), style loss, content loss; each the mean over all scenes x styles evaluated.
+* ``table_<scene>.{csv,md,tex}``: the same per scene (mean over its styles).
+* ``grid_<scene>_<style>.png``: the style image, then frames along the path for each method.
+* ``error_vs_gap.png``: warped LPIPS and RMSE against frame gap, per method (mean over scenes x styles).
+* ``error_maps_<scene>_<style>.png``: per method and gap, |warp(frame i) - frame j| inside the mask.
+* ``report.json``: the list of files, the inputs and metadata.
+
+Every number comes from an eval JSON; the figures also read the frames and error maps those
+JSONs point to.
+"""
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+
+import stylizednerf  # noqa: F401
+from stylizednerf.fileio import atomic_path, atomic_write_json, atomic_write_text
+from stylizednerf.provenance import metadata
+
+METHOD_ORDER = ["gt", "adain", "stylizednerf", "sequential"]
+METHOD_LABELS = {"gt": "NeRF (no style)", "adain": "AdaIN per frame", "stylizednerf": "StylizedNeRF (ours)",
+                 "sequential": "StylizedNeRF sequential"}
+COLUMNS = ["short LPIPS", "short RMSE", "long LPIPS", "long RMSE", "style loss", "content loss"]
+DEFAULTS = {"grid_frames": 5, "seed": 0, "device": "auto"}
+
+
+def load_evals(paths) -> list[dict]:
+    evals = []
+    for path in paths:
+        try:
+            data = json.loads(Path(path).read_text())
+        except (OSError, json.JSONDecodeError) as error:
+            raise SystemExit(f"error: {path}: cannot read eval JSON ({error})") from error
+        for key in ("method", "per_gap", "gaps"):
+            if key not in data:
+                raise SystemExit(f"error: {path}: not an eval JSON (missing '{key}')")
+        data["_path"] = str(path)
+        data["scene"] = data.get("scene") or "scene"
+        data["style"] = data.get("style") or "style"
+        evals.append(data)
+    if not evals:
+        raise SystemExit("error: --evals: no eval JSON given")
+    return evals
+
+
+def row_values(ev: dict) -> dict:
+    short, long = str(ev["short_gap"]), str(ev["long_gap"])
+    get = lambda gap, key: ev["per_gap"].get(gap, {}).get(key)  # noqa: E731
+    return {"short LPIPS": get(short, "lpips"), "short RMSE": get(short, "rmse"),
+            "long LPIPS": get(long, "lpips"), "long RMSE": get(long, "rmse"),
+            "style loss": ev.get("style_loss"), "content loss": ev.get("content_loss")}
+
+
+def ordered_methods(evals) -> list[str]:
+    present = {ev["method"] for ev in evals}
+    return [m for m in METHOD_ORDER if m in present] + sorted(present - set(METHOD_ORDER))
+
+
+def table(evals) -> "pandas.DataFrame":
+    import pandas as pd
+
+    records = [{"method": ev["method"], **row_values(ev)} for ev in evals]
+    frame = pd.DataFrame.from_records(records).astype({c: float for c in COLUMNS}, errors="ignore")
+    means = frame.groupby("method", sort=False)[COLUMNS].mean()
+    counts = frame.groupby("method", sort=False).size().rename("runs")
+    out = means.join(counts).reindex(ordered_methods(evals))
+    out.index.name = "method"
+    return out
+
+
+def gap_note(evals) -> str:
+    shorts = sorted({ev["short_gap"] for ev in evals})
+    longs = sorted({ev["long_gap"] for ev in evals})
+    return f"short = frame gap {'/'.join(map(str, shorts))}, long = frame gap {'/'.join(map(str, longs))}"
+
+
+def write_table(df, stem: Path, title: str, note: str) -> list[Path]:
+    fmt = lambda x: "-" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.4f}"  # noqa: E731
+    csv_path, md_path, tex_path = (stem.with_suffix(s) for s in (".csv", ".md", ".tex"))
+    atomic_write_text(csv_path, df.to_csv(float_format="%.6g"))
+    header = "| method | " + " | ".join(COLUMNS) + " | runs |"
+    lines = [f"### {title}", "", note + "; lower is better for every column", "", header,
+             "|" + "---|" * (len(COLUMNS) + 2)]
+    for method, row in df.iterrows():
+        lines.append(f"| {METHOD_LABELS.get(method, method)} | " + " | ".join(fmt(row[c]) for c in COLUMNS)
+                     + f" | {int(row['runs'])} |")
+    atomic_write_text(md_path, "\n".join(lines) + "\n")
+    escape = lambda s: s.replace("_", r"\_")  # noqa: E731
+    tex = [r"\begin{table}[t]", r"\centering", r"\begin{tabular}{l" + "r" * len(COLUMNS) + "}", r"\toprule",
+           r" & \multicolumn{2}{c}{short range} & \multicolumn{2}{c}{long range} & style & content \\",
+           r"method & LPIPS & RMSE & LPIPS & RMSE & loss & loss \\", r"\midrule"]
+    for method, row in df.iterrows():
+        tex.append(escape(METHOD_LABELS.get(method, method)) + " & " + " & ".join(fmt(row[c]) for c in COLUMNS) + r" \\")
+    tex += [r"\bottomrule", r"\end{tabular}", r"\caption{" + escape(title) + ". " + escape(note) + r".}",
+            r"\end{table}"]
+    atomic_write_text(tex_path, "\n".join(tex) + "\n")
+    return [csv_path, md_path, tex_path]
+
+
+def _save_figure(fig, path: Path) -> Path:
+    import matplotlib.pyplot as plt
+
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, bbox_inches="tight", format="png")
+    plt.close(fig)
+    return path
+
+
+def _read_image(path) -> np.ndarray | None:
+    from PIL import Image
+
+    try:
+        with Image.open(path) as image:
+            return np.asarray(image.convert("RGB"))
+    except (OSError, TypeError):
+        return None
+
+
+def qualitative_grid(evals_of_pair, n_frames: int, path: Path) -> Path:
+    import matplotlib.pyplot as plt
+
+    methods = ordered_methods(evals_of_pair)
+    by_method = {ev["method"]: ev for ev in evals_of_pair}
+    style_path = next((ev.get("style_image") for ev in evals_of_pair if ev.get("style_image")), None)
+    rows = len(methods)
+    fig, axes = plt.subplots(rows, n_frames + 1, figsize=(1.8 * (n_frames + 1), 1.5 * rows), squeeze=False)
+    for r, method in enumerate(methods):
+        ev = by_method[method]
+        names = ev.get("frame_names") or []
+        picks = [names[round(k)] for k in np.linspace(0, len(names) - 1, n_frames)] if names else []
+        style = _read_image(style_path) if (r == 0 and style_path) else None
+        axes[r, 0].imshow(style) if style is not None else None
+        axes[r, 0].set_title("style" if r == 0 else "", fontsize=8)
+        for c in range(n_frames):
+            ax = axes[r, c + 1]
+            image = _read_image(Path(ev["frames_dir"]) / picks[c]) if c < len(picks) else None
+            if image is not None:
+                ax.imshow(image)
+            if r == 0 and c < len(picks):
+                ax.set_title(Path(picks[c]).stem, fontsize=8)
+        axes[r, 1].set_ylabel(METHOD_LABELS.get(method, method), fontsize=8)
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    ev0 = evals_of_pair[0]
+    fig.suptitle(f"{ev0['scene']} / {ev0['style']}", fontsize=9)
+    return _save_figure(fig, path)
+
+
+def error_vs_gap(evals, path: Path) -> Path:
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(8, 3))
+    for method in ordered_methods(evals):
+        sel = [ev for ev in evals if ev["method"] == method]
+        gaps = sorted({int(g) for ev in sel for g in ev["per_gap"]})
+        for ax, key in zip(axes, ("lpips", "rmse")):
+            means = []
+            for gap in gaps:
+                values = [ev["per_gap"].get(str(gap), {}).get(key) for ev in sel]
+                values = [v for v in values if v is not None and not math.isnan(v)]
+                means.append(np.mean(values) if values else np.nan)
+            ax.plot(gaps, means, marker="o", label=METHOD_LABELS.get(method, method))
+    for ax, key in zip(axes, ("warped LPIPS", "warped RMSE")):
+        ax.set_xlabel("frame gap")
+        ax.set_ylabel(key)
+        ax.grid(alpha=0.3)
+    axes[1].legend(fontsize=7)
+    fig.suptitle("consistency against frame gap (mean over scenes x styles)", fontsize=9)
+    fig.tight_layout()
+    return _save_figure(fig, path)
+
+
+def error_map_figure(evals_of_pair, path: Path) -> Path | None:
+    import matplotlib.pyplot as plt
+
+    methods = [m for m in ordered_methods(evals_of_pair)]
+    by_method = {ev["method"]: ev for ev in evals_of_pair}
+    maps = {}
+    for method in methods:
+        source = by_method[method].get("error_maps")
+        if source and Path(source).is_file():
+            with np.load(source, allow_pickle=False) as data:
+                maps[method] = {k: data[k] for k in data.files}
+    if not maps:
+        return None
+    gaps = sorted({int(k[3:].split("_")[0]) for m in maps.values() for k in m})
+    fig, axes = plt.subplots(len(gaps), len(maps), figsize=(2.4 * len(maps), 2.0 * len(gaps)), squeeze=False)
+    for c, (method, m) in enumerate(maps.items()):
+        for r, gap in enumerate(gaps):
+            ax = axes[r, c]
+            key = f"gap{gap}"
+            if f"{key}_warped" in m:
+                error = np.abs(m[f"{key}_warped"].astype(np.float32) - m[f"{key}_target"].astype(np.float32)).mean(-1)
+                shown = np.ma.masked_where(~m[f"{key}_mask"].astype(bool), error)
+                cmap = plt.get_cmap("magma").with_extremes(bad="0.6")
+                ax.imshow(shown, cmap=cmap, vmin=0, vmax=0.3)
+                i, j = m[f"{key}_pair"].tolist()
+                ax.set_title(f"{METHOD_LABELS.get(method, method)}\nframes {i}->{j}", fontsize=7)
+            ax.set_xticks([])
+            ax.set_yticks([])
+    ev0 = evals_of_pair[0]
+    fig.suptitle(f"|warp(i) - j| inside the mask (grey: masked), {ev0['scene']} / {ev0['style']}", fontsize=8)
+    return _save_figure(fig, path)
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(prog="python -m stylizednerf report", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--evals", nargs="+", required=True, help="eval JSONs from stage evaluate")
+    p.add_argument("--out", required=True, help="output folder (results/report)")
+    p.add_argument("--settings", default="{}", help="JSON: the config's report section + seed, device")
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    args = parse_args(argv)
+    try:
+        given = json.loads(args.settings)
+    except json.JSONDecodeError as error:
+        raise SystemExit(f"error: --settings is not JSON ({error})") from error
+    settings = {**DEFAULTS, **{k: v for k, v in given.items() if k in DEFAULTS}}
+    evals = load_evals(args.evals)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    note = gap_note(evals)
+    written = write_table(table(evals), out / "table_mean", "Consistency, style and content: mean over scenes x styles",
+                          note)
+    for scene in sorted({ev["scene"] for ev in evals}):
+        sel = [ev for ev in evals if ev["scene"] == scene]
+        written += write_table(table(sel), out / f"table_{scene}", f"Scene {scene}: mean over its styles", note)
+    written.append(error_vs_gap(evals, out / "error_vs_gap.png"))
+    for scene, style in sorted({(ev["scene"], ev["style"]) for ev in evals}):
+        sel = [ev for ev in evals if ev["scene"] == scene and ev["style"] == style]
+        written.append(qualitative_grid(sel, settings["grid_frames"], out / f"grid_{scene}_{style}.png"))
+        figure = error_map_figure(sel, out / f"error_maps_{scene}_{style}.png")
+        if figure is not None:
+            written.append(figure)
+    atomic_write_json(out / "report.json", {"files": [str(p) for p in written], "evals": args.evals,
+                                            "metadata": metadata("report", config=settings, seed=settings["seed"])})
+    print((out / "table_mean.md").read_text())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,105 @@
+"""Per-frame AdaIN stylization (the 2D baseline): ``python -m stylizednerf stylize-2d``.
+
+    python -m stylizednerf stylize-2d --decoder results/stylization2d/decoder.pt \
+        --style results/styles/mondrian.png --out out_dir [--alpha 1.0] IMAGE_OR_FOLDER ...
+
+Writes one PNG per input image (same stem) into ``--out``, each the size of its input.
+Python API: :func:`stylize_images`.
+"""
+
+import argparse
+import json
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from stylizednerf.stylization2d.adain import adain, blend
+from stylizednerf.stylization2d.decoder import crop_to, load_decoder, pad_to_multiple
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("error: device: 'cuda' requested but CUDA is not available")
+    return torch.device(name)
+
+
+def autocast(device: torch.device):
+    """bf16 autocast on CUDA, nothing (fp32) elsewhere."""
+    return torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
+
+
+def _encode_style(encoder, style: torch.Tensor) -> torch.Tensor:
+    # only the statistics matter, and max-pooling floors odd sizes: pad only images too small to encode
+    return encoder(pad_to_multiple(style) if min(style.shape[-2:]) < 8 else style)
+
+
+def stylize_images(images: torch.Tensor, style: torch.Tensor, decoder, encoder, alpha: float = 1.0,
+                   batch_size: int = 8, grad: bool = False, clamp: bool = True) -> torch.Tensor:
+    """AdaIN-stylize ``images`` (N, 3, H, W) in [0,1] with ``style`` (1 or N, 3, h, w) in [0,1].
+
+    Any H, W >= 1: inputs are reflect-padded to multiples of 8 and outputs cropped back, so the
+    result has the inputs' size. ``alpha`` in [0, 1] blends the AdaIN target with the content
+    features (stylization strength). ``grad=True`` keeps the graph (for fine-tuning the decoder)
+    and processes everything as one batch. Runs on the decoder's device, bf16 autocast on CUDA.
+    """
+    device = next(decoder.parameters()).device
+    height, width = images.shape[-2:]
+    style = style.to(device)
+    outputs = []
+    if style.shape[0] not in (1, images.shape[0]):
+        raise ValueError(f"style batch {style.shape[0]} must be 1 or the number of images {images.shape[0]}")
+    with torch.set_grad_enabled(grad), autocast(device):
+        shared_style = _encode_style(encoder, style) if style.shape[0] == 1 else None
+        step = images.shape[0] if grad else batch_size
+        for start in range(0, images.shape[0], step):
+            chunk = images[start:start + step].to(device)
+            content_feat = encoder(pad_to_multiple(chunk))
+            style_feat = shared_style if shared_style is not None else _encode_style(
+                encoder, style[start:start + step])
+            target = blend(content_feat.float(), adain(content_feat, style_feat), alpha)
+            out = crop_to(decoder(target), height, width).float()
+            outputs.append(out.clamp(0, 1) if clamp else out)
+    return torch.cat(outputs)
+
+
+def main(argv=None) -> int:
+    from stylizednerf.fileio import atomic_save_image
+    from stylizednerf.stylization2d.data import content_image_paths, load_rgb, to_tensor, to_uint8
+    from stylizednerf.stylization2d.vgg import VGGEncoder
+
+    parser = argparse.ArgumentParser(prog="python -m stylizednerf stylize-2d", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("inputs", nargs="+", help="images, folders of images, or cameras.json files")
+    parser.add_argument("--decoder", required=True, help="decoder.pt from pretrain-decoder")
+    parser.add_argument("--style", required=True, help="style image")
+    parser.add_argument("--out", required=True, help="output folder (PNG per input, same stem)")
+    parser.add_argument("--alpha", type=float, default=1.0, help="stylization strength in [0, 1]")
+    parser.add_argument("--style-size", type=int, default=512, help="shorter side of the style image")
+    parser.add_argument("--device", default=None, help="auto|cpu|cuda (default: settings or auto)")
+    parser.add_argument("--settings", default="{}", help="JSON settings (device, alpha, style_size)")
+    args = parser.parse_args(argv)
+    settings = json.loads(args.settings)
+    device = resolve_device(args.device or settings.get("device", "auto"))
+    alpha = float(settings.get("alpha", args.alpha))
+    if not 0.0 <= alpha <= 1.0:
+        raise SystemExit(f"error: alpha: {alpha} is not in [0, 1]")
+    if not Path(args.decoder).is_file():
+        raise SystemExit(f"error: {args.decoder}: no such decoder file")
+
+    paths = content_image_paths(args.inputs)
+    stems = [p.stem for p in paths]
+    if len(set(stems)) != len(stems):
+        raise SystemExit("error: inputs: two input images share a file name stem; outputs would collide")
+    encoder = VGGEncoder().to(device)
+    decoder = load_decoder(args.decoder, map_location=device).to(device).eval()
+    style = to_tensor(load_rgb(args.style, short_side=int(settings.get("style_size", args.style_size))))
+    out_dir = Path(args.out)
+    for path in tqdm(paths, desc="stylize-2d", unit="img"):
+        image = to_tensor(load_rgb(path))
+        result = stylize_images(image, style, decoder, encoder, alpha=alpha)
+        atomic_save_image(out_dir / f"{path.stem}.png", to_uint8(result[0]))
+    print(f"stylized {len(paths)} images -> {out_dir}")
+    return 0

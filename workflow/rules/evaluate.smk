@@ -1,0 +1,71 @@
+# Multi-view consistency, style and content of each method's rendered path (METHOD.md 7).
+# One job per scene x style x method; every method is warped with the unstylized NeRF path's
+# depth and cameras (results/{scene}/path), so all rows share one geometry.
+
+# Each method's rendered path: a folder with frames/ and the file that marks it complete (the
+# rule producing it writes the folder atomically). Adjust here when a producer's layout changes.
+EVAL_SOURCES = {
+    "gt": "results/{scene}/path",  # rule render_path: the unstylized NeRF
+    "adain": "results/{scene}/{style}/adain",  # per-frame AdaIN of the gt frames (2D baseline)
+    "stylizednerf": "results/{scene}/{style}/render",  # rule render: ours (mutual learning)
+    "sequential": "results/{scene}/{style}/render_sequential",  # the official sequential variant
+}
+# The rule that must exist for a method to be evaluated by `rule all`; others are skipped with a note.
+EVAL_PRODUCERS = {"gt": "render_path", "adain": "adain_frames", "stylizednerf": "render",
+                  "sequential": "render_sequential"}
+
+
+wildcard_constraints:
+    method="|".join(EVAL_SOURCES),
+
+
+def rule_defined(name):
+    try:
+        getattr(rules, name)
+        return True
+    except Exception:  # Snakemake raises WorkflowError for an unknown rule
+        return False
+
+
+def eval_methods():
+    """Configured methods whose producing rule is part of this workflow."""
+    methods = []
+    for method in config["evaluate"]["methods"]:
+        if rule_defined(EVAL_PRODUCERS.get(method, "")):
+            methods.append(method)
+        else:
+            print(f"note: evaluate: no rule produces method '{method}' yet; left out", file=sys.stderr)
+    return methods
+
+
+def eval_source(wildcards):
+    return EVAL_SOURCES[wildcards.method].format(scene=wildcards.scene, style=wildcards.style)
+
+
+rule evaluate:
+    input:
+        marker=lambda wc: eval_source(wc) + "/cameras.json",
+        gt="results/{scene}/path/cameras.json",
+        style="results/styles/{style}.png",
+    output:
+        json="results/{scene}/{style}/eval/{method}.json",
+        pairs="results/{scene}/{style}/eval/{method}_pairs.csv",
+        maps="results/{scene}/{style}/eval/{method}_maps.npz",
+    log:
+        "results/logs/evaluate/{scene}/{style}/{method}.log",
+    params:
+        settings=settings("evaluate"),
+        source=eval_source,
+    conda:
+        "../../envs/torch.yaml"
+    shell:
+        "python -m stylizednerf evaluate --frames {params.source}/frames"
+        " --depth results/{wildcards.scene}/path/depth --cameras {input.gt}"
+        " --style {input.style} --reference-frames results/{wildcards.scene}/path/frames"
+        " --method {wildcards.method} --scene {wildcards.scene} --style-name {wildcards.style}"
+        " --out {output.json} --pairs {output.pairs} --error-maps {output.maps}"
+        " --settings {params.settings:q} > {log} 2>&1"
+
+
+FINAL_OUTPUTS["evaluate"] = lambda: expand("results/{scene}/{style}/eval/{method}.json", scene=SCENES,
+                                           style=STYLES, method=eval_methods())
