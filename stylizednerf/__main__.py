@@ -20,6 +20,7 @@ STAGES = {
     "render-path": "stylizednerf.stylize.stages.render_path",
     "evaluate": "stylizednerf.metrics.evaluate",
     "report": "stylizednerf.metrics.report",
+    "pretrain-nerf": "stylizednerf.nerf.train",
 }
 
 

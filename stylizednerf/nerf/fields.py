@@ -1,0 +1,185 @@
+"""Radiance fields: density and colour at model-space points.
+
+* :class:`FastField`: a multi-resolution hash grid (Instant-NGP) in plain PyTorch, every level
+  looked up at once (one gather over an (N, levels, 8 corners) index tensor), then a tiny density
+  MLP and a tiny colour MLP on spherical-harmonics-encoded view directions.
+* :class:`MLPField`: the paper's NeRF MLP (8 x 256, skip at layer 5, positional encoding with 10
+  position and 4 direction frequencies).
+
+Both take points already mapped to [0, 1]^3 (see ``SceneSpace.to_unit_cube``) and expose
+``geometry_features(x)``: per-point features that depend only on frozen geometry parameters,
+for the style module of the stylized NeRF.
+"""
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+HASH_PRIMES = (1, 2654435761, 805459861)
+
+
+class TruncExp(torch.autograd.Function):
+    """exp with its gradient clamped (Instant-NGP's density activation): no overflow in backward."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return torch.exp(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return grad * torch.exp(x.clamp(max=15.0))
+
+
+def trunc_exp(x: torch.Tensor) -> torch.Tensor:
+    return TruncExp.apply(x)
+
+
+class HashEncoding(nn.Module):
+    """Multi-resolution hash encoding; all levels in one vectorised gather.
+
+    Levels whose (res+1)^3 grid fits in the table are indexed densely (no collisions); finer
+    ones use Instant-NGP's XOR hash. Output: (N, levels * features), trilinear in each level.
+    """
+
+    def __init__(self, levels=16, features=2, log2_table=19, base_res=16, max_res=2048):
+        super().__init__()
+        growth = math.exp((math.log(max_res) - math.log(base_res)) / max(levels - 1, 1))
+        res = [int(math.floor(base_res * growth**level)) for level in range(levels)]
+        size = 2**log2_table
+        self.levels, self.features, self.table_size = levels, features, size
+        self.register_buffer("resolution", torch.tensor(res, dtype=torch.float32), persistent=False)
+        self.register_buffer("dense", torch.tensor([(r + 1) ** 3 <= size for r in res]), persistent=False)
+        self.register_buffer("stride_y", torch.tensor([r + 1 for r in res], dtype=torch.int64), persistent=False)
+        self.register_buffer("level_offset", torch.arange(levels, dtype=torch.int64) * size, persistent=False)
+        self.register_buffer("corner_bit", torch.tensor([0, 1], dtype=torch.int64), persistent=False)
+        self.table = nn.Parameter(torch.empty(levels * size, features).uniform_(-1e-4, 1e-4))
+
+    @property
+    def out_dim(self) -> int:
+        return self.levels * self.features
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.float().clamp(0.0, 1.0 - 1e-6)
+        n = x.shape[0]
+        pos = x[:, None, :] * self.resolution[None, :, None]  # (N, L, 3)
+        base = pos.floor()
+        frac = pos - base
+        # per axis the two corner coordinates (N, L, 3, 2) and their linear weights
+        coord = base.long()[..., None] + self.corner_bit
+        weight = torch.stack([1.0 - frac, frac], -1)
+        cx, cy, cz = coord.unbind(2)  # (N, L, 2) each
+        stride = self.stride_y[None, :, None]
+        # corners in (z, y, x) order: index = combine(z)[:, :, :, None, None] with y and x terms
+        dense_index = (cz * stride * stride)[..., :, None, None] + (cy * stride)[..., None, :, None] + cx[..., None, None, :]
+        hashed = ((cz * HASH_PRIMES[2])[..., :, None, None] ^ (cy * HASH_PRIMES[1])[..., None, :, None]
+                  ^ cx[..., None, None, :])
+        index = torch.where(self.dense[None, :, None, None, None], dense_index, hashed) & (self.table_size - 1)
+        index = (index + self.level_offset[None, :, None, None, None]).reshape(n, self.levels, 8)
+        wx, wy, wz = weight.unbind(2)
+        w = (wz[..., :, None, None] * wy[..., None, :, None] * wx[..., None, None, :]).reshape(n, self.levels, 8)
+        values = self.table[index]  # (N, L, 8, F)
+        return (values * w[..., None]).sum(2).reshape(n, -1)
+
+
+def sh_encoding(d: torch.Tensor) -> torch.Tensor:
+    """Real spherical harmonics up to degree 4 (16 values) of unit directions (N, 3)."""
+    x, y, z = d.unbind(-1)
+    xx, yy, zz, xy, yz, xz = x * x, y * y, z * z, x * y, y * z, x * z
+    return torch.stack([
+        torch.full_like(x, 0.28209479177387814),
+        -0.48860251190291987 * y, 0.48860251190291987 * z, -0.48860251190291987 * x,
+        1.0925484305920792 * xy, -1.0925484305920792 * yz, 0.94617469575755997 * zz - 0.31539156525251999,
+        -1.0925484305920792 * xz, 0.54627421529603959 * (xx - yy),
+        0.59004358992664352 * y * (-3.0 * xx + yy), 2.8906114426405538 * xy * z,
+        0.45704579946446572 * y * (1.0 - 5.0 * zz), 0.3731763325901154 * z * (5.0 * zz - 3.0),
+        0.45704579946446572 * x * (1.0 - 5.0 * zz), 1.4453057213202769 * z * (xx - yy),
+        0.59004358992664352 * x * (-xx + 3.0 * yy),
+    ], -1)
+
+
+class FastField(nn.Module):
+    """Hash grid + tiny MLPs. ``geometry_features`` = the hash encoding (levels * features dims)."""
+
+    def __init__(self, levels=16, features=2, log2_table=19, base_res=16, max_res=2048, hidden=64,
+                 geo_features=15):
+        super().__init__()
+        self.encoding = HashEncoding(levels, features, log2_table, base_res, max_res)
+        self.density_mlp = nn.Sequential(nn.Linear(self.encoding.out_dim, hidden), nn.ReLU(),
+                                         nn.Linear(hidden, 1 + geo_features))
+        self.color_mlp = nn.Sequential(nn.Linear(geo_features + 16, hidden), nn.ReLU(),
+                                       nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, 3))
+
+    @property
+    def feature_dim(self) -> int:
+        return self.encoding.out_dim
+
+    def geometry_features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.encoding(x)
+
+    def _density_and_geo(self, x):
+        h = self.density_mlp(self.encoding(x)).float()
+        return trunc_exp(h[:, 0] - 1.0), h[:, 1:]
+
+    def density(self, x: torch.Tensor) -> torch.Tensor:
+        return self._density_and_geo(x)[0]
+
+    def forward(self, x: torch.Tensor, d: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        sigma, geo = self._density_and_geo(x)
+        rgb = torch.sigmoid(self.color_mlp(torch.cat([geo, sh_encoding(d)], -1)).float())
+        return sigma, rgb
+
+
+def positional_encoding(x: torch.Tensor, frequencies: int) -> torch.Tensor:
+    """NeRF's encoding: x, sin(2^k x), cos(2^k x) for k < frequencies."""
+    scales = 2.0 ** torch.arange(frequencies, device=x.device, dtype=x.dtype)
+    xb = (x[..., None, :] * scales[:, None]).flatten(-2)
+    return torch.cat([x, torch.sin(xb), torch.cos(xb)], -1)
+
+
+class MLPField(nn.Module):
+    """The paper's NeRF MLP. Input points in [0,1]^3 are mapped back to [-1, 1] (NDC-like range)."""
+
+    def __init__(self, depth=8, width=256, pos_frequencies=10, dir_frequencies=4, skip=4):
+        super().__init__()
+        self.pos_frequencies, self.dir_frequencies, self.skip = pos_frequencies, dir_frequencies, skip
+        in_pos = 3 + 6 * pos_frequencies
+        in_dir = 3 + 6 * dir_frequencies
+        layers = []
+        for i in range(depth):
+            n_in = in_pos if i == 0 else width + (in_pos if i == skip + 1 else 0)
+            layers.append(nn.Linear(n_in, width))
+        self.layers = nn.ModuleList(layers)
+        self.sigma = nn.Linear(width, 1)
+        self.feature = nn.Linear(width, width)
+        self.rgb_hidden = nn.Linear(width + in_dir, width // 2)
+        self.rgb = nn.Linear(width // 2, 3)
+
+    @property
+    def feature_dim(self) -> int:
+        return 3 + 6 * self.pos_frequencies
+
+    def geometry_features(self, x: torch.Tensor) -> torch.Tensor:
+        return positional_encoding(x.float() * 2.0 - 1.0, self.pos_frequencies)
+
+    def _trunk(self, x):
+        enc = self.geometry_features(x)
+        h = enc
+        for i, layer in enumerate(self.layers):
+            if i == self.skip + 1:
+                h = torch.cat([enc.to(h.dtype), h], -1)
+            h = F.relu(layer(h))
+        return h
+
+    def density(self, x: torch.Tensor) -> torch.Tensor:
+        return F.relu(self.sigma(self._trunk(x)).float()[:, 0])
+
+    def forward(self, x: torch.Tensor, d: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        h = self._trunk(x)
+        sigma = F.relu(self.sigma(h).float()[:, 0])
+        denc = positional_encoding(d.float(), self.dir_frequencies)
+        h = F.relu(self.rgb_hidden(torch.cat([self.feature(h), denc.to(h.dtype)], -1)))
+        return sigma, torch.sigmoid(self.rgb(h).float())

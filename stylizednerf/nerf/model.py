@@ -1,0 +1,144 @@
+"""The NeRF model: scene space + sampler + field + volume rendering.
+
+``NerfModel.render_rays(origins, dirs)`` takes WORLD rays (cameras.json frame; directions with
+camera z = 1, see rays.py) and returns colour, world z-depth and opacity per ray.
+``NerfModel.sample_geometry(origins, dirs)`` returns the frozen per-sample geometry a style
+module needs (see stylizednerf.nerf.render for the contract).
+"""
+
+import copy
+
+import torch
+from torch import nn
+
+from stylizednerf.nerf.fields import FastField, MLPField
+from stylizednerf.nerf.rays import Rays, SceneSpace
+from stylizednerf.nerf.rendering import composite, expected_parameter, render_weights
+from stylizednerf.nerf.samplers import DensityGrid, merge_edges, pdf_edges, uniform_edges
+
+# Defaults of the `nerf:` config section (the schema repeats them). Sizes here are the GPU ones.
+DEFAULTS = {
+    "field": "fast",
+    "holdout_every": 8,
+    "checkpoint_every": 1000,
+    "val_every": 250,
+    "val_rays": 16384,
+    "log_every": 100,
+    "render_chunk": 65536,
+    "compile": False,
+    "cuda_graph": False,
+    "background": 0.0,
+    "fast": {
+        "iterations": 5000, "batch_rays": 65536, "lr": 0.01, "lr_decay_steps": None,
+        "levels": 16, "features_per_level": 2, "log2_table": 19, "base_resolution": 16,
+        "max_resolution": 2048, "hidden": 64, "grid_resolution": 128, "grid_decay": 0.95,
+        "grid_update_every": 16, "coarse_samples": 128, "samples": 32, "uniform_fraction": 0.1,
+    },
+    "mlp": {
+        "iterations": 120000, "batch_rays": 2048, "lr": 5e-4, "lr_decay_steps": 100000,
+        "depth": 8, "width": 256, "pos_frequencies": 10, "dir_frequencies": 4,
+        "coarse_samples": 64, "samples": 64,
+    },
+}
+
+
+def resolve_config(settings: dict | None) -> dict:
+    """DEFAULTS overlaid with ``settings`` (nested dicts merged; unknown keys are errors)."""
+    cfg = copy.deepcopy(DEFAULTS)
+    for key, value in (settings or {}).items():
+        if key in ("seed", "device"):
+            cfg[key] = value
+        elif key not in cfg:
+            raise ValueError(f"nerf settings: unknown key '{key}'")
+        elif isinstance(cfg[key], dict):
+            for sub, sub_value in (value or {}).items():
+                if sub not in cfg[key]:
+                    raise ValueError(f"nerf settings: unknown key '{key}.{sub}'")
+                cfg[key][sub] = sub_value
+        else:
+            cfg[key] = value
+    if cfg["field"] not in ("fast", "mlp"):
+        raise ValueError(f"nerf settings: field must be fast or mlp, not '{cfg['field']}'")
+    return cfg
+
+
+class NerfModel(nn.Module):
+    def __init__(self, space: SceneSpace, cfg: dict):
+        super().__init__()
+        self.space = space
+        self.cfg = cfg
+        self.kind = cfg["field"]
+        self.background = float(cfg.get("background", 0.0))
+        f = cfg[self.kind]
+        self.field_cfg = f
+        if self.kind == "fast":
+            self.field = FastField(f["levels"], f["features_per_level"], f["log2_table"], f["base_resolution"],
+                                   f["max_resolution"], f["hidden"])
+            self.grid = DensityGrid(f["grid_resolution"], f["grid_decay"])
+        else:
+            self.field = MLPField(f["depth"], f["width"], f["pos_frequencies"], f["dir_frequencies"])
+            self.coarse_field = MLPField(f["depth"], f["width"], f["pos_frequencies"], f["dir_frequencies"])
+
+    @property
+    def feature_dim(self) -> int:
+        return self.field.feature_dim
+
+    def _unit_points(self, rays: Rays, edges: torch.Tensor) -> torch.Tensor:
+        mids = 0.5 * (edges[:, 1:] + edges[:, :-1])
+        return self.space.to_unit_cube(self.space.points(rays, mids))
+
+    def _query(self, field, rays: Rays, edges: torch.Tensor):
+        x = self._unit_points(rays, edges)
+        b, n = x.shape[:2]
+        d = rays.view_dirs[:, None, :].expand(b, n, 3)
+        sigma, rgb = field(x.reshape(-1, 3), d.reshape(-1, 3))
+        return x, sigma.reshape(b, n), rgb.reshape(b, n, 3)
+
+    def _sample(self, rays: Rays, jitter: bool) -> tuple[torch.Tensor, dict]:
+        """Edges (B, n+1) where the main field is queried, plus coarse outputs (mlp only)."""
+        f = self.field_cfg
+        batch = rays.origins.shape[0]
+        coarse = uniform_edges(batch, f["coarse_samples"], rays.origins.device, jitter)
+        if self.kind == "fast":
+            sigma = self.grid.query(self._unit_points(rays, coarse))
+            weights = render_weights(sigma, self.space.deltas(rays, coarse))
+            return pdf_edges(coarse, weights, f["samples"], jitter, f["uniform_fraction"]), {}
+        _, sigma, rgb = self._query(self.coarse_field, rays, coarse)
+        weights = render_weights(sigma, self.space.deltas(rays, coarse))
+        fine = pdf_edges(coarse, weights, f["samples"], jitter)
+        extra = {"coarse_rgb": composite(weights, rgb, self.background)}
+        return merge_edges(coarse, fine.detach()), extra
+
+    def render_rays(self, origins: torch.Tensor, dirs: torch.Tensor, training: bool = False) -> dict:
+        """rgb (B,3), depth (B,) world z-depth, acc (B,) opacity; + coarse_rgb for mlp."""
+        rays = self.space.rays(origins.float(), dirs.float())
+        edges, out = self._sample(rays, jitter=training)
+        _, sigma, rgb = self._query(self.field, rays, edges)
+        weights = render_weights(sigma, self.space.deltas(rays, edges))
+        s = expected_parameter(weights, edges)
+        out.update(rgb=composite(weights, rgb, self.background),
+                   depth=self.space.depth(rays, s[:, None])[:, 0], acc=weights.sum(-1))
+        return out
+
+    @torch.no_grad()
+    def sample_geometry(self, origins: torch.Tensor, dirs: torch.Tensor, jitter: bool = False) -> dict:
+        """Frozen per-sample geometry for a batch of world rays (see stylizednerf.nerf.render)."""
+        rays = self.space.rays(origins.float(), dirs.float())
+        edges, _ = self._sample(rays, jitter=jitter)
+        x = self._unit_points(rays, edges)
+        b, n = x.shape[:2]
+        sigma = self.field.density(x.reshape(-1, 3)).reshape(b, n)
+        weights = render_weights(sigma, self.space.deltas(rays, edges))
+        features = self.field.geometry_features(x.reshape(-1, 3)).float().reshape(b, n, -1)
+        mids = 0.5 * (edges[:, 1:] + edges[:, :-1])
+        tau = self.space.depth(rays, mids)
+        points = rays.origins[:, None, :] + tau[..., None] * rays.dirs[:, None, :]
+        s = expected_parameter(weights, edges)
+        return {"weights": weights, "features": features, "positions": x, "points": points,
+                "sample_depth": tau, "depth": self.space.depth(rays, s[:, None])[:, 0],
+                "acc": weights.sum(-1), "view_dirs": rays.view_dirs}
+
+    @torch.no_grad()
+    def update_grid(self) -> None:
+        if self.kind == "fast":
+            self.grid.update(self.field.density)

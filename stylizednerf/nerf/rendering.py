@@ -1,0 +1,39 @@
+"""Volume rendering: weights from densities, compositing, expected values.
+
+Samples are intervals ``[edges[i], edges[i+1]]`` of the sampling parameter s with length
+``deltas[i]`` (in the units the density is integrated over) and density ``sigma[i]``:
+
+    alpha_i = 1 - exp(-sigma_i delta_i),  T_i = exp(-sum_{j<i} sigma_j delta_j),  w_i = T_i alpha_i.
+
+The weights sum to the ray's opacity ``1 - T_n <= 1``; the rest (transmittance) goes to the
+background colour.
+"""
+
+import torch
+
+
+def render_weights(sigma: torch.Tensor, deltas: torch.Tensor) -> torch.Tensor:
+    """Weights (B, n) from densities and interval lengths (B, n); computed in float32."""
+    tau = sigma.float() * deltas.float()
+    alpha = 1.0 - torch.exp(-tau)
+    # exclusive cumulative sum: transmittance before entering interval i
+    trans = torch.exp(-(torch.cumsum(tau, dim=-1) - tau))
+    return trans * alpha
+
+
+def composite(weights: torch.Tensor, values: torch.Tensor, background: float | torch.Tensor = 0.0) -> torch.Tensor:
+    """sum_i w_i v_i (B, C) plus the leftover transmittance times ``background``."""
+    out = (weights[..., None] * values.float()).sum(-2)
+    return out + (1.0 - weights.sum(-1, keepdim=True)) * background
+
+
+def expected_parameter(weights: torch.Tensor, edges: torch.Tensor) -> torch.Tensor:
+    """Weight-normalised mean of the interval midpoints (B,): where the ray's mass sits.
+
+    Normalising by the opacity keeps the depth of a half-transparent ray on its surface instead
+    of pulling it towards the camera.
+    """
+    mids = 0.5 * (edges[:, 1:] + edges[:, :-1])
+    acc = weights.sum(-1)
+    mean = (weights * mids).sum(-1) / acc.clamp_min(1e-6)
+    return torch.where(acc > 1e-6, mean, mids[:, -1])
