@@ -20,7 +20,7 @@ def demo_scene(tmp_path_factory):
     from stylizednerf.demo.cli import write_demo_scene
 
     folder = tmp_path_factory.mktemp("demo") / "scene"
-    write_demo_scene(folder, {"width": 80, "height": 60, "views": 6, "supersample": 2})
+    write_demo_scene(folder, {"width": 80, "height": 60, "views": 5, "supersample": 1})
     return folder
 
 

@@ -127,7 +127,8 @@ def stylize(views_dir, model_path, decoder_path, latents_path, style_path, style
     from stylizednerf.stylize.train import Stylizer, resolve_settings
 
     try:
-        options = resolve_settings({k: v for k, v in settings.items() if k not in ("seed", "device", "previews")})
+        options = resolve_settings({k: v for k, v in settings.items()
+                                   if k not in ("seed", "device", "previews", "sequential_baseline")})
     except KeyError as error:
         raise SystemExit(f"error: stylize: {error.args[0]}") from None
     device = pick_device(settings.get("device"))

@@ -64,7 +64,7 @@ DEFAULTS = {
 
 
 def resolve_settings(settings: dict) -> dict:
-    unknown = set(settings) - set(DEFAULTS) - {"seed", "device", "previews"}
+    unknown = set(settings) - set(DEFAULTS) - {"seed", "device", "previews", "sequential_baseline"}
     if unknown:
         raise KeyError(f"unknown stylize setting(s): {', '.join(sorted(unknown))}")
     return {**DEFAULTS, **settings}
