@@ -53,6 +53,25 @@ def encoder():
     return VGGEncoder()
 
 
+def test_fused_geometry_sampling_matches_the_nerf_api():
+    from stylizednerf.stylize.field import FrozenField
+    from stylizednerf.stylize.rays import image_rays
+
+    cameras = _cameras()
+    nerf = _tiny_nerf(cameras)
+    cam = cameras.cameras[1]
+    origins, directions = image_rays(torch.tensor(cam.intrinsics, dtype=torch.float32),
+                                     torch.tensor(cam.camera_to_world, dtype=torch.float32), cam.height, cam.width)
+    field = FrozenField(nerf)
+    assert field.fused
+    fused = field.sample(origins, directions)
+    reference = nerf.sample_geometry(origins, directions)
+    assert torch.allclose(fused.weights, reference["weights"], atol=1e-6)
+    assert torch.allclose(fused.features, reference["features"], atol=1e-6)
+    assert torch.allclose(fused.depth, reference["depth"], atol=1e-5)
+    assert fused.weights.sum() > 0
+
+
 @pytest.mark.parametrize("mutual", [True, False])
 def test_geometry_is_bit_identical_after_stylization(encoder, mutual):
     from stylizednerf.stylization2d.decoder import Decoder

@@ -44,8 +44,34 @@ class FrozenField:
     @torch.no_grad()
     def sample(self, origins: torch.Tensor, directions: torch.Tensor) -> GeometrySamples:
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
+            if self.fused:
+                return self._sample_fused(origins, directions)
             geo = self.model.sample_geometry(origins, directions)
         return GeometrySamples(geo["weights"].float(), geo["features"], geo["depth"].float())
+
+    @property
+    def fused(self) -> bool:
+        return getattr(self.model, "kind", None) == "fast" and hasattr(self.model.field, "encoding")
+
+    def _sample_fused(self, origins: torch.Tensor, directions: torch.Tensor) -> GeometrySamples:
+        """``sample_geometry`` for the hash-grid field with one hash encoding per sample instead of
+        two: its geometry features ARE the encoding that its density MLP reads, and the lookups are
+        most of the rendering time. Same numbers (tests/test_stylize_training.py checks)."""
+        from stylizednerf.nerf.fields import trunc_exp
+        from stylizednerf.nerf.rendering import expected_parameter, render_weights
+
+        model = self.model
+        rays = model.space.rays(origins.float(), directions.float())
+        edges, _ = model._sample(rays, jitter=False)
+        x = model._unit_points(rays, edges)
+        b, n = x.shape[:2]
+        encoding = model.field.encoding(x.reshape(-1, 3))
+        h = model.field.density_mlp(encoding).float()
+        sigma = trunc_exp(h[:, 0] - 1.0).reshape(b, n)
+        weights = render_weights(sigma, model.space.deltas(rays, edges))
+        s = expected_parameter(weights, edges)
+        depth = model.space.depth(rays, s[:, None])[:, 0]
+        return GeometrySamples(weights.float(), encoding.float().reshape(b, n, -1), depth.float())
 
     @torch.no_grad()
     def render_camera(self, camera):
