@@ -47,7 +47,7 @@ DEFAULTS = {
     "latent_lr": 1e-3,
     "co_weight": 50.0,  # METHOD: decoder loss = 50 L_co + content + style
     "content_weight": 1.0,
-    "style_weight": 1.0,
+    "style_weight": 10.0,  # the decoder pre-training's weight: fine-tuning keeps its balance
     "mimic_weight": 1.0,  # NeRF side
     "mimic_2d_weight": 1.0,  # decoder side, mutual mode only
     "mimic_2d_pixels": 0,  # 0: whole rendered views; N: N random pixels per view and step (CPU)
