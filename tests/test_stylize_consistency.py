@@ -14,6 +14,15 @@ from stylizednerf.warp import masked_mse
 PLATE_COLOUR = torch.tensor([1.0, 0.0, 0.0])
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny tensors: one thread is faster, and far faster when other jobs share the cores."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="module")
 def demo_scene(tmp_path_factory):
     """A small demo scene with exact depth (images, depth/, true cameras.json)."""
