@@ -250,6 +250,19 @@ def test_pretrain_decoder_resume_and_stylize_cli(tmp_path):
     for source in sorted(contents.glob("*.png")):
         assert Image.open(stylized / source.name).size == Image.open(source).size
 
+    # --bundle: frames/ + a cameras.json pointing at them, from a camera file (the adain_frames rule)
+    from stylizednerf.cameras import Camera, CameraSet, read_cameras, write_cameras
+
+    cams = [Camera(p.name, *Image.open(p).size, 50.0, 50.0, 20.0, 20.0, np.eye(4), 0.1, 10.0)
+            for p in sorted(contents.glob("*.png"))]
+    write_cameras(tmp_path / "path" / "cameras.json", CameraSet(cams, contents))
+    bundle = tmp_path / "adain"
+    assert main(["stylize-2d", "--bundle", "--decoder", str(out / "decoder.pt"), "--style", str(styles[1]),
+                 "--out", str(bundle), "--device", "cpu", str(tmp_path / "path" / "cameras.json")]) == 0
+    copied = read_cameras(bundle / "cameras.json")
+    assert copied.image_dir.resolve() == (bundle / "frames").resolve()
+    assert all(p.is_file() for p in copied.image_paths())
+
 
 @pytest.mark.slow
 def test_train_vae_cli(tmp_path):

@@ -66,8 +66,7 @@ def stylize_images(images: torch.Tensor, style: torch.Tensor, decoder, encoder, 
 
 
 def main(argv=None) -> int:
-    from stylizednerf.fileio import atomic_save_image
-    from stylizednerf.stylization2d.data import content_image_paths, load_rgb, to_tensor, to_uint8
+    from stylizednerf.stylization2d.data import content_image_paths, load_rgb, to_tensor
     from stylizednerf.stylization2d.vgg import VGGEncoder
 
     parser = argparse.ArgumentParser(prog="python -m stylizednerf stylize-2d", description=__doc__,
@@ -76,6 +75,9 @@ def main(argv=None) -> int:
     parser.add_argument("--decoder", required=True, help="decoder.pt from pretrain-decoder")
     parser.add_argument("--style", required=True, help="style image")
     parser.add_argument("--out", required=True, help="output folder (PNG per input, same stem)")
+    parser.add_argument("--bundle", action="store_true",
+                        help="write --out atomically as a frame folder: OUT/frames/*.png plus OUT/cameras.json "
+                             "(a copy of the single cameras.json input, pointing at frames/); for evaluation")
     parser.add_argument("--alpha", type=float, default=1.0, help="stylization strength in [0, 1]")
     parser.add_argument("--style-size", type=int, default=512, help="shorter side of the style image")
     parser.add_argument("--device", default=None, help="auto|cpu|cuda (default: settings or auto)")
@@ -96,10 +98,28 @@ def main(argv=None) -> int:
     encoder = VGGEncoder().to(device)
     decoder = load_decoder(args.decoder, map_location=device).to(device).eval()
     style = to_tensor(load_rgb(args.style, short_side=int(settings.get("style_size", args.style_size))))
-    out_dir = Path(args.out)
-    for path in tqdm(paths, desc="stylize-2d", unit="img"):
+    if args.bundle:
+        if len(args.inputs) != 1 or not args.inputs[0].endswith(".json"):
+            raise SystemExit("error: --bundle needs exactly one cameras.json input")
+        from stylizednerf.cameras import read_cameras, write_cameras
+        from stylizednerf.fileio import atomic_dir
+
+        cameras = read_cameras(args.inputs[0])
+        with atomic_dir(args.out) as tmp:
+            _stylize_files(paths, tmp / "frames", style, decoder, encoder, alpha)
+            cameras.image_dir = tmp / "frames"
+            write_cameras(tmp / "cameras.json", cameras)
+    else:
+        _stylize_files(paths, Path(args.out), style, decoder, encoder, alpha)
+    print(f"stylized {len(paths)} images -> {args.out}")
+    return 0
+
+
+def _stylize_files(paths, out_dir, style, decoder, encoder, alpha):
+    from stylizednerf.fileio import atomic_save_image
+    from stylizednerf.stylization2d.data import load_rgb, to_tensor, to_uint8
+
+    for path in tqdm(paths, desc="stylize-2d", unit="img", mininterval=2.0):
         image = to_tensor(load_rgb(path))
         result = stylize_images(image, style, decoder, encoder, alpha=alpha)
-        atomic_save_image(out_dir / f"{path.stem}.png", to_uint8(result[0]))
-    print(f"stylized {len(paths)} images -> {out_dir}")
-    return 0
+        atomic_save_image(Path(out_dir) / f"{path.stem}.png", to_uint8(result[0]))

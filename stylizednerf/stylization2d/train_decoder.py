@@ -223,7 +223,12 @@ def main(argv=None) -> int:
         raise SystemExit(f"error: decoder.{unknown[0]}: unknown setting")
     sources = list(args.contents)
     if settings.get("extra_content"):
-        sources.append(settings["extra_content"])
+        from stylizednerf.config import ConfigError, expand_data
+
+        try:
+            sources.append(expand_data(settings["extra_content"], "decoder.extra_content"))
+        except ConfigError as error:
+            raise SystemExit(f"error: {error}") from error
     content_paths = content_image_paths(sources)
     for path in args.styles:
         if not Path(path).is_file():

@@ -1,0 +1,73 @@
+# The 2D side (METHOD.md 3-4): the AdaIN decoder pre-trained on the photos of every configured
+# scene (+ an optional extra content folder) with the configured styles, the style VAE, and
+# per-frame AdaIN of the unstylized NeRF path (the 2D baseline of the evaluation).
+# Checkpoints live in results/stylization2d_ckpt/ (declared nowhere), so a killed job resumes.
+
+
+rule pretrain_decoder:
+    input:
+        cameras=expand("results/{scene}/poses/cameras.json", scene=SCENES),
+        styles=expand("results/styles/{style}.png", style=STYLES),
+    output:
+        decoder="results/stylization2d/decoder.pt",
+        samples="results/stylization2d/samples.png",
+        metrics="results/stylization2d/decoder_metrics.json",
+    log:
+        "results/logs/stylization2d/pretrain_decoder.log",
+    params:
+        settings=settings("decoder"),
+    conda:
+        "../../envs/torch.yaml"
+    shell:
+        "python -m stylizednerf pretrain-decoder --contents {input.cameras} --styles {input.styles}"
+        " --out results/stylization2d --checkpoint-dir results/stylization2d_ckpt"
+        " --settings {params.settings:q} > {log} 2>&1"
+
+
+rule train_vae:
+    input:
+        styles=expand("results/styles/{style}.png", style=STYLES),
+    output:
+        vae="results/stylization2d/vae.pt",
+        latents="results/stylization2d/style_latents.json",
+        figure="results/stylization2d/latents.png",
+        metrics="results/stylization2d/vae_metrics.json",
+    log:
+        "results/logs/stylization2d/train_vae.log",
+    params:
+        settings=settings("vae"),
+    conda:
+        "../../envs/torch.yaml"
+    shell:
+        "python -m stylizednerf train-vae --styles {input.styles} --out results/stylization2d"
+        " --checkpoint-dir results/stylization2d_ckpt --settings {params.settings:q} > {log} 2>&1"
+
+
+# Per-frame AdaIN on the unstylized NeRF path (rule render_path): the evaluation's 'adain' row.
+rule adain_frames:
+    input:
+        path="results/{scene}/path/cameras.json",
+        decoder="results/stylization2d/decoder.pt",
+        style="results/styles/{style}.png",
+    output:
+        # the folder (frames/ + cameras.json) is written atomically with it
+        "results/{scene}/{style}/adain/cameras.json",
+    log:
+        "results/logs/adain_frames/{scene}/{style}.log",
+    params:
+        settings=settings("adain"),
+    conda:
+        "../../envs/torch.yaml"
+    shell:
+        "python -m stylizednerf stylize-2d --bundle --decoder {input.decoder} --style {input.style}"
+        " --out results/{wildcards.scene}/{wildcards.style}/adain --settings {params.settings:q}"
+        " {input.path} > {log} 2>&1"
+
+
+FINAL_OUTPUTS["stylization2d"] = lambda: [
+    "results/stylization2d/decoder.pt",
+    "results/stylization2d/samples.png",
+    "results/stylization2d/vae.pt",
+    "results/stylization2d/style_latents.json",
+    "results/stylization2d/latents.png",
+]
