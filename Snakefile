@@ -20,6 +20,7 @@ wildcard_constraints:
 
 include: "workflow/rules/demo.smk"
 include: "workflow/rules/styles.smk"
+include: "workflow/rules/nerf.smk"
 include: "workflow/rules/stylization2d.smk"
 include: "workflow/rules/stylize.smk"
 include: "workflow/rules/evaluate.smk"

@@ -71,6 +71,11 @@ class NerfModel(nn.Module):
         self.background = float(cfg.get("background", 0.0))
         f = cfg[self.kind]
         self.field_cfg = f
+        # the scene transform as device buffers: no host-to-device copies inside a training step
+        self.register_buffer("world_to_scene", torch.tensor(space.world_to_scene, dtype=torch.float32),
+                             persistent=False)
+        self.register_buffer("bbox_lo", torch.tensor(space.bbox[0]), persistent=False)
+        self.register_buffer("bbox_hi", torch.tensor(space.bbox[1]), persistent=False)
         if self.kind == "fast":
             self.field = FastField(f["levels"], f["features_per_level"], f["log2_table"], f["base_resolution"],
                                    f["max_resolution"], f["hidden"])
@@ -85,7 +90,7 @@ class NerfModel(nn.Module):
 
     def _unit_points(self, rays: Rays, edges: torch.Tensor) -> torch.Tensor:
         mids = 0.5 * (edges[:, 1:] + edges[:, :-1])
-        return self.space.to_unit_cube(self.space.points(rays, mids))
+        return self.space.to_unit_cube(self.space.points(rays, mids), self.bbox_lo, self.bbox_hi)
 
     def _query(self, field, rays: Rays, edges: torch.Tensor):
         x = self._unit_points(rays, edges)
@@ -111,7 +116,7 @@ class NerfModel(nn.Module):
 
     def render_rays(self, origins: torch.Tensor, dirs: torch.Tensor, training: bool = False) -> dict:
         """rgb (B,3), depth (B,) world z-depth, acc (B,) opacity; + coarse_rgb for mlp."""
-        rays = self.space.rays(origins.float(), dirs.float())
+        rays = self.space.rays(origins.float(), dirs.float(), self.world_to_scene)
         edges, out = self._sample(rays, jitter=training)
         _, sigma, rgb = self._query(self.field, rays, edges)
         weights = render_weights(sigma, self.space.deltas(rays, edges))
@@ -123,7 +128,7 @@ class NerfModel(nn.Module):
     @torch.no_grad()
     def sample_geometry(self, origins: torch.Tensor, dirs: torch.Tensor, jitter: bool = False) -> dict:
         """Frozen per-sample geometry for a batch of world rays (see stylizednerf.nerf.render)."""
-        rays = self.space.rays(origins.float(), dirs.float())
+        rays = self.space.rays(origins.float(), dirs.float(), self.world_to_scene)
         edges, _ = self._sample(rays, jitter=jitter)
         x = self._unit_points(rays, edges)
         b, n = x.shape[:2]

@@ -127,8 +127,9 @@ class SceneSpace:
         return (-2.0, -2.0, -2.0), (2.0, 2.0, 2.0)
 
     def to_dict(self) -> dict:
-        return {"kind": self.kind, "world_to_scene": np.asarray(self.world_to_scene).tolist(), "scale": self.scale,
-                "ndc_ax": self.ndc_ax, "ndc_ay": self.ndc_ay, "near": self.near, "far": self.far}
+        return {"kind": self.kind, "world_to_scene": np.asarray(self.world_to_scene, dtype=float).tolist(),
+                "scale": float(self.scale), "ndc_ax": float(self.ndc_ax), "ndc_ay": float(self.ndc_ay),
+                "near": float(self.near), "far": float(self.far)}
 
     @classmethod
     def from_dict(cls, data: dict) -> "SceneSpace":
@@ -161,12 +162,16 @@ class SceneSpace:
         w2s[:3, 3] = -scale * rotation @ center
         near = 0.5 * float(nears.min())
         far = 1000.0 / scale
-        return cls(kind, w2s, float(scale), float(ndc_ax), float(ndc_ay), near, max(far, 2 * float(fars.max())))
+        return cls(kind, w2s, float(scale), float(ndc_ax), float(ndc_ay), near, float(max(far, 2 * fars.max())))
 
     # ---- rays and the maps of the sampling parameter s --------------------------------------
 
-    def rays(self, origins: torch.Tensor, dirs: torch.Tensor) -> Rays:
-        m = torch.as_tensor(self.world_to_scene, dtype=origins.dtype, device=origins.device)
+    def rays(self, origins: torch.Tensor, dirs: torch.Tensor, world_to_scene: torch.Tensor | None = None) -> Rays:
+        """``world_to_scene``: the matrix as a tensor already on the device (no host copy, so
+        the call can run inside CUDA-graph capture); built from the numpy matrix when None."""
+        m = world_to_scene
+        if m is None:
+            m = torch.as_tensor(self.world_to_scene, dtype=origins.dtype, device=origins.device)
         scene_o = origins @ m[:3, :3].T + m[:3, 3]
         scene_d = dirs @ m[:3, :3].T
         if self.kind == "forward":
@@ -197,9 +202,10 @@ class SceneSpace:
         tau = self.depth(rays, edges)
         return (tau[:, 1:] - tau[:, :-1]) * rays.scene_dirs.norm(dim=-1, keepdim=True)
 
-    def to_unit_cube(self, points: torch.Tensor) -> torch.Tensor:
-        """Model-space points mapped to [0, 1]^3 over :attr:`bbox` (clamped)."""
-        lo, hi = self.bbox
-        lo = torch.tensor(lo, dtype=points.dtype, device=points.device)
-        hi = torch.tensor(hi, dtype=points.dtype, device=points.device)
+    def to_unit_cube(self, points: torch.Tensor, lo: torch.Tensor | None = None,
+                     hi: torch.Tensor | None = None) -> torch.Tensor:
+        """Model-space points mapped to [0, 1]^3 over :attr:`bbox` (clamped); lo/hi as device tensors."""
+        if lo is None or hi is None:
+            lo = torch.tensor(self.bbox[0], dtype=points.dtype, device=points.device)
+            hi = torch.tensor(self.bbox[1], dtype=points.dtype, device=points.device)
         return ((points - lo) / (hi - lo)).clamp(0.0, 1.0)

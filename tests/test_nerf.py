@@ -1,0 +1,214 @@
+"""NeRF pieces: rays and NDC against hand-computed cases, volume rendering against analytic
+cases, the hash encoding, checkpoint round trip and resume."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from stylizednerf.cameras import Camera, CameraSet
+from stylizednerf.nerf.fields import HashEncoding
+from stylizednerf.nerf.model import NerfModel, resolve_config
+from stylizednerf.nerf.rays import SceneSpace, camera_rays, contract, ndc_rays
+from stylizednerf.nerf.render import checkpoint_payload, load_nerf, render_cameras
+from stylizednerf.nerf.rendering import composite, expected_parameter, render_weights
+from stylizednerf.nerf.samplers import pdf_edges, uniform_edges
+
+TINY = {"device": "cpu", "seed": 0, "val_rays": 256, "val_every": 5, "log_every": 5, "checkpoint_every": 5,
+        "render_chunk": 4096,
+        "fast": {"iterations": 10, "batch_rays": 64, "levels": 4, "log2_table": 10, "base_resolution": 4,
+                 "max_resolution": 32, "hidden": 16, "grid_resolution": 8, "grid_update_every": 4,
+                 "coarse_samples": 16, "samples": 8}}
+
+
+def _camera(c2w, width=8, height=6, f=10.0, near=2.0, far=10.0, file="0.png"):
+    return Camera(file, width, height, f, f, width / 2, height / 2, np.asarray(c2w, dtype=np.float64), near, far)
+
+
+def _camera_set(tmp_path=None, count=3, width=8, height=6):
+    cams = []
+    for i in range(count):
+        c2w = np.eye(4)
+        c2w[0, 3] = 0.2 * i  # a small sideways baseline, all looking down +z (OpenCV)
+        cams.append(_camera(c2w, width, height, file=f"{i:03d}.png"))
+    return CameraSet(cams, tmp_path if tmp_path is not None else ".", "forward")
+
+
+def test_camera_rays_hand_computed():
+    c2w = np.eye(4)
+    c2w[:3, 3] = [1.0, 2.0, 3.0]
+    cam = _camera(c2w, width=4, height=2, f=2.0)
+    origins, dirs = camera_rays(cam)
+    assert origins.shape == dirs.shape == (2, 4, 3)
+    # pixel (u=0, v=0): centre (0.5, 0.5); (0.5 - 2)/2 = -0.75, (0.5 - 1)/2 = -0.25, z = 1
+    assert torch.allclose(dirs[0, 0], torch.tensor([-0.75, -0.25, 1.0]))
+    assert torch.allclose(dirs[1, 3], torch.tensor([0.75, 0.25, 1.0]))
+    assert torch.allclose(origins[1, 2], torch.tensor([1.0, 2.0, 3.0]))
+
+
+def test_ndc_rays_hand_computed():
+    # camera at the origin looking down -z (OpenGL), near 1: ray (0.5, -0.25, -1) from the origin
+    o = torch.tensor([[0.0, 0.0, 0.0]])
+    d = torch.tensor([[0.5, -0.25, -1.0]])
+    o_ndc, d_ndc = ndc_rays(o, d, ax=2.0, ay=3.0, near=1.0)
+    # moved to z = -1: o = (0.5, -0.25, -1); o_ndc = (-ax ox/oz, -ay oy/oz, 1 + 2/oz)
+    assert torch.allclose(o_ndc, torch.tensor([[1.0, -0.75, -1.0]]))
+    # rays through the camera centre are parallel to the NDC z axis, d_z = -2 near / oz = 2
+    assert torch.allclose(d_ndc, torch.tensor([[0.0, 0.0, 2.0]]))
+    # an off-centre origin o = (1, 0, -2), d = (0, 0, -1) is moved back to (1, 0, -1):
+    # o_ndc = (ax, 0, -1); at s = 1 (infinity) the point projects onto the axis: d = (-ax, 0, 2)
+    o_ndc, d_ndc = ndc_rays(torch.tensor([[1.0, 0.0, -2.0]]), torch.tensor([[0.0, 0.0, -1.0]]), 2.0, 3.0, 1.0)
+    assert torch.allclose(o_ndc, torch.tensor([[2.0, 0.0, -1.0]]))
+    assert torch.allclose(d_ndc, torch.tensor([[-2.0, 0.0, 2.0]]))
+
+
+def test_scene_space_forward_depth_roundtrip():
+    cams = _camera_set()
+    space = SceneSpace.from_cameras(cams)
+    # LLFF normalisation: the average pose is the origin, min(near) becomes 1/0.75
+    assert space.scale == pytest.approx(1.0 / (2.0 * 0.75))
+    origins, dirs = camera_rays(cams.cameras[1])
+    rays = space.rays(origins.reshape(-1, 3), dirs.reshape(-1, 3))
+    # the NDC ray parameter s maps to world z-depth tau; s = 0 is the near plane z_scene = -1
+    s = torch.tensor([0.0, 0.5, 0.9]).expand(rays.origins.shape[0], 3)
+    tau = space.depth(rays, s)
+    assert torch.allclose(tau[:, 0], torch.full_like(tau[:, 0], 1.0 / space.scale), atol=1e-5)
+    # s = 0.5 is z_scene = -2 (twice the near plane), for every ray of a camera at scene z = 0
+    assert torch.allclose(tau[:, 1], torch.full_like(tau[:, 1], 2.0 / space.scale), atol=1e-4)
+    # the NDC point at s maps back onto the world ray at depth tau (NDC is a projective map)
+    p_ndc = space.points(rays, s)[:, 2]
+    z_scene = 2.0 / (p_ndc[:, 2] - 1.0)
+    world = rays.origins + tau[:, 2:3] * rays.dirs
+    m = torch.as_tensor(space.world_to_scene, dtype=torch.float32)
+    scene = world @ m[:3, :3].T + m[:3, 3]
+    assert torch.allclose(scene[:, 2], z_scene, rtol=1e-4)
+    assert torch.allclose(scene[:, 0], -p_ndc[:, 0] * z_scene / space.ndc_ax, atol=1e-4)
+
+
+def test_contraction():
+    x = torch.tensor([[0.5, 0.0, 0.0], [2.0, 0.0, 0.0], [0.0, 0.0, -4.0], [1e6, 0.0, 0.0]])
+    y = contract(x)
+    assert torch.allclose(y[0], x[0])
+    assert torch.allclose(y[1], torch.tensor([1.5, 0.0, 0.0]))
+    assert torch.allclose(y[2], torch.tensor([0.0, 0.0, -1.75]))
+    assert y.norm(dim=-1).max() < 2.0
+
+
+def test_weights_constant_density_slab():
+    # density sigma on [1, 2] of a ray sampled on [0, 4]: opacity 1 - exp(-sigma), the expected
+    # depth is the mean of the exponential distribution truncated to the slab
+    sigma_value, n = 3.0, 4000
+    edges = torch.linspace(0.0, 4.0, n + 1)[None]
+    mids = 0.5 * (edges[:, 1:] + edges[:, :-1])
+    sigma = torch.where((mids >= 1.0) & (mids < 2.0), sigma_value, 0.0)
+    w = render_weights(sigma, edges[:, 1:] - edges[:, :-1])
+    assert (w >= 0).all() and w.sum() <= 1.0
+    assert w.sum().item() == pytest.approx(1 - math.exp(-sigma_value), abs=1e-4)
+    k = sigma_value
+    analytic = 1.0 + (1.0 / k - math.exp(-k) * (1.0 + 1.0 / k)) / (1.0 - math.exp(-k))
+    assert expected_parameter(w, edges).item() == pytest.approx(analytic, abs=2e-3)
+    # compositing a constant colour gives opacity * colour + transmittance * background
+    rgb = composite(w, torch.full((1, n, 3), 0.5), background=1.0)
+    assert torch.allclose(rgb, torch.full((1, 3), 0.5 * (1 - math.exp(-k)) + math.exp(-k)), atol=1e-4)
+
+
+def test_weights_sum_at_most_one_random():
+    g = torch.Generator().manual_seed(0)
+    sigma = torch.rand(64, 32, generator=g) * 50
+    deltas = torch.rand(64, 32, generator=g)
+    w = render_weights(sigma, deltas)
+    assert (w >= 0).all()
+    assert (w.sum(-1) <= 1.0 + 1e-6).all()
+    assert w.sum(-1).max() > 0.99  # dense rays are opaque
+
+
+def test_pdf_sampling_follows_histogram():
+    edges = uniform_edges(1, 10, "cpu", jitter=False)
+    weights = torch.zeros(1, 10)
+    weights[0, 7] = 1.0
+    new = pdf_edges(edges, weights, 20, jitter=False, uniform_fraction=0.0)
+    assert torch.all(new[:, 1:] >= new[:, :-1])
+    assert new[0, 0] == 0.0 and new[0, -1] == 1.0
+    mids = 0.5 * (new[0, 1:] + new[0, :-1])
+    assert ((mids >= 0.7) & (mids <= 0.8)).float().mean() > 0.85
+
+
+def test_hash_encoding_dense_level_interpolates_table():
+    enc = HashEncoding(levels=2, features=2, log2_table=12, base_res=4, max_res=8)
+    with torch.no_grad():
+        enc.table.copy_(torch.randn_like(enc.table))
+    # level 0 has resolution 4, dense ((4+1)^3 <= 4096): the vertex (1, 2, 3)/4 reads one entry
+    x = torch.tensor([[1 / 4, 2 / 4, 3 / 4]])
+    out = enc(x)
+    idx = 1 + 2 * 5 + 3 * 25
+    assert torch.allclose(out[0, :2], enc.table[idx], atol=1e-5)
+    # halfway between two vertices along x: the mean of both entries
+    x = torch.tensor([[1.5 / 4, 2 / 4, 3 / 4]])
+    assert torch.allclose(enc(x)[0, :2], 0.5 * (enc.table[idx] + enc.table[idx + 1]), atol=1e-5)
+
+
+def _write_images(camera_set, seed=0):
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    camera_set.image_dir.mkdir(parents=True, exist_ok=True)
+    for cam in camera_set.cameras:
+        Image.fromarray(rng.integers(0, 255, (cam.height, cam.width, 3), dtype=np.uint8)).save(
+            camera_set.image_dir / cam.file)
+
+
+def test_checkpoint_round_trip_and_render(tmp_path):
+    space = SceneSpace.from_cameras(_camera_set())
+    model = NerfModel(space, resolve_config(TINY))
+    torch.save(checkpoint_payload(model), tmp_path / "model.pt")
+    loaded = load_nerf(tmp_path / "model.pt")
+    for (k, a), (_, b) in zip(model.state_dict().items(), loaded.state_dict().items()):
+        assert torch.equal(a, b), k
+    cam = _camera_set().cameras[0]
+    a = render_cameras(model, [cam])[0]
+    b = render_cameras(loaded, [cam])[0]
+    assert torch.equal(a["rgb"], b["rgb"]) and torch.equal(a["depth"], b["depth"])  # deterministic
+    # points = unproject(pixel centre, depth): their z-depth in the camera is the depth
+    assert torch.allclose(a["points"][..., 2] - cam.camera_to_world[2, 3], a["depth"], rtol=1e-4)
+    geo = loaded.sample_geometry(*[t.reshape(-1, 3) for t in camera_rays(cam)])
+    assert geo["features"].shape[-1] == loaded.feature_dim
+    assert (geo["weights"].sum(-1) <= 1 + 1e-6).all()
+    assert torch.allclose(geo["depth"], a["depth"].reshape(-1), rtol=1e-4)
+
+
+def test_training_resumes_from_checkpoint(tmp_path):
+    from stylizednerf.nerf.train import Trainer
+
+    cams = _camera_set(tmp_path / "images", count=4)
+    _write_images(cams)
+    settings = json.loads(json.dumps(TINY))
+    ckpt = tmp_path / "ckpt"
+    full = Trainer(cams, settings, checkpoint_dir=None, log=lambda m: None)
+    full.train(progress=False)
+    # a run interrupted after 5 steps (checkpoint_every = 5) and resumed gives the same weights
+    first = Trainer(cams, {**settings, "fast": {**settings["fast"], "iterations": 10}}, checkpoint_dir=ckpt,
+                    log=lambda m: None)
+    first.iterations = 5
+    first.train(progress=False)
+    assert (ckpt / "last.pt").is_file()
+    messages = []
+    resumed = Trainer(cams, settings, checkpoint_dir=ckpt, log=messages.append)
+    assert resumed.step == 5 and any("resumed" in m for m in messages)
+    resumed.train(progress=False)
+    assert resumed.step == 10
+    for k, v in full.model.state_dict().items():
+        assert torch.allclose(v, resumed.model.state_dict()[k], atol=1e-6), k
+    # other settings: the checkpoint is ignored
+    other = Trainer(cams, {**settings, "seed": 1}, checkpoint_dir=ckpt, log=messages.append)
+    assert other.step == 0
+
+
+def test_bad_input_one_line_errors(tmp_path):
+    from stylizednerf.nerf.train import main
+
+    with pytest.raises(SystemExit, match="error: .*missing.json"):
+        main(["--cameras", str(tmp_path / "missing.json"), "--out", str(tmp_path / "out")])
+    with pytest.raises(ValueError, match="unknown key 'fast.nope'"):
+        resolve_config({"fast": {"nope": 1}})
