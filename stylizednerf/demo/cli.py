@@ -48,7 +48,8 @@ def write_demo_scene(out, settings: dict) -> dict:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m stylizednerf demo-scene", description=__doc__.split("\n")[2])
+    parser = argparse.ArgumentParser(prog="python -m stylizednerf demo-scene",
+                                     description="Render the demo scene: images, exact depth, true cameras.")
     parser.add_argument("--out", required=True, help="output folder (replaced atomically)")
     parser.add_argument("--settings", default="{}", help="JSON: the config's demo section plus seed/device")
     args = parser.parse_args(argv)
