@@ -189,10 +189,7 @@ def test_demo_goes_through_the_stages(tmp_path):
     write_cameras(poses, cameras)
     model = tmp_path / "demo" / "nerf" / "model.pt"
     model.parent.mkdir(parents=True)
-    payload = checkpoint_payload(_tiny_nerf(cameras, holdout_every=4))
-    # plain Python numbers only, so that torch.load(weights_only=True) reads it back
-    payload["space"] = json.loads(json.dumps(payload["space"], default=float))
-    torch.save(payload, model)
+    torch.save(checkpoint_payload(_tiny_nerf(cameras, holdout_every=4)), model)
     decoder = tmp_path / "decoder.pt"
     torch.save({"decoder": Decoder().state_dict()}, decoder)
     latents = tmp_path / "style_latents.json"

@@ -43,7 +43,7 @@ DEFAULTS = {
     "rays": 4096,  # rays per NeRF step
     "decoder_lr": 1e-4,  # the code: 1e-4 / (1 + 5e-5 i)
     "decoder_lr_decay": 5e-5,
-    "nerf_lr": 1e-3,
+    "nerf_lr": 5e-3,
     "latent_lr": 1e-3,
     "co_weight": 50.0,  # METHOD: decoder loss = 50 L_co + content + style
     "content_weight": 1.0,
