@@ -147,7 +147,7 @@ def stylize(views_dir, model_path, decoder_path, latents_path, style_path, style
     checkpoint_file = Path(checkpoint_dir) / "state.pt" if checkpoint_dir else None
     resume = None
     if checkpoint_file is not None and checkpoint_file.exists():
-        resume = torch.load(checkpoint_file, map_location=device, weights_only=True)
+        resume = torch.load(checkpoint_file, map_location="cpu", weights_only=True)  # generator state stays on the CPU
         print(f"resuming from {checkpoint_file}")
 
     def save_checkpoint(state):
