@@ -40,7 +40,7 @@ import stylizednerf  # noqa: E402,F401  (compat shim first)
 from stylizednerf.cameras import read_cameras  # noqa: E402
 from stylizednerf.stylize import cli  # noqa: E402
 
-TINY = {"rounds": 1, "decoder_steps": 4, "nerf_steps": 20, "batch_views": 2, "rays": 1024, "hidden": 32, "layers": 2}
+TINY = {"rounds": 2, "decoder_steps": 2, "nerf_steps": 10, "batch_views": 2, "rays": 1024, "hidden": 32, "layers": 2}
 
 
 def sync(device):
