@@ -27,6 +27,7 @@ include: "workflow/rules/styles.smk"
 include: "workflow/rules/poses.smk"
 include: "workflow/rules/nerf.smk"
 include: "workflow/rules/stylization2d.smk"
+include: "workflow/rules/stylize.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/report.smk"
 

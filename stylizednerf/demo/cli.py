@@ -1,6 +1,7 @@
 """``python -m stylizednerf demo-scene --out results/inputs/demo --settings JSON``.
 
-Renders the demo scene and writes, atomically (all or nothing):
+Renders the demo scene on the CPU (float64 geometry; ``device`` is ignored: 20 small views take
+seconds) and writes, atomically (all or nothing):
 ``images/NNN.png``, ``depth/NNN.npy`` (exact float32 z-depth of each pixel centre),
 ``cameras.json`` (true cameras, ``depth_dir`` set) and ``metadata.json``.
 """
@@ -47,7 +48,8 @@ def write_demo_scene(out, settings: dict) -> dict:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m stylizednerf demo-scene", description=__doc__.split("\n")[2])
+    parser = argparse.ArgumentParser(prog="python -m stylizednerf demo-scene",
+                                     description="Render the demo scene: images, exact depth, true cameras.")
     parser.add_argument("--out", required=True, help="output folder (replaced atomically)")
     parser.add_argument("--settings", default="{}", help="JSON: the config's demo section plus seed/device")
     args = parser.parse_args(argv)
@@ -55,6 +57,11 @@ def main(argv=None) -> int:
         settings = json.loads(args.settings)
     except json.JSONDecodeError as error:
         raise SystemExit(f"error: --settings is not valid JSON: {error}") from None
+    import torch
+
+    # The rays are small batches: on a shared CPU, extra intra-op threads only add overhead
+    # (measured: 8 s of CPU with one thread vs 41 s with the default). Output is identical.
+    torch.set_num_threads(1)
     stats = write_demo_scene(args.out, settings)
     print(json.dumps(stats))
     return 0

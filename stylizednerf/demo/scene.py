@@ -23,14 +23,15 @@ Geometry runs in float64 on the CPU (tiny images; exact and reproducible across 
 """
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from stylizednerf.cameras import Camera
 
-DTYPE = torch.float64
+DTYPE = torch.float64  # geometry: exact depth
+TEXTURE_DTYPE = torch.float32
 EPS = 1e-6
 FLOOR_Y = 1.3  # world y grows downwards: the floor is below the cameras (at y ~ 0)
 BACKDROP_Z = 8.0
@@ -80,13 +81,14 @@ class Texture:
     spots: torch.Tensor  # (S, 3) centres in local coordinates
     spot_radius: torch.Tensor  # (S,)
     spot_colors: torch.Tensor  # (S, 3)
-    discs: torch.Tensor = field(default_factory=lambda: torch.zeros(0, 3, dtype=DTYPE))  # x, y, radius
-    disc_colors: torch.Tensor = field(default_factory=lambda: torch.zeros(0, 3, dtype=DTYPE))
-    lines: torch.Tensor = field(default_factory=lambda: torch.zeros(0, 5, dtype=DTYPE))  # x0 y0 x1 y1 width
-    line_colors: torch.Tensor = field(default_factory=lambda: torch.zeros(0, 3, dtype=DTYPE))
+    discs: torch.Tensor  # (D, 4) x, y, radius, inner radius ratio (0: none)
+    disc_colors: torch.Tensor  # (D, 6) outer and inner colour
+    lines: torch.Tensor  # (L, 5) x0, y0, x1, y1, width
+    line_colors: torch.Tensor  # (L, 3)
 
     def __call__(self, local: torch.Tensor) -> torch.Tensor:
-        """Colours (N, 3) in [0, 1] of local points (N, 3)."""
+        """Colours (N, 3) in [0, 1] of local points (N, 3) (float32: colours need no more)."""
+        local = local.to(TEXTURE_DTYPE)
         octaves = []
         for k in range(self.noise_tables.shape[0]):
             p = local * (self.frequency * 2.0**k) + self.octave_offsets[k]
@@ -100,31 +102,35 @@ class Texture:
         cells = torch.floor(local * self.cell_frequency).long()
         cell_color = self.cell_colors[_hash(cells, self.cell_colors.shape[0])]
         color = (1 - self.cell_mix) * color + self.cell_mix * cell_color
-        color = color * (0.7 + 0.6 * high[:, None])  # fine detail: corners for SIFT at small scale
+        detail = (0.7 + 0.6 * high)[:, None]  # fine detail: corners for SIFT at small scale
+        color = color * detail
         if self.spots.shape[0]:
             dist = torch.cdist(local, self.spots)  # (N, S)
-            inside = dist < self.spot_radius
-            first = torch.where(inside, torch.arange(dist.shape[1]), dist.shape[1]).min(dim=1).values
+            first = torch.where(dist < self.spot_radius, torch.arange(dist.shape[1]), dist.shape[1]).min(dim=1).values
             hit = first < dist.shape[1]
             color[hit] = self.spot_colors[first[hit]]
         xy = local[:, :2]
         if self.discs.shape[0]:
-            dist = torch.cdist(xy, self.discs[:, :2])
-            inside = dist < self.discs[:, 2]
-            last = torch.where(inside, torch.arange(dist.shape[1]), -1).max(dim=1).values  # painter's order
+            # Discs in painter's order (the last one drawn wins), some with an inner disc of a second colour.
+            dist = torch.cdist(xy, self.discs[:, :2]) / self.discs[:, 2]
+            last = torch.where(dist < 1, torch.arange(dist.shape[1]), -1).max(dim=1).values
             hit = last >= 0
-            ring = (dist.gather(1, last.clamp(min=0)[:, None])[:, 0] / self.discs[last.clamp(min=0), 2])[hit]
-            color[hit] = self.disc_colors[last[hit]] * (0.75 + 0.25 * torch.cos(ring * 9.0))[:, None]
+            index = last[hit]
+            ratio = dist[hit].gather(1, index[:, None])[:, 0]
+            inner = ratio < self.discs[index, 3]
+            disc_color = torch.where(inner[:, None], self.disc_colors[index, 3:], self.disc_colors[index, :3])
+            color[hit] = disc_color * detail[hit]
         if self.lines.shape[0]:
             start, end, width = self.lines[:, 0:2], self.lines[:, 2:4], self.lines[:, 4]
             seg = end - start
-            t = (((xy[:, None, :] - start) * seg).sum(-1) / (seg * seg).sum(-1)).clamp(0, 1)
-            dist = (xy[:, None, :] - (start + t[..., None] * seg)).norm(dim=-1)
-            inside = dist < width / 2
-            last = torch.where(inside, torch.arange(dist.shape[1]), -1).max(dim=1).values
+            rel_x = xy[:, 0:1] - start[:, 0]  # (N, L)
+            rel_y = xy[:, 1:2] - start[:, 1]
+            t = ((rel_x * seg[:, 0] + rel_y * seg[:, 1]) / (seg * seg).sum(-1)).clamp(0, 1)
+            dist2 = (rel_x - t * seg[:, 0]) ** 2 + (rel_y - t * seg[:, 1]) ** 2
+            last = torch.where(dist2 < (width / 2) ** 2, torch.arange(dist2.shape[1]), -1).max(dim=1).values
             hit = last >= 0
             color[hit] = self.line_colors[last[hit]]
-        return color.clamp(0, 1)
+        return color.clamp(0, 1).to(DTYPE)
 
 
 def _random_color(rng, saturation=(0.45, 0.95), value=(0.35, 0.95)) -> np.ndarray:
@@ -137,12 +143,14 @@ def random_texture(rng, frequency: float, extent: float, spots: int = 0, discs: 
                    plane_extent=(0.0, 0.0)) -> Texture:
     table = 4096
     octaves = 4
-    t = lambda a: torch.as_tensor(np.asarray(a), dtype=DTYPE)  # noqa: E731
+    t = lambda a: torch.as_tensor(np.asarray(a), dtype=TEXTURE_DTYPE)  # noqa: E731
     spot_centres = rng.normal(size=(spots, 3))
     spot_centres = spot_centres / np.linalg.norm(spot_centres, axis=1, keepdims=True) * extent
     ex, ey = plane_extent
     disc_params = np.stack([rng.uniform(-ex, ex, discs), rng.uniform(-ey, ey, discs),
-                            rng.uniform(0.12, 0.55, discs)], axis=1) if discs else np.zeros((0, 3))
+                            rng.uniform(0.12, 0.55, discs),
+                            np.where(rng.uniform(size=discs) < 0.5, rng.uniform(0.25, 0.6, discs), 0.0)],
+                           axis=1) if discs else np.zeros((0, 4))
     line_params = np.zeros((0, 5))
     if lines:
         start = np.stack([rng.uniform(-ex, ex, lines), rng.uniform(-ey, ey, lines)], axis=1)
@@ -162,7 +170,7 @@ def random_texture(rng, frequency: float, extent: float, spots: int = 0, discs: 
         spot_radius=t(rng.uniform(0.06, 0.16, spots) * max(extent, 1e-3)),
         spot_colors=t([_random_color(rng, value=(0.1, 1.0)) for _ in range(spots)]).reshape(-1, 3),
         discs=t(disc_params),
-        disc_colors=t([_random_color(rng) for _ in range(discs)]).reshape(-1, 3),
+        disc_colors=t([np.concatenate([_random_color(rng), _random_color(rng)]) for _ in range(discs)]).reshape(-1, 6),
         lines=t(line_params),
         line_colors=t([_random_color(rng, value=(0.05, 1.0)) for _ in range(lines)]).reshape(-1, 3),
     )

@@ -51,7 +51,8 @@ def strokes(size: int, seed: int) -> np.ndarray:
         half_len = length * rng.uniform(0.6, 1.3)
         half_w = width * rng.uniform(0.7, 1.4)
         r = int(half_len + half_w + 2)
-        y0, y1, x0, x1 = max(0, int(cy) - r), min(size, int(cy) + r + 1), max(0, int(cx) - r), min(size, int(cx) + r + 1)
+        y0, y1 = max(0, int(cy) - r), min(size, int(cy) + r + 1)
+        x0, x1 = max(0, int(cx) - r), min(size, int(cx) + r + 1)
         dx, dy = xx[y0:y1, x0:x1] - cx, yy[y0:y1, x0:x1] - cy
         along = dx * np.cos(angle) + dy * np.sin(angle)
         across = -dx * np.sin(angle) + dy * np.cos(angle)

@@ -68,3 +68,9 @@ def eval_methods():
 
 def eval_source(wildcards):
     return EVAL_SOURCES[wildcards.method].format(scene=wildcards.scene, style=wildcards.style)
+
+
+def scene_source(wildcards):
+    """The pose stage's --source: the demo's true-camera file, or the configured folder/file."""
+    source = config["scenes"][wildcards.scene]["source"]
+    return "results/inputs/demo/cameras.json" if source == "demo" else source

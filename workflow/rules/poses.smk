@@ -2,12 +2,6 @@
 # (poses: provided). Both write the same files, so later stages don't care which ran.
 
 
-def _scene_source(wildcards):
-    """--source for the stage: the demo's true-camera file, or the configured folder/file."""
-    source = config["scenes"][wildcards.scene]["source"]
-    return "results/inputs/demo/cameras.json" if source == "demo" else source
-
-
 rule colmap:
     input:
         # Only the generated demo is made by the workflow; real sources are checked at start-up.
@@ -23,7 +17,7 @@ rule colmap:
         "results/logs/colmap/{scene}.log",
     threads: 8  # capped at --cores by Snakemake; a fixed request keeps cluster jobs sensible
     params:
-        source=_scene_source,
+        source=scene_source,
         poses=lambda wc: config["scenes"][wc.scene].get("poses", "colmap"),
         kind=lambda wc: config["scenes"][wc.scene].get("kind", "forward"),
         downscale=lambda wc: config["scenes"][wc.scene].get("downscale", 1),

@@ -1,0 +1,358 @@
+"""The stylized NeRF's stages (METHOD.md sections 5-6).
+
+* ``render-views``: the pre-trained NeRF's RGB, z-depth and world points of the training views,
+  one view at a time (memory stays bounded) -> ``results/{scene}/views/``.
+* ``stylize``: one scene x style: fine-tune the decoder and train the style module + latents
+  (mutual or sequential) -> ``results/{scene}/{style}/stylize/``.
+* ``render``: the stylized NeRF along the camera path (the style's mean latent) and at the
+  held-out test views -> ``results/{scene}/{style}/render/``.
+* ``render-path``: the unstylized NeRF along the same path (the evaluation's ``gt``) ->
+  ``results/{scene}/path/``.
+"""
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from stylizednerf.cameras import CameraSet, read_cameras, write_cameras
+from stylizednerf.fileio import atomic_dir, atomic_save_torch, atomic_write_json
+from stylizednerf.provenance import metadata, write_metadata
+
+RENDER_DEFAULTS = {"frames": 120, "fps": 30, "width": None, "chunk": 32768}
+
+
+def parse_settings(text: str) -> dict:
+    try:
+        values = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise SystemExit(f"error: --settings is not valid JSON: {error}") from None
+    if not isinstance(values, dict):
+        raise SystemExit("error: --settings must be a JSON object")
+    return values
+
+
+def pick_device(name: str | None) -> torch.device:
+    name = name or "auto"
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("error: device: cuda requested but no CUDA device is available")
+    return torch.device(name)
+
+
+def require(path, what: str) -> Path:
+    path = Path(path)
+    if not path.exists():
+        raise SystemExit(f"error: {path}: {what} not found")
+    return path
+
+
+def to_uint8(image) -> np.ndarray:
+    array = image.detach().float().clamp(0, 1).cpu().numpy() if torch.is_tensor(image) else np.asarray(image)
+    return (array * 255.0 + 0.5).astype(np.uint8)
+
+
+def save_png(path, image) -> None:
+    from PIL import Image
+
+    Image.fromarray(to_uint8(image)).save(path)
+
+
+def load_rgb(path) -> torch.Tensor:
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            return torch.from_numpy(np.asarray(im.convert("RGB"), dtype=np.float32) / 255.0)
+    except OSError as error:
+        raise SystemExit(f"error: {path}: cannot read image ({error})") from None
+
+
+# ---- render-views ------------------------------------------------------------------------
+
+def render_views(model_path, cameras_path, out, settings: dict) -> dict:
+    from stylizednerf.stylize.field import load_field
+
+    device = pick_device(settings.get("device"))
+    field = load_field(require(model_path, "NeRF model"), device)
+    cameras = read_cameras(require(cameras_path, "camera file"))
+    train = field.train_indices(len(cameras))
+    start = time.perf_counter()
+    out = Path(out)
+    with atomic_dir(out) as tmp:
+        for sub in ("rgb", "depth", "points"):
+            (tmp / sub).mkdir()
+        kept = []
+        for index in train:
+            camera = cameras.cameras[index]
+            rgb, depth, points = field.render_camera(camera)
+            stem = Path(camera.file).stem
+            save_png(tmp / "rgb" / f"{stem}.png", rgb)
+            np.save(tmp / "depth" / f"{stem}.npy", depth.float().cpu().numpy())
+            np.save(tmp / "points" / f"{stem}.npy", points.float().cpu().numpy())
+            camera = type(camera)(**{**camera.__dict__, "file": f"{stem}.png"})
+            kept.append(camera)
+        extra = {"source_cameras": str(cameras_path), "source_indices": list(map(int, train))}
+        write_cameras(tmp / "cameras.json", CameraSet(kept, tmp / "rgb", cameras.scene_kind, tmp / "depth", extra))
+        stats = {"views": len(kept), "seconds": round(time.perf_counter() - start, 2)}
+        write_metadata(tmp / "metadata.json", "render-views", settings, settings.get("seed"), stats=stats)
+    return stats
+
+
+def read_training_views(views_dir):
+    """The cached NeRF renderings as a :class:`TrainingViews` (float32, CPU) and their cameras."""
+    from stylizednerf.stylize.train import TrainingViews
+
+    views_dir = require(views_dir, "views folder")
+    cameras = read_cameras(require(views_dir / "cameras.json", "views camera file"))
+    rgb = torch.stack([load_rgb(p) for p in cameras.image_paths()])
+    depth = torch.stack([torch.from_numpy(np.load(p)).float() for p in cameras.depth_paths()])
+    K = torch.tensor(np.stack([c.intrinsics for c in cameras.cameras]), dtype=torch.float32)
+    c2w = torch.tensor(cameras.camera_to_world(), dtype=torch.float32)
+    return TrainingViews(rgb, depth, K, c2w), cameras
+
+
+# ---- stylize -----------------------------------------------------------------------------
+
+def stylize(views_dir, model_path, decoder_path, latents_path, style_path, style_name: str, out, settings: dict,
+            checkpoint_dir=None) -> dict:
+    from stylizednerf.stylization2d.decoder import load_decoder
+    from stylizednerf.stylization2d.vgg import VGGEncoder
+    from stylizednerf.stylize.field import load_field
+    from stylizednerf.stylize.latents import read_style_latents
+    from stylizednerf.stylize.train import Stylizer, resolve_settings
+
+    try:
+        options = resolve_settings({k: v for k, v in settings.items()
+                                   if k not in ("seed", "device", "previews", "sequential_baseline")})
+    except KeyError as error:
+        raise SystemExit(f"error: stylize: {error.args[0]}") from None
+    device = pick_device(settings.get("device"))
+    seed = int(settings.get("seed", 0))
+    torch.manual_seed(seed)
+    views, cameras = read_training_views(views_dir)
+    field = load_field(require(model_path, "NeRF model"), device)
+    try:
+        mu, sigma = read_style_latents(require(latents_path, "style latents"), [style_name])
+    except KeyError as error:
+        raise SystemExit(f"error: {error.args[0]}") from None
+    style_rgb = load_rgb(require(style_path, "style image")).permute(2, 0, 1)[None]
+    decoder = load_decoder(require(decoder_path, "decoder"))
+    stylizer = Stylizer(options, field, views, VGGEncoder(), decoder, style_rgb, mu, sigma, device, seed)
+
+    checkpoint_file = Path(checkpoint_dir) / "state.pt" if checkpoint_dir else None
+    resume = None
+    if checkpoint_file is not None and checkpoint_file.exists():
+        resume = torch.load(checkpoint_file, map_location="cpu", weights_only=True)  # generator state stays on the CPU
+        print(f"resuming from {checkpoint_file}")
+
+    def save_checkpoint(state):
+        if checkpoint_file is not None:
+            atomic_save_torch(checkpoint_file, state)
+
+    start = time.perf_counter()
+    log = stylizer.run(save_checkpoint if checkpoint_file else None, resume)
+    seconds = time.perf_counter() - start
+
+    out = Path(out)
+    with atomic_dir(out) as tmp:
+        record = metadata("stylize", settings, seed, style=style_name, seconds=round(seconds, 2))
+        atomic_save_torch(tmp / "model.pt", {**stylizer.export(), "style": style_name, "metadata": record})
+        atomic_save_torch(tmp / "decoder.pt", {"decoder": stylizer.decoder.state_dict(), "fine_tuned_for": style_name})
+        atomic_write_json(tmp / "losses.json", {"log": log, "settings": options})
+        write_previews(stylizer, tmp / "views.png", int(settings.get("previews", 4)))
+        final = {k: v for k, v in log[-1].items()} if log else {}
+        atomic_write_json(tmp / "metadata.json", {**record, "final": final, "views": views.count})
+    if checkpoint_file is not None and checkpoint_file.exists():
+        checkpoint_file.unlink()  # the outputs are complete: a rerun starts afresh
+    return {"seconds": round(seconds, 2), "final": log[-1] if log else {}}
+
+
+def write_previews(stylizer, path, count: int) -> None:
+    """Rows: NeRF content, decoder stylization, stylized NeRF, for a few training views."""
+    count = max(1, min(count, stylizer.views.count))
+    picks = np.linspace(0, stylizer.views.count - 1, count).round().astype(int)
+    targets = stylizer.stylize_views()
+    rows = [[], [], []]
+    H, W = stylizer.views.size
+    for i in picks:
+        latent = stylizer.latents(torch.tensor(int(i), device=stylizer.device))
+        nerf, _ = stylizer.render_image(stylizer.views.K[i], stylizer.views.c2w[i], H, W, latent)
+        rows[0].append(to_uint8(stylizer.views.rgb[i]))
+        rows[1].append(to_uint8(targets[i]))
+        rows[2].append(to_uint8(nerf))
+    grid = np.concatenate([np.concatenate(r, axis=1) for r in rows], axis=0)
+    from stylizednerf.fileio import atomic_save_image
+
+    atomic_save_image(path, grid)
+
+
+# ---- render / render-path ----------------------------------------------------------------
+
+def path_cameras(cameras: CameraSet, settings: dict, frames_dir) -> CameraSet:
+    from stylizednerf.stylize.camera_path import render_path
+
+    frames = int(settings.get("frames", RENDER_DEFAULTS["frames"]))
+    width = settings.get("width") or None
+    return render_path(cameras, frames, width, image_dir=frames_dir)
+
+
+def _render_sequence(render_one, cameras: CameraSet, frames_dir: Path, depth_dir: Path) -> list[np.ndarray]:
+    from tqdm import tqdm
+
+    frames_dir.mkdir(parents=True)
+    depth_dir.mkdir(parents=True)
+    images = []
+    for camera in tqdm(cameras.cameras, desc="render", dynamic_ncols=True):
+        rgb, depth = render_one(camera)
+        image = to_uint8(rgb)
+        from PIL import Image
+
+        Image.fromarray(image).save(frames_dir / camera.file)
+        np.save(depth_dir / (Path(camera.file).stem + ".npy"), depth.float().cpu().numpy())
+        images.append(image)
+    return images
+
+
+def render(stylize_dir, model_path, cameras_path, out, settings: dict) -> dict:
+    from stylizednerf.stylize.field import load_field
+    from stylizednerf.stylize.train import Stylizer, load_style_module
+    from stylizednerf.stylize.video import write_video
+
+    device = pick_device(settings.get("device"))
+    values = {**RENDER_DEFAULTS, **settings}
+    state = torch.load(require(Path(stylize_dir) / "model.pt", "stylize model"), map_location="cpu", weights_only=True)
+    field = load_field(require(model_path, "NeRF model"), device)
+    cameras = read_cameras(require(cameras_path, "camera file"))
+    module = load_style_module(state, device)
+    renderer = StyleRenderer(field, module, state, int(values["chunk"]), device)
+    mu = state["mu"][0].to(device)
+    out = Path(out)
+    start = time.perf_counter()
+    with atomic_dir(out) as tmp:
+        path = path_cameras(cameras, values, tmp / "frames")
+        t0 = time.perf_counter()
+        frames = _render_sequence(lambda cam: renderer.render(cam, mu), path, tmp / "frames", tmp / "depth")
+        path_seconds = time.perf_counter() - t0
+        write_cameras(tmp / "cameras.json", path)
+        write_video(tmp / "video.mp4", frames, int(values["fps"]))
+        test = [cameras.cameras[i] for i in field.test_indices(len(cameras))]
+        if test:
+            _render_sequence(lambda cam: renderer.render(cam, mu), CameraSet(test, tmp / "test", cameras.scene_kind),
+                             tmp / "test", tmp / "test_depth")
+        stats = {"frames": len(frames), "path_seconds": round(path_seconds, 3),
+                 "fps": round(len(frames) / max(path_seconds, 1e-9), 2), "test_views": len(test),
+                 "seconds": round(time.perf_counter() - start, 2)}
+        write_metadata(tmp / "metadata.json", "render", settings, settings.get("seed"), stats=stats,
+                       style=state.get("style"))
+    return stats
+
+
+def render_unstylized_path(model_path, cameras_path, out, settings: dict) -> dict:
+    from stylizednerf.stylize.field import load_field
+    from stylizednerf.stylize.video import write_video
+
+    device = pick_device(settings.get("device"))
+    values = {**RENDER_DEFAULTS, **settings}
+    field = load_field(require(model_path, "NeRF model"), device)
+    cameras = read_cameras(require(cameras_path, "camera file"))
+    out = Path(out)
+    with atomic_dir(out) as tmp:
+        path = path_cameras(cameras, values, tmp / "frames")
+
+        def one(camera):
+            rgb, depth, _ = field.render_camera(camera)
+            return rgb, depth
+
+        frames = _render_sequence(one, path, tmp / "frames", tmp / "depth")
+        write_cameras(tmp / "cameras.json", path)
+        write_video(tmp / "video.mp4", frames, int(values["fps"]))
+        stats = {"frames": len(frames)}
+        write_metadata(tmp / "metadata.json", "render-path", settings, settings.get("seed"), stats=stats)
+    return stats
+
+
+class StyleRenderer:
+    """The stylized NeRF for rendering: frozen geometry + a trained style module."""
+
+    def __init__(self, field, module, state: dict, chunk: int, device):
+        self.field, self.module, self.chunk, self.device = field, module, chunk, torch.device(device)
+        self.background = state.get("background")
+
+    @torch.no_grad()
+    def render(self, camera, latent) -> tuple[torch.Tensor, torch.Tensor]:
+        from stylizednerf.stylize.rays import image_rays
+        from stylizednerf.stylize.style_module import render_samples
+
+        K = torch.tensor(camera.intrinsics, dtype=torch.float32, device=self.device)
+        c2w = torch.tensor(camera.camera_to_world, dtype=torch.float32, device=self.device)
+        origins, directions = image_rays(K, c2w, camera.height, camera.width)
+        rgbs, depths = [], []
+        autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.device.type == "cuda")
+        for start in range(0, origins.shape[0], self.chunk):
+            sl = slice(start, start + self.chunk)
+            samples = self.field.sample(origins[sl], directions[sl])
+            with autocast:
+                rgb = render_samples(self.module, samples.weights, samples.features,
+                                     latent.expand(samples.weights.shape[0], -1), background=self.background)
+            rgbs.append(rgb.float())
+            depths.append(samples.depth.float())
+        H, W = camera.height, camera.width
+        return torch.cat(rgbs).reshape(H, W, 3).clamp(0, 1), torch.cat(depths).reshape(H, W)
+
+
+# ---- entry points ------------------------------------------------------------------------
+
+def _parser(stage: str, doc: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=f"python -m stylizednerf {stage}", description=doc)
+    parser.add_argument("--settings", default="{}", help="JSON: the config section plus seed/device")
+    parser.add_argument("--out", required=True, help="output folder (replaced atomically)")
+    return parser
+
+
+def main_render_views(argv=None) -> int:
+    parser = _parser("render-views", "NeRF renderings (rgb, depth, points) of the training views")
+    parser.add_argument("--model", required=True, help="the pre-trained NeRF (results/{scene}/nerf/model.pt)")
+    parser.add_argument("--cameras", required=True, help="the scene's cameras.json")
+    args = parser.parse_args(argv)
+    print(json.dumps(render_views(args.model, args.cameras, args.out, parse_settings(args.settings))))
+    return 0
+
+
+def main_stylize(argv=None) -> int:
+    parser = _parser("stylize", "train the stylized NeRF of one scene x style")
+    parser.add_argument("--views", required=True, help="results/{scene}/views")
+    parser.add_argument("--model", required=True, help="the pre-trained NeRF")
+    parser.add_argument("--decoder", required=True, help="the pre-trained AdaIN decoder (decoder.pt)")
+    parser.add_argument("--latents", required=True, help="style_latents.json from the VAE")
+    parser.add_argument("--style-image", required=True)
+    parser.add_argument("--style", required=True, help="the style's name (key in style_latents.json)")
+    parser.add_argument("--checkpoint-dir", default=None, help="where a resumable checkpoint lives while training")
+    args = parser.parse_args(argv)
+    result = stylize(args.views, args.model, args.decoder, args.latents, args.style_image, args.style, args.out,
+                     parse_settings(args.settings), args.checkpoint_dir)
+    print(json.dumps(result, default=str))
+    return 0
+
+
+def main_render(argv=None) -> int:
+    parser = _parser("render", "render the stylized NeRF along the camera path and at the test views")
+    parser.add_argument("--stylized", required=True, help="results/{scene}/{style}/stylize")
+    parser.add_argument("--model", required=True, help="the pre-trained NeRF")
+    parser.add_argument("--cameras", required=True, help="the scene's cameras.json")
+    args = parser.parse_args(argv)
+    print(json.dumps(render(args.stylized, args.model, args.cameras, args.out, parse_settings(args.settings))))
+    return 0
+
+
+def main_render_path(argv=None) -> int:
+    parser = _parser("render-path", "render the unstylized NeRF along the camera path")
+    parser.add_argument("--model", required=True, help="the pre-trained NeRF")
+    parser.add_argument("--cameras", required=True, help="the scene's cameras.json")
+    args = parser.parse_args(argv)
+    print(json.dumps(render_unstylized_path(args.model, args.cameras, args.out, parse_settings(args.settings))))
+    return 0

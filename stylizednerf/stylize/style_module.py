@@ -1,0 +1,78 @@
+"""The style module: the stylized NeRF's colour branch (METHOD.md section 5).
+
+An MLP maps each sample's frozen geometry features and a 32-d style latent to RGB. The latent
+is concatenated to the input of every layer; there is no view direction (stylized colour is
+view-independent) and the output goes through a sigmoid. Colours are composited with the
+pre-trained (frozen) volume-rendering weights, so the geometry cannot change.
+
+Concatenating ``z`` to a layer's input is the same as adding ``W_z z`` to its pre-activation.
+The latent is constant along a ray, so we compute ``W_z z`` once per ray and broadcast it over
+the ray's samples instead of materialising a (rays, samples, 32) copy of the latent.
+"""
+
+import torch
+from torch import nn
+
+
+class StyleModule(nn.Module):
+    def __init__(self, feature_dim: int, latent_dim: int = 32, hidden: int = 128, layers: int = 4):
+        super().__init__()
+        if layers < 1:
+            raise ValueError("the style module needs at least one hidden layer")
+        self.feature_dim = feature_dim
+        self.latent_dim = latent_dim
+        widths = [feature_dim] + [hidden] * layers
+        self.hidden_layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(widths[:-1], widths[1:]))
+        # one latent projection per layer, including the output layer ("every layer")
+        self.latent_layers = nn.ModuleList(nn.Linear(latent_dim, b, bias=False) for b in widths[1:] + [3])
+        self.output = nn.Linear(hidden, 3)
+
+    def forward(self, features: torch.Tensor, latents: torch.Tensor) -> torch.Tensor:
+        """RGB in [0, 1] of shape (..., S, 3) for features (..., S, F) and latents (..., D).
+
+        ``latents`` has the features' shape without the sample axis: one code per ray.
+        """
+        h = features
+        for layer, latent_layer in zip(self.hidden_layers, self.latent_layers[:-1]):
+            h = torch.relu(layer(h) + latent_layer(latents).unsqueeze(-2))
+        logits = self.output(h) + self.latent_layers[-1](latents).unsqueeze(-2)
+        return torch.sigmoid(logits)
+
+    def sparse(self, features: torch.Tensor, ray_index: torch.Tensor, latents: torch.Tensor) -> torch.Tensor:
+        """RGB (K, 3) of K samples with features (K, F) lying on rays ``ray_index`` (K,) whose
+        codes are ``latents`` (R, D): the latent projections are computed once per ray."""
+        h = features
+        for layer, latent_layer in zip(self.hidden_layers, self.latent_layers[:-1]):
+            h = torch.relu(layer(h) + latent_layer(latents)[ray_index])
+        return torch.sigmoid(self.output(h) + self.latent_layers[-1](latents)[ray_index])
+
+
+def render_samples(module: StyleModule, weights: torch.Tensor, features: torch.Tensor, latents: torch.Tensor,
+                   threshold: float = 1e-4, background: float | None = None) -> torch.Tensor:
+    """Stylized colours (R, 3) of rays with frozen weights (R, S) and features (R, S, F).
+
+    Samples whose weight is below ``threshold`` contribute nothing visible (the default drops
+    at most S * 1e-4 of a pixel's colour), so the MLP runs only on the rest: most of a ray's
+    samples are in empty space or behind the surface.
+    """
+    keep = weights > threshold
+    ray_index, sample_index = keep.nonzero(as_tuple=True)
+    rgb = module.sparse(features[ray_index, sample_index], ray_index, latents)
+    contribution = weights[ray_index, sample_index].unsqueeze(-1).to(rgb.dtype) * rgb
+    out = torch.zeros(weights.shape[0], 3, dtype=contribution.dtype, device=weights.device)
+    out = out.index_add(0, ray_index, contribution)
+    if background is not None:
+        out = out + (1.0 - weights.sum(dim=-1, keepdim=True)).to(out.dtype) * background
+    return out
+
+
+def composite(weights: torch.Tensor, rgb: torch.Tensor, background: float | None = None) -> torch.Tensor:
+    """Volume-render per-sample colours (R, S, 3) with frozen weights (R, S) -> (R, 3).
+
+    ``background`` (a grey level) fills the transmittance left at the end of the ray; None leaves
+    it black, as the pre-trained field's own compositing does unless told otherwise.
+    """
+    out = (weights.unsqueeze(-1) * rgb).sum(dim=-2)
+    if background is not None:
+        out = out + (1.0 - weights.sum(dim=-1, keepdim=True)) * background
+    return out

@@ -1,0 +1,339 @@
+"""Training a stylized NeRF for one scene x style: 2D-3D mutual learning (METHOD.md section 5).
+
+Two sides, trained in alternating rounds:
+
+* 2D side: the AdaIN decoder, fine-tuned on the pre-trained NeRF's renderings of the training
+  views with ``co * L_co + content + style`` and, in mutual mode, ``mimic_2d * L_mimic`` towards
+  the stylized NeRF's renderings of the same views (the 3D side teaching consistency).
+* 3D side: the style module and the per-view latents, trained with ``mimic * L_mimic`` towards
+  the decoder's stylizations plus the prior ``L_d``. Geometry (density, sampling) is frozen:
+  only colours change, composited with the pre-trained weights.
+
+``mutual: true`` (the paper): rounds of [decoder steps -> stylize targets -> NeRF steps -> render
+the NeRF's training views], the decoder of round r > 0 also mimicking the NeRF of round r-1.
+``mutual: false`` (the official code): all decoder steps (L_co + content + style), then all NeRF
+steps on the resulting stylizations; the decoder never sees the NeRF.
+
+The trainer is written against two small interfaces so that it does not depend on how the
+NeRF or the decoder are built:
+
+* ``geometry.sample(origins, directions) -> .weights (R, S), .features (R, S, F), .depth (R,)``
+  and ``geometry.feature_dim``: frozen per-sample volume-rendering weights and features
+  (see :mod:`stylizednerf.stylize.field`);
+* ``encoder.features(rgb) -> [relu1_1, .., relu4_1]`` and ``decoder(relu4_1 target) -> rgb``.
+"""
+
+from dataclasses import dataclass
+
+import torch
+from tqdm import tqdm
+
+from stylizednerf.stylize.latents import StyleLatents
+from stylizednerf.stylize.losses import consistency_loss, mimic_loss, neighbour_pairs
+from stylizednerf.stylize.rays import image_rays, pixel_rays
+from stylizednerf.stylize.style_module import StyleModule, render_samples
+
+# Defaults follow METHOD.md / the public code where they say something; the rest are ours.
+DEFAULTS = {
+    "mutual": True,
+    "rounds": 4,  # alternations of decoder and NeRF updates (mutual mode)
+    "decoder_steps": 250,  # per round; the code fine-tunes 1000 iterations in total
+    "nerf_steps": 500,  # per round
+    "batch_views": 4,  # decoder batch (the code: 4 views)
+    "rays": 4096,  # rays per NeRF step
+    "decoder_lr": 1e-4,  # the code: 1e-4 / (1 + 5e-5 i)
+    "decoder_lr_decay": 5e-5,
+    "nerf_lr": 5e-3,
+    "latent_lr": 1e-3,
+    "co_weight": 50.0,  # METHOD: decoder loss = 50 L_co + content + style
+    "content_weight": 1.0,
+    "style_weight": 10.0,  # the decoder pre-training's weight: fine-tuning keeps its balance
+    "mimic_weight": 1.0,  # NeRF side
+    "mimic_2d_weight": 1.0,  # decoder side, mutual mode only
+    "mimic_2d_pixels": 0,  # 0: whole rendered views; N: N random pixels per view and step (CPU)
+    "prior_weight": 0.1,  # L_d: 0.1 * sum (l - mu)^2 / (sigma + 1e-3)
+    "point_tolerance": 0.05,
+    "neighbours": 3,  # L_co partners of each view: its nearest cameras
+    "hidden": 128,
+    "layers": 4,
+    "chunk": 32768,  # rays per chunk when rendering whole views
+    "checkpoint_every": 200,  # steps
+    "background": None,
+    "sample_threshold": 1e-4,  # samples lighter than this skip the style MLP
+}
+
+
+def resolve_settings(settings: dict) -> dict:
+    unknown = set(settings) - set(DEFAULTS) - {"seed", "device", "previews", "sequential_baseline"}
+    if unknown:
+        raise KeyError(f"unknown stylize setting(s): {', '.join(sorted(unknown))}")
+    return {**DEFAULTS, **settings}
+
+
+@dataclass
+class TrainingViews:
+    """The 2D side's contents: the pre-trained NeRF's renderings of the training views."""
+
+    rgb: torch.Tensor  # (V, H, W, 3) float in [0, 1]
+    depth: torch.Tensor  # (V, H, W) z-depth
+    K: torch.Tensor  # (V, 3, 3)
+    c2w: torch.Tensor  # (V, 4, 4)
+
+    @property
+    def count(self) -> int:
+        return self.rgb.shape[0]
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.rgb.shape[1], self.rgb.shape[2]
+
+    def to(self, device) -> "TrainingViews":
+        return TrainingViews(*(t.to(device) for t in (self.rgb, self.depth, self.K, self.c2w)))
+
+
+def style_features(encoder, style_rgb: torch.Tensor) -> list[torch.Tensor]:
+    """Encoder features of the style image (1, 3, H, W), computed once."""
+    from stylizednerf.stylization2d.decoder import pad_to_multiple
+
+    with torch.no_grad():
+        return [f.detach() for f in encoder.features(pad_to_multiple(style_rgb))]
+
+
+def decode(encoder, decoder, content: torch.Tensor, style_feats: list[torch.Tensor]):
+    """AdaIN stylization of contents (B, 3, H, W): ``(output cropped to H x W, full output, target)``."""
+    from stylizednerf.stylization2d.adain import adain
+    from stylizednerf.stylization2d.decoder import crop_to, pad_to_multiple
+
+    height, width = content.shape[-2:]
+    target = adain(encoder(pad_to_multiple(content)), style_feats[-1])
+    full = decoder(target)
+    return crop_to(full, height, width), full, target
+
+
+class Stylizer:
+    """Holds both sides' models and optimisers; ``run`` trains them as configured."""
+
+    def __init__(self, settings: dict, geometry, views: TrainingViews, encoder, decoder, style_rgb: torch.Tensor,
+                 mu: torch.Tensor, sigma: torch.Tensor, device, seed: int = 0):
+        self.s = resolve_settings(settings)
+        if self.s["background"] is None:  # composite like the pre-trained field does
+            self.s["background"] = getattr(geometry, "background", None)
+        self.device = torch.device(device)
+        self.geometry = geometry
+        self.views = views.to(self.device)
+        self.encoder = encoder.to(self.device)
+        self.decoder = decoder.to(self.device)
+        self.generator = torch.Generator().manual_seed(seed)  # CPU generator: same draws on any device
+        self.style_feats = style_features(self.encoder, style_rgb.to(self.device))
+        self.style_module = StyleModule(geometry.feature_dim, mu.shape[-1], self.s["hidden"], self.s["layers"]).to(self.device)
+        self.latents = StyleLatents(mu, sigma, self.views.count, self.generator).to(self.device)
+        self.decoder_opt = torch.optim.Adam(self.decoder.parameters(), lr=self.s["decoder_lr"])
+        self.nerf_opt = torch.optim.Adam([
+            {"params": self.style_module.parameters(), "lr": self.s["nerf_lr"]},
+            {"params": self.latents.parameters(), "lr": self.s["latent_lr"]},
+        ])
+        self.partners = neighbour_pairs(self.views.c2w.float(), self.s["neighbours"])
+        self.decoder_iteration = 0  # drives the lr schedule 1e-4 / (1 + 5e-5 i)
+        self.targets = None  # (V, H, W, 3) the decoder's stylizations, the NeRF side's targets
+        self.nerf_renders = None  # (V, H, W, 3) the NeRF's stylized training views (mutual mode)
+        self.log: list[dict] = []
+        self.autocast = self.device.type == "cuda"
+
+    # ---- schedule ------------------------------------------------------------------------
+    def phases(self) -> list[tuple[int, str, int]]:
+        """[(round, 'decoder' | 'nerf', steps)] in training order."""
+        if not self.s["mutual"]:
+            rounds = self.s["rounds"]
+            return [(0, "decoder", self.s["decoder_steps"] * rounds), (0, "nerf", self.s["nerf_steps"] * rounds)]
+        return [(r, phase, self.s[f"{phase}_steps"]) for r in range(self.s["rounds"]) for phase in ("decoder", "nerf")]
+
+    def _amp(self):
+        return torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.autocast)
+
+    # ---- 2D side -------------------------------------------------------------------------
+    def _decoder_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """View indices (B,) in anchor/partner pairs and the (i, j) pairs (both directions)."""
+        n_pairs = max(1, self.s["batch_views"] // 2)
+        anchors = torch.randint(self.views.count, (n_pairs,), generator=self.generator)
+        choice = torch.randint(self.partners.shape[1], (n_pairs,), generator=self.generator)
+        partners = self.partners.cpu()[anchors, choice]
+        views = torch.stack([anchors, partners], dim=1).reshape(-1)
+        first = torch.arange(0, 2 * n_pairs, 2)
+        pairs = torch.cat([torch.stack([first, first + 1], 1), torch.stack([first + 1, first], 1)])
+        return views.to(self.device), pairs.to(self.device)
+
+    def decoder_step(self, use_mimic: bool) -> dict:
+        views, pairs = self._decoder_batch()
+        lr = self.s["decoder_lr"] / (1.0 + self.s["decoder_lr_decay"] * self.decoder_iteration)
+        for group in self.decoder_opt.param_groups:
+            group["lr"] = lr
+        from stylizednerf.stylization2d.losses import content_loss, style_loss
+
+        content = self.views.rgb[views].permute(0, 3, 1, 2).float()
+        with self._amp():
+            output, full, target = decode(self.encoder, self.decoder, content, self.style_feats)
+            out_feats = self.encoder.features(full)
+        l_content = content_loss(out_feats[-1], target)
+        l_style = style_loss(out_feats, self.style_feats)
+        stylized = output.float().permute(0, 2, 3, 1)
+        l_co, _ = consistency_loss(stylized, self.views.depth[views].float(), self.views.K[views].float(),
+                                   self.views.c2w[views].float(), pairs, self.s["point_tolerance"])
+        loss = self.s["co_weight"] * l_co + self.s["content_weight"] * l_content + self.s["style_weight"] * l_style
+        record = {"co": l_co.item(), "content": l_content.item(), "style": l_style.item()}
+        if use_mimic:
+            l_mimic = mimic_loss(*self._mimic_2d_pairs(stylized, views))
+            loss = loss + self.s["mimic_2d_weight"] * l_mimic
+            record["mimic_2d"] = l_mimic.item()
+        self.decoder_opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.decoder_opt.step()
+        self.decoder_iteration += 1
+        record["loss"] = loss.item()
+        return record
+
+    def _mimic_2d_pairs(self, stylized: torch.Tensor, views: torch.Tensor):
+        """(decoder colours, stylized-NeRF colours) for L_mimic on the decoder side.
+
+        ``mimic_2d_pixels`` = 0: whole views, from the NeRF renderings made once per round.
+        N > 0: N random pixels per view, rendered on the spot (on a CPU, rendering every training
+        view each round costs more than the rest of the round).
+        """
+        count = self.s["mimic_2d_pixels"]
+        if count <= 0:
+            return stylized, self.nerf_renders[views]
+        B, H, W = stylized.shape[:3]
+        pixel = torch.randint(H * W, (B, count), generator=self.generator).to(self.device)
+        view = views[:, None].expand(B, count).reshape(-1)
+        v, u = (pixel // W).reshape(-1), (pixel % W).reshape(-1)
+        with torch.no_grad():
+            origins, directions = pixel_rays(self.views.K[view].float(), self.views.c2w[view].float(), u, v)
+            target = self.render_rays(origins, directions, self.latents(view).detach())
+        batch = torch.arange(B, device=self.device)[:, None].expand(B, count).reshape(-1)
+        return stylized[batch, v, u], target
+
+    @torch.no_grad()
+    def stylize_views(self) -> torch.Tensor:
+        """The decoder's stylizations of every training view, (V, H, W, 3) in [0, 1]."""
+        out = []
+        for start in range(0, self.views.count, self.s["batch_views"]):
+            content = self.views.rgb[start:start + self.s["batch_views"]].permute(0, 3, 1, 2).float()
+            with self._amp():
+                output, _, _ = decode(self.encoder, self.decoder, content, self.style_feats)
+            out.append(output.float().clamp(0, 1).permute(0, 2, 3, 1))
+        return torch.cat(out)
+
+    # ---- 3D side -------------------------------------------------------------------------
+    def render_rays(self, origins, directions, latents, with_depth: bool = False):
+        """Stylized colours (R, 3) of rays (and their expected z-depth); ``latents`` (R, D) or (D,)."""
+        with torch.no_grad():
+            samples = self.geometry.sample(origins, directions)
+        if latents.dim() == 1:
+            latents = latents.expand(origins.shape[0], -1)
+        with self._amp():
+            rgb = render_samples(self.style_module, samples.weights, samples.features, latents,
+                                 self.s["sample_threshold"], self.s["background"])
+        return (rgb.float(), samples.depth) if with_depth else rgb.float()
+
+    def nerf_step(self) -> dict:
+        V, (H, W) = self.views.count, self.views.size
+        index = torch.randint(V * H * W, (self.s["rays"],), generator=self.generator).to(self.device)
+        view, pixel = index // (H * W), index % (H * W)
+        v, u = pixel // W, pixel % W
+        origins, directions = pixel_rays(self.views.K[view].float(), self.views.c2w[view].float(), u, v)
+        rgb = self.render_rays(origins, directions, self.latents(view))
+        l_mimic = mimic_loss(rgb, self.targets[view, v, u])
+        l_prior = self.latents.prior(self.s["prior_weight"])
+        loss = self.s["mimic_weight"] * l_mimic + l_prior
+        self.nerf_opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.nerf_opt.step()
+        return {"mimic": l_mimic.item(), "prior": l_prior.item(), "loss": loss.item()}
+
+    @torch.no_grad()
+    def render_image(self, K, c2w, height: int, width: int, latent) -> tuple[torch.Tensor, torch.Tensor]:
+        """A whole stylized view (H, W, 3) and its depth (H, W), chunked so memory stays bounded."""
+        origins, directions = image_rays(K.float().to(self.device), c2w.float().to(self.device), height, width)
+        rgbs, depths = [], []
+        for start in range(0, origins.shape[0], self.s["chunk"]):
+            sl = slice(start, start + self.s["chunk"])
+            rgb, depth = self.render_rays(origins[sl], directions[sl], latent, with_depth=True)
+            rgbs.append(rgb)
+            depths.append(depth)
+        return torch.cat(rgbs).reshape(height, width, 3).clamp(0, 1), torch.cat(depths).reshape(height, width)
+
+    @torch.no_grad()
+    def render_training_views(self) -> torch.Tensor:
+        H, W = self.views.size
+        return torch.stack([
+            self.render_image(self.views.K[i], self.views.c2w[i], H, W, self.latents(torch.tensor(i, device=self.device)))[0]
+            for i in range(self.views.count)])
+
+    # ---- checkpoints ---------------------------------------------------------------------
+    def state(self, phase_index: int, step: int) -> dict:
+        return {
+            "phase_index": phase_index, "step": step, "decoder_iteration": self.decoder_iteration,
+            "decoder": self.decoder.state_dict(), "style_module": self.style_module.state_dict(),
+            "latents": self.latents.state_dict(), "decoder_opt": self.decoder_opt.state_dict(),
+            "nerf_opt": self.nerf_opt.state_dict(), "generator": self.generator.get_state(), "log": self.log,
+        }
+
+    def load_state(self, state: dict) -> tuple[int, int]:
+        self.decoder.load_state_dict(state["decoder"])
+        self.style_module.load_state_dict(state["style_module"])
+        self.latents.load_state_dict(state["latents"])
+        self.decoder_opt.load_state_dict(state["decoder_opt"])
+        self.nerf_opt.load_state_dict(state["nerf_opt"])
+        self.generator.set_state(state["generator"])
+        self.decoder_iteration = state["decoder_iteration"]
+        self.log = list(state["log"])
+        return state["phase_index"], state["step"]
+
+    # ---- the loop ------------------------------------------------------------------------
+    def run(self, checkpoint=None, resume: dict | None = None, progress: bool = True) -> list[dict]:
+        """Train all phases; ``checkpoint(state_dict)`` is called every ``checkpoint_every`` steps
+        and after every phase; ``resume`` is such a state to continue from."""
+        phases = self.phases()
+        start_phase, start_step = self.load_state(resume) if resume is not None else (0, 0)
+        total = sum(steps for _, _, steps in phases)
+        done = sum(steps for _, _, steps in phases[:start_phase]) + start_step
+        bar = tqdm(total=total, initial=done, disable=not progress, desc="stylize", dynamic_ncols=True)
+        for phase_index in range(start_phase, len(phases)):
+            round_index, phase, steps = phases[phase_index]
+            first = start_step if phase_index == start_phase else 0
+            use_mimic = self.s["mutual"] and round_index > 0 and self.s["mimic_2d_weight"] > 0
+            if phase == "decoder":
+                self.decoder.train()
+                if use_mimic and self.nerf_renders is None and self.s["mimic_2d_pixels"] <= 0:
+                    self.nerf_renders = self.render_training_views()
+            else:
+                self.targets = self.stylize_views()  # the decoder as it stands after its phase
+            for step in range(first, steps):
+                record = self.decoder_step(use_mimic) if phase == "decoder" else self.nerf_step()
+                record.update(round=round_index, phase=phase, step=step)
+                self.log.append(record)
+                bar.update(1)
+                bar.set_postfix({k: f"{v:.4g}" for k, v in record.items() if k in ("loss", "co", "mimic")})
+                if checkpoint is not None and (step + 1) % self.s["checkpoint_every"] == 0 and step + 1 < steps:
+                    checkpoint(self.state(phase_index, step + 1))
+            if phase == "nerf" and self.s["mutual"]:
+                self.nerf_renders = None  # re-rendered lazily by the next decoder phase
+            if checkpoint is not None:
+                checkpoint(self.state(phase_index + 1, 0))
+        bar.close()
+        self.targets = self.stylize_views() if self.targets is None else self.targets
+        return self.log
+
+    def export(self) -> dict:
+        """What ``render`` needs: the style module, its shape, and the latents."""
+        return {
+            "style_module": self.style_module.state_dict(),
+            "feature_dim": self.style_module.feature_dim, "latent_dim": self.style_module.latent_dim,
+            "hidden": self.s["hidden"], "layers": self.s["layers"], "background": self.s["background"],
+            "latents": self.latents.codes.detach().cpu(), "mu": self.latents.mu.cpu(), "sigma": self.latents.sigma.cpu(),
+        }
+
+
+def load_style_module(state: dict, device="cpu") -> StyleModule:
+    module = StyleModule(state["feature_dim"], state["latent_dim"], state["hidden"], state["layers"])
+    module.load_state_dict(state["style_module"])
+    return module.to(device).eval()

@@ -1,0 +1,240 @@
+"""The stylized NeRF's training and stages: frozen geometry, both schedules, and the demo end to end.
+
+Upstream models are built small and untrained here (a NeRF with a random hash grid, a random
+decoder, made-up style latents): these tests check the stylize/render machinery, not quality.
+"""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from stylizednerf.stylize.train import Stylizer, TrainingViews
+
+TINY = {"rounds": 2, "decoder_steps": 2, "nerf_steps": 3, "batch_views": 2, "rays": 256, "hidden": 16, "layers": 2,
+        "mimic_2d_pixels": 64, "chunk": 4096}
+
+
+def _tiny_nerf(cameras, holdout_every=0):
+    from stylizednerf.nerf.model import NerfModel, resolve_config
+    from stylizednerf.nerf.rays import SceneSpace
+
+    cfg = resolve_config({"holdout_every": holdout_every,
+                          "fast": {"log2_table": 10, "levels": 4, "max_resolution": 64, "hidden": 16,
+                                   "grid_resolution": 16, "coarse_samples": 16, "samples": 8}})
+    torch.manual_seed(0)
+    return NerfModel(SceneSpace.from_cameras(cameras), cfg)
+
+
+def _cameras(n=4, width=24, height=16):
+    from stylizednerf.cameras import Camera, CameraSet
+
+    cams = []
+    for k in range(n):
+        c2w = np.eye(4)
+        c2w[0, 3] = 0.1 * k
+        cams.append(Camera(f"{k:03d}.png", width, height, 20.0, 20.0, width / 2, height / 2, c2w, 1.0, 6.0))
+    return CameraSet(cams, "images", "forward")
+
+
+def _views(cameras):
+    g = torch.Generator().manual_seed(0)
+    V, H, W = len(cameras), cameras.cameras[0].height, cameras.cameras[0].width
+    return TrainingViews(torch.rand(V, H, W, 3, generator=g), torch.full((V, H, W), 3.0),
+                         torch.tensor(np.stack([c.intrinsics for c in cameras.cameras]), dtype=torch.float32),
+                         torch.tensor(cameras.camera_to_world(), dtype=torch.float32))
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny tensors: one thread is faster, and far faster when other jobs share the cores."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def encoder():
+    from stylizednerf.stylization2d.vgg import VGGEncoder
+
+    return VGGEncoder()
+
+
+def test_fused_geometry_sampling_matches_the_nerf_api():
+    from stylizednerf.stylize.field import FrozenField
+    from stylizednerf.stylize.rays import image_rays
+
+    cameras = _cameras()
+    nerf = _tiny_nerf(cameras)
+    cam = cameras.cameras[1]
+    origins, directions = image_rays(torch.tensor(cam.intrinsics, dtype=torch.float32),
+                                     torch.tensor(cam.camera_to_world, dtype=torch.float32), cam.height, cam.width)
+    field = FrozenField(nerf)
+    assert field.fused
+    fused = field.sample(origins, directions)
+    reference = nerf.sample_geometry(origins, directions)
+    assert torch.allclose(fused.weights, reference["weights"], atol=1e-6)
+    assert torch.allclose(fused.features, reference["features"], atol=1e-6)
+    assert torch.allclose(fused.depth, reference["depth"], atol=1e-5)
+    assert fused.weights.sum() > 0
+
+
+@pytest.mark.parametrize("mutual", [True, False])
+def test_geometry_is_bit_identical_after_stylization(encoder, mutual):
+    from stylizednerf.stylization2d.decoder import Decoder
+    from stylizednerf.stylize.field import FrozenField
+
+    cameras = _cameras()
+    nerf = _tiny_nerf(cameras)
+    before = {k: v.clone() for k, v in nerf.state_dict().items()}
+    torch.manual_seed(0)
+    decoder = Decoder()
+    decoder_before = [p.detach().clone() for p in decoder.parameters()]
+    style = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    stylizer = Stylizer({**TINY, "mutual": mutual}, FrozenField(nerf), _views(cameras), encoder, decoder, style,
+                        torch.zeros(32), torch.full((32,), 0.1), "cpu", seed=0)
+    codes_before = stylizer.latents.codes.detach().clone()
+    module_before = [p.detach().clone() for p in stylizer.style_module.parameters()]
+    log = stylizer.run(progress=False)
+
+    assert len(log) == 2 * (TINY["decoder_steps"] + TINY["nerf_steps"])
+    phases = [r["phase"] for r in log]
+    if mutual:  # alternating rounds; the second decoder round mimics the NeRF
+        assert phases == (["decoder"] * 2 + ["nerf"] * 3) * 2
+        assert "mimic_2d" in log[5] and "mimic_2d" not in log[0]
+    else:  # the official order: all decoder steps, then all NeRF steps, no mimic on the 2D side
+        assert phases == ["decoder"] * 4 + ["nerf"] * 6
+        assert not any("mimic_2d" in r for r in log)
+    # the geometry (every NeRF tensor: density field, colour head, occupancy grid) is untouched ...
+    after = nerf.state_dict()
+    assert before.keys() == after.keys()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    assert not any(p.requires_grad for p in nerf.parameters())
+    # ... while the things that should learn did
+    assert any(not torch.equal(a, b) for a, b in zip(decoder_before, decoder.parameters()))
+    assert any(not torch.equal(a, b) for a, b in zip(module_before, stylizer.style_module.parameters()))
+    assert not torch.equal(codes_before, stylizer.latents.codes)
+    assert all(np.isfinite(r["loss"]) for r in log)
+
+
+def test_style_module_learns_to_mimic_the_targets(encoder):
+    """With fixed targets the NeRF side's L_mimic falls: the module really fits colours through the
+    frozen weights."""
+    from stylizednerf.stylization2d.decoder import Decoder
+    from stylizednerf.stylize.field import FrozenField
+
+    cameras = _cameras()
+    stylizer = Stylizer({**TINY, "nerf_lr": 1e-2}, FrozenField(_tiny_nerf(cameras)), _views(cameras), encoder,
+                        Decoder(), torch.rand(1, 3, 32, 32), torch.zeros(32), torch.full((32,), 0.1), "cpu")
+    stylizer.targets = torch.full_like(stylizer.views.rgb, 0.3)
+    stylizer.targets[..., 0] = 0.7
+    losses = [stylizer.nerf_step()["mimic"] for _ in range(25)]
+    assert np.mean(losses[-5:]) < 0.4 * np.mean(losses[:5])  # measured 0.26x after 25 steps
+
+
+def test_checkpoint_resume_gives_the_same_result(encoder, tmp_path):
+    from stylizednerf.stylization2d.decoder import Decoder
+    from stylizednerf.stylize.field import FrozenField
+
+    cameras = _cameras()
+    field = FrozenField(_tiny_nerf(cameras))
+    settings = {**TINY, "checkpoint_every": 2}
+
+    def make():
+        torch.manual_seed(0)
+        return Stylizer(settings, field, _views(cameras), encoder, Decoder(), torch.rand(1, 3, 32, 32,
+                        generator=torch.Generator().manual_seed(1)), torch.zeros(32), torch.full((32,), 0.1), "cpu")
+
+    full = make()
+    full.run(progress=False)
+    saved = []
+
+    class Killed(Exception):
+        pass
+
+    def checkpoint(state):
+        saved.append(state)
+        if len(saved) == 3:  # mid-way through round 0's NeRF phase
+            raise Killed
+
+    first = make()
+    with pytest.raises(Killed):
+        first.run(checkpoint, progress=False)
+    resumed = make()
+    resumed.run(resume=saved[-1], progress=False)
+    for a, b in zip(full.style_module.parameters(), resumed.style_module.parameters()):
+        assert torch.allclose(a, b, atol=1e-6)
+    assert torch.allclose(full.latents.codes, resumed.latents.codes, atol=1e-6)
+
+
+@pytest.mark.slow
+def test_demo_goes_through_the_stages(tmp_path):
+    """render-views -> stylize -> render -> render-path through the CLI on a small demo scene."""
+    from PIL import Image
+
+    from stylizednerf.__main__ import main
+    from stylizednerf.cameras import read_cameras, write_cameras
+    from stylizednerf.demo.cli import write_demo_scene
+    from stylizednerf.demo.styles import demo_style
+    from stylizednerf.nerf.render import checkpoint_payload
+    from stylizednerf.stylization2d.decoder import Decoder
+    from stylizednerf.stylize.video import read_video
+
+    scene = tmp_path / "inputs" / "demo"
+    write_demo_scene(scene, {"width": 48, "height": 32, "views": 5, "supersample": 1})
+    cameras = read_cameras(scene / "cameras.json")
+    poses = tmp_path / "demo" / "poses" / "cameras.json"
+    write_cameras(poses, cameras)
+    model = tmp_path / "demo" / "nerf" / "model.pt"
+    model.parent.mkdir(parents=True)
+    torch.save(checkpoint_payload(_tiny_nerf(cameras, holdout_every=4)), model)
+    decoder = tmp_path / "decoder.pt"
+    torch.save({"decoder": Decoder().state_dict()}, decoder)
+    latents = tmp_path / "style_latents.json"
+    latents.write_text(json.dumps({"strokes": {"mu": [0.0] * 32, "sigma": [0.2] * 32}}))
+    style = tmp_path / "strokes.png"
+    Image.fromarray(demo_style("strokes", 64)).save(style)
+
+    cpu = {"device": "cpu", "seed": 0}
+    views = tmp_path / "demo" / "views"
+    assert main(["render-views", "--model", str(model), "--cameras", str(poses), "--out", str(views),
+                 "--settings", json.dumps(cpu)]) == 0
+    view_cameras = read_cameras(views / "cameras.json")
+    assert len(view_cameras) == 3  # views 0 and 4 are held out
+    assert np.load(views / "depth" / "001.npy").shape == (32, 48)
+    assert np.load(views / "points" / "001.npy").shape == (32, 48, 3)
+
+    out = tmp_path / "demo" / "strokes"
+    stylize_args = ["stylize", "--views", str(views), "--model", str(model), "--decoder", str(decoder),
+                    "--latents", str(latents), "--style-image", str(style), "--style", "strokes",
+                    "--out", str(out / "stylize"), "--checkpoint-dir", str(out / "stylize_ckpt"),
+                    "--settings", json.dumps({**cpu, **TINY, "previews": 2})]
+    assert main(stylize_args) == 0
+    for name in ("model.pt", "decoder.pt", "losses.json", "views.png", "metadata.json"):
+        assert (out / "stylize" / name).is_file()
+    assert not (out / "stylize_ckpt" / "state.pt").exists()
+
+    render_settings = json.dumps({**cpu, "frames": 6, "fps": 5})
+    assert main(["render", "--stylized", str(out / "stylize"), "--model", str(model), "--cameras", str(poses),
+                 "--out", str(out / "render"), "--settings", render_settings]) == 0
+    frames = sorted((out / "render" / "frames").glob("*.png"))
+    assert [f.name for f in frames] == [f"{k:03d}.png" for k in range(6)]
+    assert Image.open(frames[0]).size == (48, 32)
+    assert np.load(out / "render" / "depth" / "000.npy").shape == (32, 48)
+    assert len(read_cameras(out / "render" / "cameras.json")) == 6
+    assert read_video(out / "render" / "video.mp4").shape == (6, 32, 48, 3)
+    assert sorted(p.name for p in (out / "render" / "test").glob("*.png")) == ["000.png", "004.png"]
+
+    path = tmp_path / "demo" / "path"
+    assert main(["render-path", "--model", str(model), "--cameras", str(poses), "--out", str(path),
+                 "--settings", render_settings]) == 0
+    stylized_path = read_cameras(out / "render" / "cameras.json").camera_to_world()
+    assert np.allclose(read_cameras(path / "cameras.json").camera_to_world(), stylized_path)
+    assert len(list((path / "frames").glob("*.png"))) == 6
+
+    # bad input: one clear line, no output
+    with pytest.raises(SystemExit, match="no latent for style 'nope'"):
+        main([*stylize_args[:12], "nope", *stylize_args[13:14], str(tmp_path / "bad"), *stylize_args[15:]])
+    assert not (tmp_path / "bad").exists()

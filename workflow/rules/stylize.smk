@@ -1,0 +1,140 @@
+# The stylized NeRF (METHOD.md 5-6): NeRF renderings of the training views once per scene, one
+# stylized NeRF per scene x style, its rendered path and test views, and the unstylized path.
+
+
+rule render_views:
+    input:
+        model="results/{scene}/nerf/model.pt",
+        cameras="results/{scene}/poses/cameras.json",
+    output:
+        # the whole folder (rgb/, depth/, points/, metadata.json) is written atomically with it
+        "results/{scene}/views/cameras.json",
+    log:
+        "results/logs/render_views/{scene}.log",
+    params:
+        settings=settings("render"),
+    conda:
+        "../../envs/torch.yaml"
+    shell:
+        "python -m stylizednerf render-views --model {input.model} --cameras {input.cameras}"
+        " --out results/{wildcards.scene}/views --settings {params.settings:q} > {log} 2>&1"
+
+
+rule stylize:
+    input:
+        views="results/{scene}/views/cameras.json",
+        model="results/{scene}/nerf/model.pt",
+        decoder="results/stylization2d/decoder.pt",
+        latents="results/stylization2d/style_latents.json",
+        style="results/styles/{style}.png",
+    output:
+        # model.pt (style module + latents), decoder.pt (fine-tuned), losses.json, views.png
+        "results/{scene}/{style}/stylize/model.pt",
+    log:
+        "results/logs/stylize/{scene}/{style}.log",
+    params:
+        settings=settings("stylize"),
+    conda:
+        "../../envs/torch.yaml"
+    shell:
+        # the checkpoint lives beside the output folder, so a killed job resumes on rerun
+        "python -m stylizednerf stylize --views results/{wildcards.scene}/views --model {input.model}"
+        " --decoder {input.decoder} --latents {input.latents} --style-image {input.style}"
+        " --style {wildcards.style} --out results/{wildcards.scene}/{wildcards.style}/stylize"
+        " --checkpoint-dir results/{wildcards.scene}/{wildcards.style}/stylize_ckpt"
+        " --settings {params.settings:q} > {log} 2>&1"
+
+
+rule render:
+    input:
+        stylized="results/{scene}/{style}/stylize/model.pt",
+        model="results/{scene}/nerf/model.pt",
+        cameras="results/{scene}/poses/cameras.json",
+    output:
+        # frames/NNN.png, depth/NNN.npy, test/, metadata.json written atomically with them
+        video="results/{scene}/{style}/render/video.mp4",
+        cameras="results/{scene}/{style}/render/cameras.json",
+    log:
+        "results/logs/render/{scene}/{style}.log",
+    params:
+        settings=settings("render"),
+    conda:
+        "../../envs/torch.yaml"
+    shell:
+        "python -m stylizednerf render --stylized results/{wildcards.scene}/{wildcards.style}/stylize"
+        " --model {input.model} --cameras {input.cameras}"
+        " --out results/{wildcards.scene}/{wildcards.style}/render --settings {params.settings:q} > {log} 2>&1"
+
+
+rule render_path:
+    input:
+        model="results/{scene}/nerf/model.pt",
+        cameras="results/{scene}/poses/cameras.json",
+    output:
+        # frames/, depth/, video.mp4, metadata.json written atomically with it
+        "results/{scene}/path/cameras.json",
+    log:
+        "results/logs/render_path/{scene}.log",
+    params:
+        settings=settings("render"),
+    conda:
+        "../../envs/torch.yaml"
+    shell:
+        "python -m stylizednerf render-path --model {input.model} --cameras {input.cameras}"
+        " --out results/{wildcards.scene}/path --settings {params.settings:q} > {log} 2>&1"
+
+
+# The official code's sequential pipeline (fine-tune the decoder with L_co, then fit the style
+# module to its stylizations) as a baseline for the evaluation: the same stages with mutual off.
+if config["stylize"]["sequential_baseline"]:
+
+    rule stylize_sequential:
+        input:
+            views="results/{scene}/views/cameras.json",
+            model="results/{scene}/nerf/model.pt",
+            decoder="results/stylization2d/decoder.pt",
+            latents="results/stylization2d/style_latents.json",
+            style="results/styles/{style}.png",
+        output:
+            "results/{scene}/{style}/stylize_sequential/model.pt",
+        log:
+            "results/logs/stylize_sequential/{scene}/{style}.log",
+        params:
+            settings=settings("stylize", mutual=False),
+        conda:
+            "../../envs/torch.yaml"
+        shell:
+            "python -m stylizednerf stylize --views results/{wildcards.scene}/views --model {input.model}"
+            " --decoder {input.decoder} --latents {input.latents} --style-image {input.style}"
+            " --style {wildcards.style} --out results/{wildcards.scene}/{wildcards.style}/stylize_sequential"
+            " --checkpoint-dir results/{wildcards.scene}/{wildcards.style}/stylize_sequential_ckpt"
+            " --settings {params.settings:q} > {log} 2>&1"
+
+    rule render_sequential:
+        input:
+            stylized="results/{scene}/{style}/stylize_sequential/model.pt",
+            model="results/{scene}/nerf/model.pt",
+            cameras="results/{scene}/poses/cameras.json",
+        output:
+            video="results/{scene}/{style}/render_sequential/video.mp4",
+            cameras="results/{scene}/{style}/render_sequential/cameras.json",
+        log:
+            "results/logs/render_sequential/{scene}/{style}.log",
+        params:
+            settings=settings("render"),
+        conda:
+            "../../envs/torch.yaml"
+        shell:
+            "python -m stylizednerf render --stylized results/{wildcards.scene}/{wildcards.style}/stylize_sequential"
+            " --model {input.model} --cameras {input.cameras}"
+            " --out results/{wildcards.scene}/{wildcards.style}/render_sequential"
+            " --settings {params.settings:q} > {log} 2>&1"
+
+    FINAL_OUTPUTS["render_sequential"] = lambda: expand(
+        "results/{scene}/{style}/render_sequential/video.mp4", scene=SCENES, style=STYLES)
+
+
+FINAL_OUTPUTS["render_views"] = lambda: expand("results/{scene}/views/cameras.json", scene=SCENES)
+FINAL_OUTPUTS["stylize"] = lambda: expand("results/{scene}/{style}/stylize/model.pt", scene=SCENES, style=STYLES)
+FINAL_OUTPUTS["render"] = lambda: expand("results/{scene}/{style}/render/video.mp4", scene=SCENES, style=STYLES)
+FINAL_OUTPUTS["render_path"] = lambda: expand("results/{scene}/path/cameras.json", scene=SCENES)
