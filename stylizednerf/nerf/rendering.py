@@ -16,8 +16,11 @@ def render_weights(sigma: torch.Tensor, deltas: torch.Tensor) -> torch.Tensor:
     """Weights (B, n) from densities and interval lengths (B, n); computed in float32."""
     tau = sigma.float() * deltas.float()
     alpha = 1.0 - torch.exp(-tau)
-    # exclusive cumulative sum: transmittance before entering interval i
-    trans = torch.exp(-(torch.cumsum(tau, dim=-1) - tau))
+    # exclusive cumulative sum (transmittance before entering interval i), shifted rather than
+    # cumsum - tau: that difference cancels catastrophically after a dense sample (weights summing
+    # above 1) and is inf - inf = NaN after an infinite one
+    before = torch.cat([torch.zeros_like(tau[..., :1]), torch.cumsum(tau[..., :-1], dim=-1)], -1)
+    trans = torch.exp(-before)
     return trans * alpha
 
 
