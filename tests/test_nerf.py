@@ -261,3 +261,19 @@ def test_density_grid_ignores_non_finite_densities():
                                       torch.full_like(x[:, 0], float("nan"))))
     assert torch.isfinite(grid.density).all()
     assert torch.isfinite(grid.query(torch.rand(10, 3))).all()
+
+
+def test_distortion_loss_matches_pairwise_definition_and_prefers_concentrated_weights():
+    from stylizednerf.nerf.rendering import distortion_loss
+
+    torch.manual_seed(0)
+    edges = torch.sort(torch.rand(4, 9), -1).values
+    w = torch.rand(4, 8) / 8
+    mids = 0.5 * (edges[:, 1:] + edges[:, :-1])
+    pair = (w[:, :, None] * w[:, None, :] * (mids[:, :, None] - mids[:, None, :]).abs()).sum((1, 2))
+    direct = (pair + (w * w * (edges[:, 1:] - edges[:, :-1])).sum(-1) / 3).mean()
+    assert distortion_loss(w, edges).item() == pytest.approx(direct.item(), rel=1e-5)
+    even = torch.full((1, 8), 0.125)
+    peak = torch.eye(8)[3:4]
+    grid = uniform_edges(1, 8, "cpu", jitter=False)
+    assert distortion_loss(peak, grid) < distortion_loss(even, grid)
