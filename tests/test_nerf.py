@@ -212,3 +212,68 @@ def test_bad_input_one_line_errors(tmp_path):
         main(["--cameras", str(tmp_path / "missing.json"), "--out", str(tmp_path / "out")])
     with pytest.raises(ValueError, match="unknown key 'fast.nope'"):
         resolve_config({"fast": {"nope": 1}})
+
+
+def test_density_activation_finite_under_bf16_for_huge_inputs():
+    # exp overflows float32 above 88; an infinite density makes the transmittance NaN (inf - inf)
+    from stylizednerf.nerf.fields import trunc_exp
+
+    x = torch.tensor([0.0, 20.0, 100.0, 1e4], dtype=torch.bfloat16, requires_grad=True)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        sigma = trunc_exp(x)
+    assert sigma.dtype == torch.float32 and torch.isfinite(sigma).all()
+    weights = render_weights(sigma[None], torch.full((1, 4), 0.1))
+    assert torch.isfinite(weights).all() and weights.sum() <= 1.0 + 1e-6
+    sigma.sum().backward()
+    assert torch.isfinite(x.grad.float()).all() and (x.grad.float() > 0).all()  # can still be lowered
+
+
+def test_rays_full_precision_under_autocast():
+    # a matmul under bf16 autocast would round scene rays to 8 mantissa bits (pixels of NDC error)
+    cams = _camera_set()
+    space = SceneSpace.from_cameras(cams)
+    origins, dirs = camera_rays(cams.cameras[2])
+    origins, dirs = origins.reshape(-1, 3) + 0.123456, dirs.reshape(-1, 3)
+    exact = space.rays(origins, dirs)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        mixed = space.rays(origins, dirs)
+    assert mixed.ndc_origins.dtype == torch.float32
+    assert torch.allclose(mixed.ndc_origins, exact.ndc_origins, atol=1e-6)
+    assert torch.allclose(mixed.ndc_dirs, exact.ndc_dirs, atol=1e-6)
+
+
+def test_pdf_sampling_degenerate_histograms_stay_finite():
+    # all-zero weights (empty grid) and huge weights must give sorted finite edges covering [0, 1]
+    edges = uniform_edges(3, 16, "cpu", jitter=False)
+    weights = torch.stack([torch.zeros(16), torch.full((16,), 1e30), torch.eye(16)[5] * 1e6])
+    for jitter in (False, True):
+        out = pdf_edges(edges, weights, 8, jitter, uniform_fraction=0.1)
+        assert torch.isfinite(out).all()
+        assert (out[:, 1:] >= out[:, :-1]).all()
+        assert torch.allclose(out[:, 0], torch.zeros(3)) and torch.allclose(out[:, -1], torch.ones(3))
+
+
+def test_density_grid_ignores_non_finite_densities():
+    from stylizednerf.nerf.samplers import DensityGrid
+
+    grid = DensityGrid(resolution=4, decay=0.5)
+    grid.update(lambda x: torch.where(x[:, 0] > 0.5, torch.full_like(x[:, 0], float("inf")),
+                                      torch.full_like(x[:, 0], float("nan"))))
+    assert torch.isfinite(grid.density).all()
+    assert torch.isfinite(grid.query(torch.rand(10, 3))).all()
+
+
+def test_distortion_loss_matches_pairwise_definition_and_prefers_concentrated_weights():
+    from stylizednerf.nerf.rendering import distortion_loss
+
+    torch.manual_seed(0)
+    edges = torch.sort(torch.rand(4, 9), -1).values
+    w = torch.rand(4, 8) / 8
+    mids = 0.5 * (edges[:, 1:] + edges[:, :-1])
+    pair = (w[:, :, None] * w[:, None, :] * (mids[:, :, None] - mids[:, None, :]).abs()).sum((1, 2))
+    direct = (pair + (w * w * (edges[:, 1:] - edges[:, :-1])).sum(-1) / 3).mean()
+    assert distortion_loss(w, edges).item() == pytest.approx(direct.item(), rel=1e-5)
+    even = torch.full((1, 8), 0.125)
+    peak = torch.eye(8)[3:4]
+    grid = uniform_edges(1, 8, "cpu", jitter=False)
+    assert distortion_loss(peak, grid) < distortion_loss(even, grid)

@@ -20,18 +20,25 @@ from torch import nn
 HASH_PRIMES = (1, 2654435761, 805459861)
 
 
+DENSITY_LOG_MAX = 15.0  # densities saturate at e^15 ~ 3e6: opaque at any sample spacing, far from overflow
+
+
 class TruncExp(torch.autograd.Function):
-    """exp with its gradient clamped (Instant-NGP's density activation): no overflow in backward."""
+    """exp in float32 with input and gradient clamped at ``DENSITY_LOG_MAX`` (Instant-NGP's density
+    activation made overflow-proof): exp(x) overflows float32 for x > 88, and an infinite density
+    turns the transmittance exp(-(cumsum - tau)) into exp(inf - inf) = NaN. The gradient is passed
+    straight through above the cap, so a saturated density can still be lowered."""
 
     @staticmethod
     def forward(ctx, x):
+        x = x.float().clamp(max=DENSITY_LOG_MAX)
         ctx.save_for_backward(x)
         return torch.exp(x)
 
     @staticmethod
     def backward(ctx, grad):
         (x,) = ctx.saved_tensors
-        return grad * torch.exp(x.clamp(max=15.0))
+        return grad * torch.exp(x)
 
 
 def trunc_exp(x: torch.Tensor) -> torch.Tensor:

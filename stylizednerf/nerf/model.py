@@ -13,7 +13,7 @@ from torch import nn
 
 from stylizednerf.nerf.fields import FastField, MLPField
 from stylizednerf.nerf.rays import Rays, SceneSpace
-from stylizednerf.nerf.rendering import composite, expected_parameter, render_weights
+from stylizednerf.nerf.rendering import composite, distortion_loss, expected_parameter, render_weights
 from stylizednerf.nerf.samplers import DensityGrid, merge_edges, pdf_edges, uniform_edges
 
 # Defaults of the `nerf:` config section (the schema repeats them). Sizes here are the GPU ones.
@@ -33,6 +33,8 @@ DEFAULTS = {
         "levels": 16, "features_per_level": 2, "log2_table": 19, "base_resolution": 16,
         "max_resolution": 2048, "hidden": 64, "grid_resolution": 128, "grid_decay": 0.95,
         "grid_update_every": 16, "coarse_samples": 128, "samples": 32, "uniform_fraction": 0.1,
+        "grid_sampling": "alpha", "distortion_weight": 0.0, "weight_decay": 1e-6,
+        "random_background": True,
     },
     "mlp": {
         "iterations": 120000, "batch_rays": 2048, "lr": 5e-4, "lr_decay_steps": 100000,
@@ -57,6 +59,8 @@ def resolve_config(settings: dict | None) -> dict:
                 cfg[key][sub] = sub_value
         else:
             cfg[key] = value
+    if cfg["fast"]["grid_sampling"] not in ("transmittance", "alpha"):
+        raise ValueError("nerf settings: fast.grid_sampling must be transmittance or alpha")
     if cfg["field"] not in ("fast", "mlp"):
         raise ValueError(f"nerf settings: field must be fast or mlp, not '{cfg['field']}'")
     return cfg
@@ -106,7 +110,13 @@ class NerfModel(nn.Module):
         coarse = uniform_edges(batch, f["coarse_samples"], rays.origins.device, jitter)
         if self.kind == "fast":
             sigma = self.grid.query(self._unit_points(rays, coarse))
-            weights = render_weights(sigma, self.space.deltas(rays, coarse))
+            deltas = self.space.deltas(rays, coarse)
+            if f["grid_sampling"] == "alpha":
+                # every occupied stretch of the ray, not only the first one the (upper-bound) grid
+                # calls opaque: the field's own transmittance decides what is visible
+                weights = 1.0 - torch.exp(-sigma.float() * deltas.float())
+            else:
+                weights = render_weights(sigma, deltas)
             return pdf_edges(coarse, weights, f["samples"], jitter, f["uniform_fraction"]), {}
         _, sigma, rgb = self._query(self.coarse_field, rays, coarse)
         weights = render_weights(sigma, self.space.deltas(rays, coarse))
@@ -114,14 +124,20 @@ class NerfModel(nn.Module):
         extra = {"coarse_rgb": composite(weights, rgb, self.background)}
         return merge_edges(coarse, fine.detach()), extra
 
-    def render_rays(self, origins: torch.Tensor, dirs: torch.Tensor, training: bool = False) -> dict:
-        """rgb (B,3), depth (B,) world z-depth, acc (B,) opacity; + coarse_rgb for mlp."""
+    def render_rays(self, origins: torch.Tensor, dirs: torch.Tensor, training: bool = False,
+                    background: torch.Tensor | None = None) -> dict:
+        """rgb (B,3), depth (B,) world z-depth, acc (B,) opacity; + coarse_rgb for mlp.
+
+        ``background`` (B, 3) replaces the configured background colour (random in training)."""
+        bg = self.background if background is None else background
         rays = self.space.rays(origins.float(), dirs.float(), self.world_to_scene)
         edges, out = self._sample(rays, jitter=training)
         _, sigma, rgb = self._query(self.field, rays, edges)
         weights = render_weights(sigma, self.space.deltas(rays, edges))
         s = expected_parameter(weights, edges)
-        out.update(rgb=composite(weights, rgb, self.background),
+        if training and self.field_cfg.get("distortion_weight", 0.0):
+            out["distortion"] = distortion_loss(weights, edges)
+        out.update(rgb=composite(weights, rgb, bg),
                    depth=self.space.depth(rays, s[:, None])[:, 0], acc=weights.sum(-1))
         return out
 

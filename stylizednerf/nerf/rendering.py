@@ -16,8 +16,11 @@ def render_weights(sigma: torch.Tensor, deltas: torch.Tensor) -> torch.Tensor:
     """Weights (B, n) from densities and interval lengths (B, n); computed in float32."""
     tau = sigma.float() * deltas.float()
     alpha = 1.0 - torch.exp(-tau)
-    # exclusive cumulative sum: transmittance before entering interval i
-    trans = torch.exp(-(torch.cumsum(tau, dim=-1) - tau))
+    # exclusive cumulative sum (transmittance before entering interval i), shifted rather than
+    # cumsum - tau: that difference cancels catastrophically after a dense sample (weights summing
+    # above 1) and is inf - inf = NaN after an infinite one
+    before = torch.cat([torch.zeros_like(tau[..., :1]), torch.cumsum(tau[..., :-1], dim=-1)], -1)
+    trans = torch.exp(-before)
     return trans * alpha
 
 
@@ -37,3 +40,23 @@ def expected_parameter(weights: torch.Tensor, edges: torch.Tensor) -> torch.Tens
     acc = weights.sum(-1)
     mean = (weights * mids).sum(-1) / acc.clamp_min(1e-6)
     return torch.where(acc > 1e-6, mean, mids[:, -1])
+
+
+def distortion_loss(weights: torch.Tensor, edges: torch.Tensor) -> torch.Tensor:
+    """mip-NeRF 360's distortion loss (mean over rays), in the sampling parameter s:
+
+        sum_ij w_i w_j |m_i - m_j| + 1/3 sum_i w_i^2 (s_{i+1} - s_i)
+
+    small when each ray's weight sits in one short interval (no floaters, opacity concentrated on
+    the surface). The pairwise term in O(n) with sorted midpoints:
+    sum_ij = 2 sum_i w_i (m_i W_<i - (wm)_<i) with exclusive prefix sums.
+    """
+    w = weights.float()
+    mids = 0.5 * (edges[:, 1:] + edges[:, :-1]).float()
+    widths = (edges[:, 1:] - edges[:, :-1]).float()
+    wm = w * mids
+    w_before = torch.cumsum(w, -1) - w
+    wm_before = torch.cumsum(wm, -1) - wm
+    pairwise = 2.0 * (w * (mids * w_before - wm_before)).sum(-1)
+    self_term = (w * w * widths).sum(-1) / 3.0
+    return (pairwise + self_term).mean()

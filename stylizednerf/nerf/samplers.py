@@ -15,6 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+MAX_GRID_DENSITY = 1e6
+
 
 def uniform_edges(batch: int, n: int, device, jitter: bool) -> torch.Tensor:
     edges = torch.linspace(0.0, 1.0, n + 1, device=device).expand(batch, n + 1)
@@ -85,5 +87,7 @@ class DensityGrid(nn.Module):
             # grid values sit at cell corners (align_corners): sample around each corner
             x = ((c + torch.rand_like(c) - 0.5) / (r - 1)).clamp(0.0, 1.0)
             new[start:start + chunk] = density_fn(x).float()
+        # one non-finite cell would poison every ray through it (inf * 0 in the interpolation)
+        new = torch.nan_to_num(new, nan=0.0, posinf=MAX_GRID_DENSITY).clamp(0.0, MAX_GRID_DENSITY)
         self.density.copy_(torch.maximum(self.density * self.decay, new.reshape(r, r, r)))
         self.updates += 1

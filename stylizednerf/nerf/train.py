@@ -133,7 +133,15 @@ class Trainer:
         lr = float(self.fcfg["lr"])
         fast = self.cfg["field"] == "fast"
         kwargs = {"betas": (0.9, 0.99), "eps": 1e-15} if fast else {"betas": (0.9, 0.999), "eps": 1e-7}
-        params = list(self.model.parameters())
+        wd = float(self.fcfg.get("weight_decay", 0.0) or 0.0)
+        if fast and wd > 0:
+            # Instant-NGP: L2 on the tiny MLPs only; with Adam's eps ~ 0 a consistent but vanishing
+            # gradient otherwise moves weights by ~lr every step without bound
+            table = [p for n, p in self.model.named_parameters() if n.endswith("encoding.table")]
+            rest = [p for n, p in self.model.named_parameters() if not n.endswith("encoding.table")]
+            params = [{"params": table, "weight_decay": 0.0}, {"params": rest, "weight_decay": wd}]
+        else:
+            params = list(self.model.parameters())
         if self.use_graph:
             try:  # a tensor lr can be changed in place between graph replays
                 return torch.optim.Adam(params, lr=torch.tensor(lr, device=self.device), capturable=True,
@@ -164,9 +172,14 @@ class Trainer:
         idx = self.train_index[sel]
         target = self.ray_rgb[idx]
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.cuda):
-            out = self.model.render_rays(self.ray_o[idx], self.ray_d[idx], training=True)
+            # a random background colour per ray: the captures are opaque, so only full opacity
+            # fits every background (a fixed black one lets dark surfaces stay half transparent)
+            bg = torch.rand(self.batch, 3, device=self.device) if self.fcfg.get("random_background") else None
+            out = self.model.render_rays(self.ray_o[idx], self.ray_d[idx], training=True, background=bg)
         mse = torch.mean((out["rgb"].float() - target) ** 2)
         total = mse
+        if "distortion" in out:
+            total = total + float(self.fcfg["distortion_weight"]) * out["distortion"]
         if "coarse_rgb" in out:
             total = total + torch.mean((out["coarse_rgb"].float() - target) ** 2)
         return total, mse.detach()
