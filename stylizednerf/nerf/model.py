@@ -29,7 +29,7 @@ DEFAULTS = {
     "cuda_graph": False,
     "background": 0.0,
     "fast": {
-        "iterations": 5000, "batch_rays": 65536, "lr": 0.01, "lr_decay_steps": None,
+        "iterations": 6000, "batch_rays": 32768, "lr": 0.01, "lr_decay_steps": None,
         "levels": 16, "features_per_level": 2, "log2_table": 19, "base_resolution": 16,
         "max_resolution": 2048, "hidden": 64, "grid_resolution": 128, "grid_decay": 0.95,
         "grid_update_every": 16, "coarse_samples": 128, "samples": 32, "uniform_fraction": 0.1,
