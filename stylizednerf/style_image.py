@@ -18,6 +18,7 @@ import numpy as np
 
 from stylizednerf.fileio import atomic_save_image, atomic_write_json
 from stylizednerf.provenance import metadata
+from stylizednerf.config import parse_settings
 
 DEFAULT_MAX_SIZE = 1024
 DEFAULT_STYLE_SIZE = 256
@@ -116,9 +117,6 @@ def main(argv=None) -> int:
     parser.add_argument("--settings", default="{}",
                         help="JSON: max_size (longest side), style_size (demo styles), seed")
     args = parser.parse_args(argv)
-    try:
-        settings = json.loads(args.settings)
-    except json.JSONDecodeError as error:
-        raise SystemExit(f"error: --settings is not valid JSON: {error}") from None
+    settings = parse_settings(args.settings)
     print(json.dumps(prepare_style(args.name, args.source, args.out, settings)))
     return 0

@@ -27,6 +27,18 @@ def data_root() -> Path:
     return folder
 
 
+@pytest.fixture(scope="module")
+def one_thread():
+    """One torch thread for a module: its tensors are tiny, and extra threads only add overhead
+    (far more when other jobs share the 2 cores)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="session")
 def project_root() -> Path:
     return PROJECT_ROOT

@@ -16,13 +16,7 @@ WIDTH, HEIGHT, VIEWS, SEED = 80, 60, 6, 0
 PAIRS = [(0, VIEWS - 1), (0, 1), (VIEWS - 1, 2)]  # widest baseline, neighbours, reversed diagonal
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """The renderer's batches are small: extra threads only add overhead on a shared CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

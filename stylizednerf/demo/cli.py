@@ -16,6 +16,7 @@ import numpy as np
 from stylizednerf.cameras import CameraSet, write_cameras
 from stylizednerf.fileio import atomic_dir
 from stylizednerf.provenance import write_metadata
+from stylizednerf.config import parse_settings
 
 DEFAULTS = {"width": 160, "height": 120, "views": 20, "baseline": 1.0, "supersample": 3, "seed": 0}
 
@@ -53,10 +54,7 @@ def main(argv=None) -> int:
     parser.add_argument("--out", required=True, help="output folder (replaced atomically)")
     parser.add_argument("--settings", default="{}", help="JSON: the config's demo section plus seed/device")
     args = parser.parse_args(argv)
-    try:
-        settings = json.loads(args.settings)
-    except json.JSONDecodeError as error:
-        raise SystemExit(f"error: --settings is not valid JSON: {error}") from None
+    settings = parse_settings(args.settings)
     import torch
 
     # The rays are small batches: on a shared CPU, extra intra-op threads only add overhead

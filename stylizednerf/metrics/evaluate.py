@@ -17,7 +17,6 @@ max_pairs, style_size (and methods, used by the workflow), plus the global seed 
 import argparse
 import csv
 import io
-import json
 import sys
 from pathlib import Path
 
@@ -31,6 +30,7 @@ from stylizednerf.fileio import atomic_path, atomic_write_json, atomic_write_tex
 from stylizednerf.paths import IMAGE_SUFFIXES
 from stylizednerf.provenance import metadata
 from stylizednerf.warp import DEPTH_TOLERANCE
+from stylizednerf.config import parse_settings
 
 DEFAULTS = {"gaps": [1, 7], "depth_tolerance": DEPTH_TOLERANCE, "lpips_checkpoint": None, "batch_size": 8,
             "max_pairs": None, "style_size": None, "seed": 0, "device": "auto",
@@ -160,13 +160,7 @@ def parse_args(argv):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    try:
-        given = json.loads(args.settings)
-    except json.JSONDecodeError as error:
-        raise SystemExit(f"error: --settings is not JSON ({error})") from error
-    unknown = sorted(set(given) - set(DEFAULTS))
-    if unknown:
-        raise SystemExit(f"error: --settings: unknown key(s) {unknown}")
+    given = parse_settings(args.settings, DEFAULTS, "evaluate")
     settings = {**DEFAULTS, **given}
     gaps = [int(g) for g in settings["gaps"]]
     if not gaps or min(gaps) < 1:

@@ -28,6 +28,7 @@ import numpy as np
 import stylizednerf  # noqa: F401
 from stylizednerf.fileio import atomic_path, atomic_write_json, atomic_write_text
 from stylizednerf.provenance import metadata
+from stylizednerf.config import parse_settings
 
 METHOD_ORDER = ["gt", "adain", "stylizednerf", "sequential"]
 METHOD_LABELS = {"gt": "NeRF (no style)", "adain": "AdaIN per frame", "stylizednerf": "StylizedNeRF (ours)",
@@ -230,10 +231,7 @@ def main(argv=None) -> int:
 
     matplotlib.use("Agg")
     args = parse_args(argv)
-    try:
-        given = json.loads(args.settings)
-    except json.JSONDecodeError as error:
-        raise SystemExit(f"error: --settings is not JSON ({error})") from error
+    given = parse_settings(args.settings)
     settings = {**DEFAULTS, **{k: v for k, v in given.items() if k in DEFAULTS}}
     evals = load_evals(args.evals)
     out = Path(args.out)

@@ -27,6 +27,7 @@ from stylizednerf.nerf.imagemetrics import lpips_or_none, mse_to_psnr, psnr, ssi
 from stylizednerf.nerf.model import NerfModel, resolve_config
 from stylizednerf.nerf.rays import SceneSpace, camera_rays
 from stylizednerf.nerf.render import checkpoint_payload, render_cameras, render_rays_chunked
+from stylizednerf.config import parse_settings
 
 CHECKPOINT_FORMAT = "stylizednerf-nerf-train/1"
 
@@ -479,10 +480,7 @@ def main(argv=None) -> int:
     cameras_path = Path(args.cameras)
     out = Path(args.out)
     ckpt = Path(args.checkpoint_dir) if args.checkpoint_dir else out.parent / f"{out.name}_ckpt"
-    try:
-        settings = json.loads(args.settings)
-    except json.JSONDecodeError as error:
-        raise SystemExit(f"error: --settings is not valid JSON ({error})") from None
+    settings = parse_settings(args.settings)
     try:
         camera_set = read_cameras(cameras_path)
     except FileNotFoundError:

@@ -32,6 +32,7 @@ from stylizednerf.poses.export import write_exports
 from stylizednerf.poses.images import _names, prepare_images
 from stylizednerf.poses.report import plot_cameras
 from stylizednerf.provenance import metadata
+from stylizednerf.config import parse_settings
 
 
 def parse_args(argv):
@@ -153,7 +154,7 @@ def colmap_poses(name: str, work_images: Path, names: list[str], options: sfm.Sf
 
 
 def run(args) -> dict:
-    settings = json.loads(args.settings)
+    settings = parse_settings(args.settings)
     options = sfm_options(settings, args.threads)
     sources, folder, downscale, shipped = find_inputs(args.source, args.downscale)
     if args.poses == "provided" and shipped is None:

@@ -8,7 +8,6 @@ Python API: :func:`stylize_images`.
 """
 
 import argparse
-import json
 from pathlib import Path
 
 import torch
@@ -16,6 +15,7 @@ from tqdm import tqdm
 
 from stylizednerf.stylization2d.adain import adain, blend
 from stylizednerf.stylization2d.decoder import crop_to, load_decoder, pad_to_multiple
+from stylizednerf.config import parse_settings
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -83,7 +83,7 @@ def main(argv=None) -> int:
     parser.add_argument("--device", default=None, help="auto|cpu|cuda (default: settings or auto)")
     parser.add_argument("--settings", default="{}", help="JSON settings (device, alpha, style_size)")
     args = parser.parse_args(argv)
-    settings = json.loads(args.settings)
+    settings = parse_settings(args.settings)
     device = resolve_device(args.device or settings.get("device", "auto"))
     alpha = float(settings.get("alpha", args.alpha))
     if not 0.0 <= alpha <= 1.0:

@@ -27,6 +27,7 @@ from stylizednerf.stylization2d.adain import adain
 from stylizednerf.stylization2d.decoder import Decoder
 from stylizednerf.stylization2d.losses import content_loss, style_loss
 from stylizednerf.stylization2d.stylize import autocast, resolve_device, stylize_images
+from stylizednerf.config import parse_settings
 
 DEFAULTS = {
     "iterations": 160000, "batch_size": 8, "crop_size": 256, "load_size": 512, "min_scale": 0.5,
@@ -221,13 +222,7 @@ def main(argv=None) -> int:
     parser.add_argument("--checkpoint-dir", default=None, help="default: <out>_ckpt")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
-    try:
-        settings = json.loads(args.settings)
-    except json.JSONDecodeError as error:
-        raise SystemExit(f"error: --settings: not valid JSON ({error})") from error
-    unknown = sorted(set(settings) - set(DEFAULTS))
-    if unknown:
-        raise SystemExit(f"error: decoder.{unknown[0]}: unknown setting")
+    settings = parse_settings(args.settings, DEFAULTS, "decoder")
     sources = list(args.contents)
     if settings.get("extra_content"):
         from stylizednerf.config import ConfigError, expand_data

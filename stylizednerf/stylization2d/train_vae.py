@@ -22,6 +22,7 @@ from tqdm import tqdm
 
 from stylizednerf.stylization2d.stylize import autocast, resolve_device
 from stylizednerf.stylization2d.vae import StyleVAE, style_statistics, vae_loss
+from stylizednerf.config import parse_settings
 
 DEFAULTS = {
     "iterations": 5000, "batch_size": 64, "crops_per_style": 256, "crop_size": 256, "load_size": 512,
@@ -202,13 +203,7 @@ def main(argv=None) -> int:
     parser.add_argument("--checkpoint-dir", default=None, help="default: <out>_ckpt")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
-    try:
-        settings = json.loads(args.settings)
-    except json.JSONDecodeError as error:
-        raise SystemExit(f"error: --settings: not valid JSON ({error})") from error
-    unknown = sorted(set(settings) - set(DEFAULTS))
-    if unknown:
-        raise SystemExit(f"error: vae.{unknown[0]}: unknown setting")
+    settings = parse_settings(args.settings, DEFAULTS, "vae")
     for path in args.styles:
         if not Path(path).is_file():
             raise SystemExit(f"error: {path}: style image does not exist")
