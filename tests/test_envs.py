@@ -143,6 +143,18 @@ def _module_file(module: str) -> Path | None:
     return None
 
 
+def _optional_imports(tree) -> set[int]:
+    """Imports inside `try: ... except ImportError` are optional fallbacks, not dependencies."""
+    optional = set()
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Try):
+            continue
+        caught = {ast.unparse(handler.type) for handler in node.handlers if handler.type is not None}
+        if caught & {"ImportError", "ModuleNotFoundError"}:
+            optional |= {id(n) for stmt in node.body for n in ast.walk(stmt) if isinstance(n, (ast.Import, ast.ImportFrom))}
+    return optional
+
+
 def third_party_imports(module: str) -> set[str]:
     """Top-level third-party modules imported by ``module`` and the stylizednerf modules it imports."""
     seen, todo, outside = set(), [module, "stylizednerf"], set()
@@ -154,7 +166,11 @@ def third_party_imports(module: str) -> set[str]:
         path = _module_file(name)
         if path is None:
             continue
-        for node in ast.walk(ast.parse(path.read_text())):
+        tree = ast.parse(path.read_text())
+        optional = _optional_imports(tree)
+        for node in ast.walk(tree):
+            if id(node) in optional:
+                continue
             if isinstance(node, ast.Import):
                 targets = [alias.name for alias in node.names]
             elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:

@@ -11,10 +11,13 @@ rule render_views:
         "results/{scene}/views/cameras.json",
     log:
         "results/logs/render_views/{scene}.log",
+    threads: 4
+    resources:
+        gpu=1,
     params:
         settings=settings("render"),
     conda:
-        "../../envs/torch.yaml"
+        "../../envs/stylize.yaml"
     shell:
         "python -m stylizednerf render-views --model {input.model} --cameras {input.cameras}"
         " --out results/{wildcards.scene}/views --settings {params.settings:q} > {log} 2>&1"
@@ -32,10 +35,13 @@ rule stylize:
         "results/{scene}/{style}/stylize/model.pt",
     log:
         "results/logs/stylize/{scene}/{style}.log",
+    threads: 4
+    resources:
+        gpu=1,
     params:
         settings=settings("stylize"),
     conda:
-        "../../envs/torch.yaml"
+        "../../envs/stylize.yaml"
     shell:
         # the checkpoint lives beside the output folder, so a killed job resumes on rerun
         "python -m stylizednerf stylize --views results/{wildcards.scene}/views --model {input.model}"
@@ -56,10 +62,13 @@ rule render:
         cameras="results/{scene}/{style}/render/cameras.json",
     log:
         "results/logs/render/{scene}/{style}.log",
+    threads: 4
+    resources:
+        gpu=1,
     params:
         settings=settings("render"),
     conda:
-        "../../envs/torch.yaml"
+        "../../envs/stylize.yaml"
     shell:
         "python -m stylizednerf render --stylized results/{wildcards.scene}/{wildcards.style}/stylize"
         " --model {input.model} --cameras {input.cameras}"
@@ -75,10 +84,13 @@ rule render_path:
         "results/{scene}/path/cameras.json",
     log:
         "results/logs/render_path/{scene}.log",
+    threads: 4
+    resources:
+        gpu=1,
     params:
         settings=settings("render"),
     conda:
-        "../../envs/torch.yaml"
+        "../../envs/stylize.yaml"
     shell:
         "python -m stylizednerf render-path --model {input.model} --cameras {input.cameras}"
         " --out results/{wildcards.scene}/path --settings {params.settings:q} > {log} 2>&1"
@@ -99,10 +111,13 @@ if config["stylize"]["sequential_baseline"]:
             "results/{scene}/{style}/stylize_sequential/model.pt",
         log:
             "results/logs/stylize_sequential/{scene}/{style}.log",
+        threads: 4
+        resources:
+            gpu=1,
         params:
             settings=settings("stylize", mutual=False),
         conda:
-            "../../envs/torch.yaml"
+            "../../envs/stylize.yaml"
         shell:
             "python -m stylizednerf stylize --views results/{wildcards.scene}/views --model {input.model}"
             " --decoder {input.decoder} --latents {input.latents} --style-image {input.style}"
@@ -120,10 +135,13 @@ if config["stylize"]["sequential_baseline"]:
             cameras="results/{scene}/{style}/render_sequential/cameras.json",
         log:
             "results/logs/render_sequential/{scene}/{style}.log",
+        threads: 4
+        resources:
+            gpu=1,
         params:
             settings=settings("render"),
         conda:
-            "../../envs/torch.yaml"
+            "../../envs/stylize.yaml"
         shell:
             "python -m stylizednerf render --stylized results/{wildcards.scene}/{wildcards.style}/stylize_sequential"
             " --model {input.model} --cameras {input.cameras}"
