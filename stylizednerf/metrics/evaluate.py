@@ -31,18 +31,11 @@ from stylizednerf.paths import IMAGE_SUFFIXES
 from stylizednerf.provenance import metadata
 from stylizednerf.warp import DEPTH_TOLERANCE
 from stylizednerf.config import parse_settings
+from stylizednerf.device import resolve_device as pick_device
 
 DEFAULTS = {"gaps": [1, 7], "depth_tolerance": DEPTH_TOLERANCE, "lpips_checkpoint": None, "batch_size": 8,
             "max_pairs": None, "style_size": None, "seed": 0, "device": "auto",
             "methods": None}  # methods: read by the workflow only
-
-
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise SystemExit("error: settings device=cuda but CUDA is not available")
-    return torch.device(name)
 
 
 def read_rgb(path: Path) -> np.ndarray:

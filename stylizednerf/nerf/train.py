@@ -28,17 +28,9 @@ from stylizednerf.nerf.model import NerfModel, resolve_config
 from stylizednerf.nerf.rays import SceneSpace, camera_rays
 from stylizednerf.nerf.render import checkpoint_payload, render_cameras, render_rays_chunked
 from stylizednerf.config import parse_settings
+from stylizednerf.device import resolve_device
 
 CHECKPOINT_FORMAT = "stylizednerf-nerf-train/1"
-
-
-def resolve_device(name: str | None) -> torch.device:
-    name = name or "auto"
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device 'cuda' requested but CUDA is not available")
-    return torch.device(name)
 
 
 def load_image(path: Path, width: int, height: int) -> np.ndarray:

@@ -16,14 +16,7 @@ from tqdm import tqdm
 from stylizednerf.stylization2d.adain import adain, blend
 from stylizednerf.stylization2d.decoder import crop_to, load_decoder, pad_to_multiple
 from stylizednerf.config import parse_settings
-
-
-def resolve_device(name: str = "auto") -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise SystemExit("error: device: 'cuda' requested but CUDA is not available")
-    return torch.device(name)
+from stylizednerf.device import resolve_device
 
 
 def autocast(device: torch.device):

@@ -21,27 +21,10 @@ import torch
 from stylizednerf.cameras import CameraSet, read_cameras, write_cameras
 from stylizednerf.fileio import atomic_dir, atomic_save_torch, atomic_write_json
 from stylizednerf.provenance import metadata, write_metadata
+from stylizednerf.device import resolve_device as pick_device
+from stylizednerf.config import parse_settings
 
 RENDER_DEFAULTS = {"frames": 120, "fps": 30, "width": None, "chunk": 32768}
-
-
-def parse_settings(text: str) -> dict:
-    try:
-        values = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise SystemExit(f"error: --settings is not valid JSON: {error}") from None
-    if not isinstance(values, dict):
-        raise SystemExit("error: --settings must be a JSON object")
-    return values
-
-
-def pick_device(name: str | None) -> torch.device:
-    name = name or "auto"
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise SystemExit("error: device: cuda requested but no CUDA device is available")
-    return torch.device(name)
 
 
 def require(path, what: str) -> Path:
