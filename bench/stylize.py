@@ -184,6 +184,7 @@ def main(argv=None) -> int:
         from PIL import Image
 
         Image.fromarray(grid_image(rows, picks)).save(out / f"frames_{style}.png")
+        (out / "bench.json").write_text(json.dumps(report, indent=2) + "\n")  # after every style
 
     (out / "bench.json").write_text(json.dumps(report, indent=2) + "\n")
     print(f"wrote {out / 'bench.json'}")

@@ -20,7 +20,7 @@ TINY = {"device": "cpu", "seed": 0, "val_rays": 256, "val_every": 5, "log_every"
         "render_chunk": 4096,
         "fast": {"iterations": 10, "batch_rays": 64, "levels": 4, "log2_table": 10, "base_resolution": 4,
                  "max_resolution": 32, "hidden": 16, "grid_resolution": 8, "grid_update_every": 4,
-                 "coarse_samples": 16, "samples": 8}}
+                 "coarse_samples": 16, "samples": 8, "lr_decay_steps": None}}
 
 
 def _camera(c2w, width=8, height=6, f=10.0, near=2.0, far=10.0, file="0.png"):
@@ -277,3 +277,35 @@ def test_distortion_loss_matches_pairwise_definition_and_prefers_concentrated_we
     peak = torch.eye(8)[3:4]
     grid = uniform_edges(1, 8, "cpu", jitter=False)
     assert distortion_loss(peak, grid) < distortion_loss(even, grid)
+
+
+def test_compiled_grid_update_falls_back_to_eager(capsys):
+    """The grid update's compiled density: off on the CPU; a compiler failure falls back to the
+    eager function once, with a note; out-of-memory is not swallowed."""
+    from stylizednerf.nerf.compiled import MaybeCompiled, compile_wanted
+
+    model = NerfModel(SceneSpace("forward", np.eye(4), 1.0), resolve_config({**TINY, "compile": True}))
+    assert not compile_wanted(model, torch.device("cpu"))
+    density = model._grid_density()
+    assert density.compiled is None  # CPU: eager
+    x = torch.rand(50, 3)
+    assert torch.equal(density(x), model.field.density(x))
+
+    def broken(*args):
+        raise RuntimeError("backend exploded")
+
+    wrapper = MaybeCompiled(model.field.density, enabled=False, name="the grid update")
+    wrapper.compiled = broken
+    assert torch.equal(wrapper(x), model.field.density(x))
+    assert wrapper.compiled is None
+    assert "torch.compile of the grid update failed (RuntimeError: backend exploded)" in capsys.readouterr().err
+
+    def out_of_memory(*args):
+        raise torch.cuda.OutOfMemoryError("no memory")
+
+    wrapper.compiled = out_of_memory
+    with pytest.raises(torch.cuda.OutOfMemoryError):
+        wrapper(x)
+
+    model.update_grid()  # through the wrapper, eager on the CPU
+    assert model.grid.updates.item() == 1 and torch.isfinite(model.grid.density).all()

@@ -29,10 +29,10 @@ DEFAULTS = {
     "cuda_graph": False,
     "background": 0.0,
     "fast": {
-        "iterations": 6000, "batch_rays": 32768, "lr": 0.01, "lr_decay_steps": None,
+        "iterations": 8000, "batch_rays": 8192, "lr": 0.01, "lr_decay_steps": 12000,
         "levels": 16, "features_per_level": 2, "log2_table": 19, "base_resolution": 16,
         "max_resolution": 2048, "hidden": 64, "grid_resolution": 128, "grid_decay": 0.95,
-        "grid_update_every": 16, "coarse_samples": 128, "samples": 32, "uniform_fraction": 0.1,
+        "grid_update_every": 16, "coarse_samples": 128, "samples": 48, "uniform_fraction": 0.1,
         "grid_sampling": "alpha", "distortion_weight": 0.0, "weight_decay": 1e-6,
         "random_background": True,
     },
@@ -87,6 +87,21 @@ class NerfModel(nn.Module):
         else:
             self.field = MLPField(f["depth"], f["width"], f["pos_frequencies"], f["dir_frequencies"])
             self.coarse_field = MLPField(f["depth"], f["width"], f["pos_frequencies"], f["dir_frequencies"])
+        self._compiled_density = None
+
+    def _grid_density(self):
+        """The field's density for grid updates: compiled on CUDA when ``compile`` is on (see
+        nerf/compiled.py), since an eager update of the 128^3 grid costs as much as ~10 training steps."""
+        if self._compiled_density is None:
+            from stylizednerf.nerf.compiled import MaybeCompiled, compile_wanted
+
+            wanted = compile_wanted(self, self.world_to_scene.device)
+            self._compiled_density = MaybeCompiled(self.field.density, wanted, "the grid update")
+        return self._compiled_density
+
+    def to(self, *args, **kwargs):
+        self._compiled_density = None  # compiled code is specialised to a device
+        return super().to(*args, **kwargs)
 
     @property
     def feature_dim(self) -> int:
@@ -162,4 +177,4 @@ class NerfModel(nn.Module):
     @torch.no_grad()
     def update_grid(self) -> None:
         if self.kind == "fast":
-            self.grid.update(self.field.density)
+            self.grid.update(self._grid_density())

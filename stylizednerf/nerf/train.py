@@ -244,6 +244,8 @@ class Trainer:
         """
         start = time.perf_counter()
         self.run_steps(1)
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.cuda):
+            self.model.update_grid()  # compiles the grid update too (nerf/compiled.py)
         self.reset()
         if self.cuda:
             torch.cuda.synchronize()

@@ -45,7 +45,8 @@ class FrozenField:
     def sample(self, origins: torch.Tensor, directions: torch.Tensor) -> GeometrySamples:
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
             if self.fused:
-                return self._sample_fused(origins, directions)
+                weights, features, depth = self._sample_fused(origins, directions)
+                return GeometrySamples(weights, features, depth)
             geo = self.model.sample_geometry(origins, directions)
         return GeometrySamples(geo["weights"].float(), geo["features"], geo["depth"].float())
 
@@ -53,15 +54,16 @@ class FrozenField:
     def fused(self) -> bool:
         return getattr(self.model, "kind", None) == "fast" and hasattr(self.model.field, "encoding")
 
-    def _sample_fused(self, origins: torch.Tensor, directions: torch.Tensor) -> GeometrySamples:
+    def _sample_fused(self, origins: torch.Tensor, directions: torch.Tensor):
         """``sample_geometry`` for the hash-grid field with one hash encoding per sample instead of
         two: its geometry features ARE the encoding that its density MLP reads, and the lookups are
-        most of the rendering time. Same numbers (tests/test_stylize_training.py checks)."""
+        most of the rendering time. Same numbers (tests/test_stylize_training.py checks).
+        Returns (weights, features, depth)."""
         from stylizednerf.nerf.fields import trunc_exp
         from stylizednerf.nerf.rendering import expected_parameter, render_weights
 
         model = self.model
-        rays = model.space.rays(origins.float(), directions.float())
+        rays = model.space.rays(origins.float(), directions.float(), model.world_to_scene)
         edges, _ = model._sample(rays, jitter=False)
         x = model._unit_points(rays, edges)
         b, n = x.shape[:2]
@@ -71,7 +73,7 @@ class FrozenField:
         weights = render_weights(sigma, model.space.deltas(rays, edges))
         s = expected_parameter(weights, edges)
         depth = model.space.depth(rays, s[:, None])[:, 0]
-        return GeometrySamples(weights.float(), encoding.float().reshape(b, n, -1), depth.float())
+        return weights.float(), encoding.float().reshape(b, n, -1), depth.float()
 
     @torch.no_grad()
     def render_camera(self, camera):

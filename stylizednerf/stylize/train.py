@@ -33,6 +33,8 @@ from stylizednerf.stylize.losses import consistency_loss, mimic_loss, neighbour_
 from stylizednerf.stylize.rays import image_rays, pixel_rays
 from stylizednerf.stylize.style_module import StyleModule, render_samples
 
+LOG_EVERY = 50  # steps between host syncs (loss log, progress bar)
+
 # Defaults follow METHOD.md / the public code where they say something; the rest are ours.
 DEFAULTS = {
     "mutual": True,
@@ -101,13 +103,24 @@ def style_features(encoder, style_rgb: torch.Tensor) -> list[torch.Tensor]:
 
 def decode(encoder, decoder, content: torch.Tensor, style_feats: list[torch.Tensor]):
     """AdaIN stylization of contents (B, 3, H, W): ``(output cropped to H x W, full output, target)``."""
-    from stylizednerf.stylization2d.adain import adain
-    from stylizednerf.stylization2d.decoder import crop_to, pad_to_multiple
-
     height, width = content.shape[-2:]
-    target = adain(encoder(pad_to_multiple(content)), style_feats[-1])
+    target = adain_targets(encoder, content, style_feats)
     full = decoder(target)
-    return crop_to(full, height, width), full, target
+    return crop_to_size(full, height, width), full, target
+
+
+def adain_targets(encoder, content: torch.Tensor, style_feats: list[torch.Tensor]) -> torch.Tensor:
+    """The AdaIN targets (B, 512, h, w) of contents (B, 3, H, W): what the decoder decodes."""
+    from stylizednerf.stylization2d.adain import adain
+    from stylizednerf.stylization2d.decoder import pad_to_multiple
+
+    return adain(encoder(pad_to_multiple(content)), style_feats[-1])
+
+
+def crop_to_size(images: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    from stylizednerf.stylization2d.decoder import crop_to
+
+    return crop_to(images, height, width)
 
 
 class Stylizer:
@@ -121,10 +134,17 @@ class Stylizer:
         self.device = torch.device(device)
         self.geometry = geometry
         self.views = views.to(self.device)
-        self.encoder = encoder.to(self.device)
+        # the encoder is fixed (only the decoder is fine-tuned): no weight gradients for it.
+        # (the one H100 run with channels-last tensors had ~2x slower decoder steps; not isolated,
+        # so left out: BENCHMARKS.md, issue 6)
+        self.encoder = encoder.to(self.device).eval().requires_grad_(False)
         self.decoder = decoder.to(self.device)
         self.generator = torch.Generator().manual_seed(seed)  # CPU generator: same draws on any device
         self.style_feats = style_features(self.encoder, style_rgb.to(self.device))
+        self.autocast = self.device.type == "cuda"
+        # the AdaIN target of each training view depends only on the (fixed) content and style:
+        # encoded once here instead of in every decoder step
+        self.targets_2d = self._adain_targets()
         self.style_module = StyleModule(geometry.feature_dim, mu.shape[-1], self.s["hidden"], self.s["layers"]).to(self.device)
         self.latents = StyleLatents(mu, sigma, self.views.count, self.generator).to(self.device)
         self.decoder_opt = torch.optim.Adam(self.decoder.parameters(), lr=self.s["decoder_lr"])
@@ -132,12 +152,11 @@ class Stylizer:
             {"params": self.style_module.parameters(), "lr": self.s["nerf_lr"]},
             {"params": self.latents.parameters(), "lr": self.s["latent_lr"]},
         ])
-        self.partners = neighbour_pairs(self.views.c2w.float(), self.s["neighbours"])
+        self.partners = neighbour_pairs(self.views.c2w.float(), self.s["neighbours"]).cpu()
         self.decoder_iteration = 0  # drives the lr schedule 1e-4 / (1 + 5e-5 i)
         self.targets = None  # (V, H, W, 3) the decoder's stylizations, the NeRF side's targets
         self.nerf_renders = None  # (V, H, W, 3) the NeRF's stylized training views (mutual mode)
         self.log: list[dict] = []
-        self.autocast = self.device.type == "cuda"
 
     # ---- schedule ------------------------------------------------------------------------
     def phases(self) -> list[tuple[int, str, int]]:
@@ -156,7 +175,7 @@ class Stylizer:
         n_pairs = max(1, self.s["batch_views"] // 2)
         anchors = torch.randint(self.views.count, (n_pairs,), generator=self.generator)
         choice = torch.randint(self.partners.shape[1], (n_pairs,), generator=self.generator)
-        partners = self.partners.cpu()[anchors, choice]
+        partners = self.partners[anchors, choice]
         views = torch.stack([anchors, partners], dim=1).reshape(-1)
         first = torch.arange(0, 2 * n_pairs, 2)
         pairs = torch.cat([torch.stack([first, first + 1], 1), torch.stack([first + 1, first], 1)])
@@ -169,9 +188,11 @@ class Stylizer:
             group["lr"] = lr
         from stylizednerf.stylization2d.losses import content_loss, style_loss
 
-        content = self.views.rgb[views].permute(0, 3, 1, 2).float()
+        H, W = self.views.size
+        target = self.targets_2d[views]
         with self._amp():
-            output, full, target = decode(self.encoder, self.decoder, content, self.style_feats)
+            full = self.decoder(target)
+            output = crop_to_size(full, H, W)
             out_feats = self.encoder.features(full)
         l_content = content_loss(out_feats[-1], target)
         l_style = style_loss(out_feats, self.style_feats)
@@ -179,17 +200,17 @@ class Stylizer:
         l_co, _ = consistency_loss(stylized, self.views.depth[views].float(), self.views.K[views].float(),
                                    self.views.c2w[views].float(), pairs, self.s["point_tolerance"])
         loss = self.s["co_weight"] * l_co + self.s["content_weight"] * l_content + self.s["style_weight"] * l_style
-        record = {"co": l_co.item(), "content": l_content.item(), "style": l_style.item()}
+        record = {"co": l_co, "content": l_content, "style": l_style}
         if use_mimic:
             l_mimic = mimic_loss(*self._mimic_2d_pairs(stylized, views))
             loss = loss + self.s["mimic_2d_weight"] * l_mimic
-            record["mimic_2d"] = l_mimic.item()
+            record["mimic_2d"] = l_mimic
         self.decoder_opt.zero_grad(set_to_none=True)
         loss.backward()
         self.decoder_opt.step()
         self.decoder_iteration += 1
-        record["loss"] = loss.item()
-        return record
+        record["loss"] = loss
+        return {k: v.detach() for k, v in record.items()}  # tensors: no host sync per step
 
     def _mimic_2d_pairs(self, stylized: torch.Tensor, views: torch.Tensor):
         """(decoder colours, stylized-NeRF colours) for L_mimic on the decoder side.
@@ -215,11 +236,20 @@ class Stylizer:
     def stylize_views(self) -> torch.Tensor:
         """The decoder's stylizations of every training view, (V, H, W, 3) in [0, 1]."""
         out = []
+        H, W = self.views.size
+        for start in range(0, self.views.count, self.s["batch_views"]):
+            with self._amp():
+                output = crop_to_size(self.decoder(self.targets_2d[start:start + self.s["batch_views"]]), H, W)
+            out.append(output.float().clamp(0, 1).permute(0, 2, 3, 1))
+        return torch.cat(out)
+
+    @torch.no_grad()
+    def _adain_targets(self) -> torch.Tensor:
+        out = []
         for start in range(0, self.views.count, self.s["batch_views"]):
             content = self.views.rgb[start:start + self.s["batch_views"]].permute(0, 3, 1, 2).float()
             with self._amp():
-                output, _, _ = decode(self.encoder, self.decoder, content, self.style_feats)
-            out.append(output.float().clamp(0, 1).permute(0, 2, 3, 1))
+                out.append(adain_targets(self.encoder, content, self.style_feats).float())
         return torch.cat(out)
 
     # ---- 3D side -------------------------------------------------------------------------
@@ -247,7 +277,7 @@ class Stylizer:
         self.nerf_opt.zero_grad(set_to_none=True)
         loss.backward()
         self.nerf_opt.step()
-        return {"mimic": l_mimic.item(), "prior": l_prior.item(), "loss": loss.item()}
+        return {"mimic": l_mimic.detach(), "prior": l_prior.detach(), "loss": loss.detach()}
 
     @torch.no_grad()
     def render_image(self, K, c2w, height: int, width: int, latent) -> tuple[torch.Tensor, torch.Tensor]:
@@ -307,13 +337,16 @@ class Stylizer:
                     self.nerf_renders = self.render_training_views()
             else:
                 self.targets = self.stylize_views()  # the decoder as it stands after its phase
+            pending: list[tuple[dict, dict]] = []
             for step in range(first, steps):
                 record = self.decoder_step(use_mimic) if phase == "decoder" else self.nerf_step()
-                record.update(round=round_index, phase=phase, step=step)
-                self.log.append(record)
+                pending.append((record, {"round": round_index, "phase": phase, "step": step}))
                 bar.update(1)
-                bar.set_postfix({k: f"{v:.4g}" for k, v in record.items() if k in ("loss", "co", "mimic")})
-                if checkpoint is not None and (step + 1) % self.s["checkpoint_every"] == 0 and step + 1 < steps:
+                saving = checkpoint is not None and (step + 1) % self.s["checkpoint_every"] == 0 and step + 1 < steps
+                if saving or (step + 1) % LOG_EVERY == 0 or step + 1 == steps:
+                    self._flush(pending)
+                    bar.set_postfix({k: f"{v:.4g}" for k, v in self.log[-1].items() if k in ("loss", "co", "mimic")})
+                if saving:
                     checkpoint(self.state(phase_index, step + 1))
             if phase == "nerf" and self.s["mutual"]:
                 self.nerf_renders = None  # re-rendered lazily by the next decoder phase
@@ -322,6 +355,16 @@ class Stylizer:
         bar.close()
         self.targets = self.stylize_views() if self.targets is None else self.targets
         return self.log
+
+    def _flush(self, pending: list[tuple[dict, dict]]) -> None:
+        """Move the steps' loss tensors into ``self.log`` as floats: one host sync for many steps."""
+        if not pending:
+            return
+        keys = list(pending[0][0])
+        values = torch.stack([torch.stack([r[k].float() for k in keys]) for r, _ in pending]).tolist()
+        for (_, where), row in zip(pending, values):
+            self.log.append({**dict(zip(keys, row)), **where})
+        pending.clear()
 
     def export(self) -> dict:
         """What ``render`` needs: the style module, its shape, and the latents."""
