@@ -309,3 +309,24 @@ def test_compiled_grid_update_falls_back_to_eager(capsys):
 
     model.update_grid()  # through the wrapper, eager on the CPU
     assert model.grid.updates.item() == 1 and torch.isfinite(model.grid.density).all()
+
+
+@pytest.mark.parametrize("levels,log2_table,base,top", [(6, 10, 4, 64), (3, 16, 4, 8), (4, 6, 8, 128)])
+def test_hash_encoding_inference_lookup_matches_training_lookup(levels, log2_table, base, top):
+    """Without gradients the encoding takes a leaner path (dense and hashed levels apart, one
+    embedding_bag); it must give the same features as the differentiable one, for grids with
+    dense and hashed levels, dense only and hashed only."""
+    torch.manual_seed(0)
+    enc = HashEncoding(levels, 2, log2_table, base, top)
+    with torch.no_grad():
+        enc.table.uniform_(-1.0, 1.0)
+    x = torch.rand(3000, 3)
+    x[:4] = torch.tensor([[0.0, 0.0, 0.0], [1.0, 1.0, 1.0], [0.5, 0.25, 0.75], [1.0 - 1e-7, 0.0, 1.0]])
+    with torch.no_grad():
+        lean = enc(x)
+    full = enc(x)  # gradients on: the training path
+    assert full.requires_grad and not lean.requires_grad
+    assert torch.allclose(lean, full.detach(), atol=1e-6)
+    full.sum().backward()
+    assert enc.table.grad is not None and enc.table.grad.abs().sum() > 0
+    assert 0 <= enc.dense_levels <= levels

@@ -64,12 +64,55 @@ class HashEncoding(nn.Module):
         self.register_buffer("level_offset", torch.arange(levels, dtype=torch.int64) * size, persistent=False)
         self.register_buffer("corner_bit", torch.tensor([0, 1], dtype=torch.int64), persistent=False)
         self.table = nn.Parameter(torch.empty(levels * size, features).uniform_(-1e-4, 1e-4))
+        # for the inference lookup: coarse levels are the dense ones (res grows with the level)
+        self.dense_levels = sum((r + 1) ** 3 <= size for r in res)
+        corners = torch.tensor([[c & 1, (c >> 1) & 1, c >> 2] for c in range(8)], dtype=torch.int64)  # (8, xyz)
+        strides = torch.tensor([r + 1 for r in res[:self.dense_levels]], dtype=torch.int64)
+        self.register_buffer("dense_corner_offset", corners[:, 0] + corners[:, 1] * strides[:, None]
+                             + corners[:, 2] * strides[:, None] ** 2, persistent=False)  # (dense levels, 8)
 
     @property
     def out_dim(self) -> int:
         return self.levels * self.features
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if torch.is_grad_enabled() or torch.compiler.is_compiling():
+            return self._forward_training(x)
+        return self._forward_inference(x)
+
+    def _forward_inference(self, x: torch.Tensor) -> torch.Tensor:
+        """The same lookup with fewer, smaller temporaries, for eager inference (rendering, frozen
+        geometry): dense and hashed levels indexed separately, and the 8-corner weighted sum done by
+        one ``embedding_bag`` instead of materialising the (N, levels, 8, features) gather."""
+        x = x.float().clamp(0.0, 1.0 - 1e-6)
+        n = x.shape[0]
+        pos = x[:, None, :] * self.resolution[None, :, None]  # (N, L, 3)
+        base = pos.floor()
+        frac = pos - base
+        base = base.long()
+        k = self.dense_levels
+        parts = []
+        if k > 0:  # dense levels: row-major cell index, plus each corner's fixed offset
+            b = base[:, :k]
+            stride = self.stride_y[:k]
+            first = b[..., 0] + b[..., 1] * stride + b[..., 2] * stride * stride + self.level_offset[:k]
+            parts.append(first[..., None] + self.dense_corner_offset)  # (N, k, 8)
+        if k < self.levels:  # hashed levels: per axis the two corner coordinates, then combined
+            b = base[:, k:]  # (N, L - k, 3); (b + bit) * prime = b * prime + bit * prime: one product per axis
+            hz = (b[..., 2] * HASH_PRIMES[2])[..., None] + self.corner_bit * HASH_PRIMES[2]  # (N, L - k, 2)
+            hy = (b[..., 1] * HASH_PRIMES[1])[..., None] + self.corner_bit * HASH_PRIMES[1]
+            hx = b[..., 0, None] + self.corner_bit
+            hashed = (hz[..., :, None] ^ hy[..., None, :]).reshape(n, -1, 4, 1) ^ hx[..., None, :]
+            parts.append((hashed.reshape(n, -1, 8) & (self.table_size - 1)) + self.level_offset[k:, None])
+        index = torch.cat(parts, 1) if len(parts) > 1 else parts[0]  # (N, L, 8), corner = x + 2y + 4z
+        w = torch.stack([1.0 - frac, frac], -1)  # (N, L, 3, 2)
+        weight = (w[:, :, 2, :, None] * w[:, :, 1, None, :]).reshape(n, -1, 4, 1) * w[:, :, 0, None, :]
+        out = F.embedding_bag(index.reshape(-1, 8), self.table, mode="sum",
+                              per_sample_weights=weight.reshape(-1, 8).to(self.table.dtype))
+        return out.reshape(n, -1)
+
+    def _forward_training(self, x: torch.Tensor) -> torch.Tensor:
+        """Differentiable lookup; the training step compiles it (and its gradient) into few kernels."""
         x = x.float().clamp(0.0, 1.0 - 1e-6)
         n = x.shape[0]
         pos = x[:, None, :] * self.resolution[None, :, None]  # (N, L, 3)
