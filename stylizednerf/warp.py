@@ -123,12 +123,32 @@ def forward_splat(image_i, depth_i, K_i, c2w_i, depth_j, K_j, c2w_j, point_toler
     surface view i cannot see, and hits on pixels whose own surface is elsewhere. Unmasked pixels
     of ``warped`` are 0. Gradients flow to ``image_i``.
     """
-    (image_i, depth_i, K_i, c2w_i, depth_j, K_j, c2w_j), added = _batched(
-        (image_i, 3), (depth_i, 2), (K_i, 2), (c2w_i, 2), (depth_j, 2), (K_j, 2), (c2w_j, 2))
+    (image_i,), added = _batched((image_i, 3))
     dtype = image_i.dtype if image_i.is_floating_point() else torch.float32
-    depth_i, depth_j = depth_i.to(dtype), depth_j.to(dtype)
-    K_i, c2w_i, K_j, c2w_j = (t.to(dtype=dtype, device=image_i.device) for t in (K_i, c2w_i, K_j, c2w_j))
-    B, Hi, Wi, C = image_i.shape
+    source, mask = splat_correspondence(depth_i, K_i, c2w_i, depth_j, K_j, c2w_j, point_tolerance, dtype,
+                                        device=image_i.device)
+    if source.shape[0] != image_i.shape[0]:  # one geometry for a batch of images
+        source, mask = source.expand(image_i.shape[0], -1), mask.expand(image_i.shape[0], -1, -1)
+    warped = gather_splat(image_i.to(dtype), source, mask)
+    if added:
+        warped, mask = warped[0], mask[0]
+    return warped, mask
+
+
+def splat_correspondence(depth_i, K_i, c2w_i, depth_j, K_j, c2w_j, point_tolerance: float = POINT_TOLERANCE,
+                         dtype=torch.float32, device=None):
+    """The geometry of :func:`forward_splat`: ``(source (B, Hj * Wj) long, mask (B, Hj, Wj) bool)``.
+
+    ``source`` = the pixel of view i (flat index ``v * Wi + u``) that wins each pixel of view j
+    (0 where nothing does), ``mask`` = where the splat counts. Neither depends on the image, so
+    with frozen depth they can be computed once per view pair and reused (:func:`gather_splat`).
+    """
+    (depth_i, K_i, c2w_i, depth_j, K_j, c2w_j), _ = _batched(
+        (depth_i, 2), (K_i, 2), (c2w_i, 2), (depth_j, 2), (K_j, 2), (c2w_j, 2))
+    device = device if device is not None else depth_i.device
+    depth_i, depth_j = depth_i.to(dtype=dtype, device=device), depth_j.to(dtype=dtype, device=device)
+    K_i, c2w_i, K_j, c2w_j = (t.to(dtype=dtype, device=device) for t in (K_i, c2w_i, K_j, c2w_j))
+    B, Hi, Wi = depth_i.shape
     Hj, Wj = depth_j.shape[1:3]
 
     valid_i = _valid_depth(depth_i)
@@ -140,7 +160,7 @@ def forward_splat(image_i, depth_i, K_i, c2w_i, depth_j, K_j, c2w_j, point_toler
     ok = valid_i & (z > 0) & (u >= 0) & (u < Wj) & (v >= 0) & (v < Hj) & torch.isfinite(z)
 
     n_source, n_target = Hi * Wi, Hj * Wj
-    batch = torch.arange(B, device=image_i.device).view(B, 1, 1)
+    batch = torch.arange(B, device=device).view(B, 1, 1)
     target = torch.where(ok, batch * n_target + v.clamp(0, Hj - 1) * Wj + u.clamp(0, Wj - 1),
                          torch.zeros_like(u)).reshape(-1)
     ok_flat = ok.reshape(-1)
@@ -148,32 +168,34 @@ def forward_splat(image_i, depth_i, K_i, c2w_i, depth_j, K_j, c2w_j, point_toler
 
     # z-buffer in two scatter passes: nearest z per target pixel, then the lowest source index
     # among the sources at that z (exact ties are rare but must not blend two sources)
-    zbuf = torch.full((B * n_target,), float("inf"), dtype=z_flat.dtype, device=z_flat.device)
+    zbuf = torch.full((B * n_target,), float("inf"), dtype=z_flat.dtype, device=device)
     zbuf = zbuf.scatter_reduce(0, target, z_flat, reduce="amin", include_self=True)
-    source_index = torch.arange(B * n_source, device=image_i.device)
+    source_index = torch.arange(B * n_source, device=device)
     is_front = ok_flat & (z_flat == zbuf[target])
     sentinel = B * n_source
-    winner = torch.full((B * n_target,), sentinel, dtype=torch.long, device=image_i.device)
+    winner = torch.full((B * n_target,), sentinel, dtype=torch.long, device=device)
     winner = winner.scatter_reduce(0, target, torch.where(is_front, source_index, torch.full_like(source_index, sentinel)),
                                    reduce="amin", include_self=True)
     hit = winner < sentinel
     safe_winner = torch.where(hit, winner, torch.zeros_like(winner))
-
-    colours = image_i.to(dtype).reshape(B * n_source, C)
-    warped = colours[safe_winner] * hit.unsqueeze(-1).to(dtype)
     splatted_points = points_i.reshape(B * n_source, 3)[safe_winner]
 
     valid_j = _valid_depth(depth_j)
     points_j = unproject_depth(torch.where(valid_j, depth_j, torch.ones_like(depth_j)), K_j, c2w_j).reshape(-1, 3)
-    depth_j_flat = depth_j.reshape(-1)
-    close = (splatted_points.detach() - points_j).norm(dim=-1) < point_tolerance * depth_j_flat
-    mask = hit & valid_j.reshape(-1) & close
+    close = (splatted_points.detach() - points_j).norm(dim=-1) < point_tolerance * depth_j.reshape(-1)
+    mask = (hit & valid_j.reshape(-1) & close).reshape(B, Hj, Wj)
+    # global winner index -> pixel index within its own source view
+    source = (safe_winner.reshape(B, n_target) - torch.arange(B, device=device)[:, None] * n_source).clamp_min(0)
+    source = torch.where(hit.reshape(B, n_target), source, torch.zeros_like(source))
+    return source, mask
 
-    warped = (warped * mask.unsqueeze(-1).to(dtype)).reshape(B, Hj, Wj, C)
-    mask = mask.reshape(B, Hj, Wj)
-    if added:
-        warped, mask = warped[0], mask[0]
-    return warped, mask
+
+def gather_splat(image_i: torch.Tensor, source: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Images (B, Hi, Wi, C) moved by a :func:`splat_correspondence`: (B, Hj, Wj, C), 0 off the mask."""
+    B, C = image_i.shape[0], image_i.shape[-1]
+    Hj, Wj = mask.shape[1:]
+    colours = image_i.reshape(B, -1, C).gather(1, source.long()[..., None].expand(-1, -1, C))
+    return (colours * mask.reshape(B, -1, 1).to(colours.dtype)).reshape(B, Hj, Wj, C)
 
 
 def masked_mse(a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

@@ -232,3 +232,36 @@ def test_demo_goes_through_the_stages(tmp_path):
     with pytest.raises(SystemExit, match="no latent for style 'nope'"):
         main([*stylize_args[:12], "nope", *stylize_args[13:14], str(tmp_path / "bad"), *stylize_args[15:]])
     assert not (tmp_path / "bad").exists()
+
+
+def test_cached_splat_geometry_gives_the_same_l_co(encoder):
+    """The decoder's L_co from the per-pair splat geometry computed once equals the splat done on
+    the spot (bit for bit, gradients too), for every pair a decoder batch can draw."""
+    from stylizednerf.stylization2d.decoder import Decoder
+    from stylizednerf.stylize.field import FrozenField
+    from stylizednerf.stylize.losses import consistency_loss, consistency_loss_cached
+
+    cameras = _cameras(n=5)
+    views = _views(cameras)
+    views.depth += torch.rand(views.depth.shape, generator=torch.Generator().manual_seed(1))  # not a plane
+    stylizer = Stylizer(TINY, FrozenField(_tiny_nerf(cameras)), views, encoder, Decoder(), torch.rand(1, 3, 32, 32),
+                        torch.zeros(32), torch.full((32,), 0.1), "cpu")
+    assert stylizer.co_cache is not None
+    slot, source, mask = stylizer.co_cache
+    assert (slot >= 0).sum() == source.shape[0] == mask.shape[0] > 0
+    for a in range(stylizer.views.count):
+        for b in stylizer.partners[a].tolist():
+            assert slot[a, b] >= 0 and slot[b, a] >= 0
+    images = torch.rand(4, *stylizer.views.size, 3, requires_grad=True)
+    for _ in range(5):
+        views_idx, pairs = stylizer._decoder_batch()
+        v = stylizer.views
+        direct, direct_mask = consistency_loss(images, v.depth[views_idx], v.K[views_idx], v.c2w[views_idx], pairs,
+                                               stylizer.s["point_tolerance"])
+        rows = slot[views_idx[pairs[:, 0]], views_idx[pairs[:, 1]]]
+        cached, cached_mask = consistency_loss_cached(images, pairs, source[rows], mask[rows])
+        assert torch.equal(direct_mask, cached_mask) and direct_mask.any()
+        assert torch.equal(direct, cached)
+        g1, = torch.autograd.grad(direct, images)
+        g2, = torch.autograd.grad(cached, images)
+        assert torch.equal(g1, g2)

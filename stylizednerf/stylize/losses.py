@@ -8,7 +8,7 @@
 
 import torch
 
-from stylizednerf.warp import POINT_TOLERANCE, forward_splat, masked_mse
+from stylizednerf.warp import POINT_TOLERANCE, forward_splat, gather_splat, masked_mse
 
 
 def mimic_loss(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -27,6 +27,16 @@ def consistency_loss(images: torch.Tensor, depths: torch.Tensor, K: torch.Tensor
     i, j = pairs[:, 0], pairs[:, 1]
     warped, mask = forward_splat(images[i], depths[i], K[i], c2w[i], depths[j], K[j], c2w[j],
                                  point_tolerance=point_tolerance)
+    return masked_mse(warped, images[j].to(warped.dtype), mask), mask
+
+
+def consistency_loss_cached(images: torch.Tensor, pairs: torch.Tensor, source: torch.Tensor,
+                            mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """L_co as :func:`consistency_loss`, from each pair's precomputed splat geometry
+    (``stylizednerf.warp.splat_correspondence``: ``source`` (P, H * W), ``mask`` (P, H, W)).
+    With frozen depth the splat of view i into view j never changes; only the colours do."""
+    i, j = pairs[:, 0], pairs[:, 1]
+    warped = gather_splat(images[i], source, mask)
     return masked_mse(warped, images[j].to(warped.dtype), mask), mask
 
 

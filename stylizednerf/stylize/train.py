@@ -29,11 +29,12 @@ import torch
 from tqdm import tqdm
 
 from stylizednerf.stylize.latents import StyleLatents
-from stylizednerf.stylize.losses import consistency_loss, mimic_loss, neighbour_pairs
+from stylizednerf.stylize.losses import consistency_loss, consistency_loss_cached, mimic_loss, neighbour_pairs
 from stylizednerf.stylize.rays import image_rays, pixel_rays
 from stylizednerf.stylize.style_module import StyleModule, render_samples
 
 LOG_EVERY = 50  # steps between host syncs (loss log, progress bar)
+CO_CACHE_PIXELS = 1 << 27  # L_co splat geometry kept for at most this many (pair, pixel)s, ~5 bytes each
 
 # Defaults follow METHOD.md / the public code where they say something; the rest are ours.
 DEFAULTS = {
@@ -153,6 +154,9 @@ class Stylizer:
             {"params": self.latents.parameters(), "lr": self.s["latent_lr"]},
         ])
         self.partners = neighbour_pairs(self.views.c2w.float(), self.s["neighbours"]).cpu()
+        # the geometry is frozen, so where view i splats into view j never changes: computed once
+        # for every pair the decoder batches can draw (None when too large: splat every step)
+        self.co_cache = self._splat_geometry()
         self.decoder_iteration = 0  # drives the lr schedule 1e-4 / (1 + 5e-5 i)
         self.targets = None  # (V, H, W, 3) the decoder's stylizations, the NeRF side's targets
         self.nerf_renders = None  # (V, H, W, 3) the NeRF's stylized training views (mutual mode)
@@ -197,8 +201,13 @@ class Stylizer:
         l_content = content_loss(out_feats[-1], target)
         l_style = style_loss(out_feats, self.style_feats)
         stylized = output.float().permute(0, 2, 3, 1)
-        l_co, _ = consistency_loss(stylized, self.views.depth[views].float(), self.views.K[views].float(),
-                                   self.views.c2w[views].float(), pairs, self.s["point_tolerance"])
+        if self.co_cache is not None:
+            slot, source, mask = self.co_cache
+            index = slot[views[pairs[:, 0]], views[pairs[:, 1]]]
+            l_co, _ = consistency_loss_cached(stylized, pairs, source[index], mask[index])
+        else:
+            l_co, _ = consistency_loss(stylized, self.views.depth[views].float(), self.views.K[views].float(),
+                                       self.views.c2w[views].float(), pairs, self.s["point_tolerance"])
         loss = self.s["co_weight"] * l_co + self.s["content_weight"] * l_content + self.s["style_weight"] * l_style
         record = {"co": l_co, "content": l_content, "style": l_style}
         if use_mimic:
@@ -242,6 +251,30 @@ class Stylizer:
                 output = crop_to_size(self.decoder(self.targets_2d[start:start + self.s["batch_views"]]), H, W)
             out.append(output.float().clamp(0, 1).permute(0, 2, 3, 1))
         return torch.cat(out)
+
+    @torch.no_grad()
+    def _splat_geometry(self):
+        """(slot (V, V) -> row or -1, source (P, H*W) int32, mask (P, H, W)) for every ordered pair
+        of neighbouring views, from ``stylizednerf.warp.splat_correspondence``; None if too large."""
+        from stylizednerf.warp import splat_correspondence
+
+        V, (H, W) = self.views.count, self.views.size
+        pairs = sorted({p for a in range(V) for b in self.partners[a].tolist() for p in ((a, b), (b, a))})
+        if not pairs or len(pairs) * H * W > CO_CACHE_PIXELS:
+            return None
+        sources, masks = [], []
+        depth, K, c2w = self.views.depth.float(), self.views.K.float(), self.views.c2w.float()
+        for start in range(0, len(pairs), 8):
+            i = torch.tensor([a for a, _ in pairs[start:start + 8]], device=self.device)
+            j = torch.tensor([b for _, b in pairs[start:start + 8]], device=self.device)
+            source, mask = splat_correspondence(depth[i], K[i], c2w[i], depth[j], K[j], c2w[j],
+                                                self.s["point_tolerance"], torch.float32)
+            sources.append(source.to(torch.int32))
+            masks.append(mask)
+        slot = torch.full((V, V), -1, dtype=torch.long)
+        for row, (a, b) in enumerate(pairs):
+            slot[a, b] = row
+        return slot.to(self.device), torch.cat(sources), torch.cat(masks)
 
     @torch.no_grad()
     def _adain_targets(self) -> torch.Tensor:
