@@ -64,26 +64,17 @@ def main(argv=None) -> int:
     parser.add_argument("--set", default="{}", help="JSON overrides of the stylize settings")
     args = parser.parse_args(argv)
 
-    from stylizednerf.stylization2d.decoder import load_decoder
-    from stylizednerf.stylization2d.vgg import VGGEncoder
-    from stylizednerf.stylize.field import load_field
-    from stylizednerf.stylize.latents import read_style_latents
-    from stylizednerf.stylize.train import Stylizer
-
     results = Path(args.results)
     out = Path(args.out) if args.out else results / "bench" / "profile_stylize"
     out.mkdir(parents=True, exist_ok=True)
     device = cli.pick_device(args.device)
     scene = results / args.scene
-    views, _ = cli.read_training_views(scene / "views")
-    field = load_field(cli.require(scene / "nerf" / "model.pt", "NeRF model"), device)
-    mu, sigma = read_style_latents(cli.require(results / "stylization2d" / "style_latents.json", "latents"),
-                                   [args.style])
-    style_rgb = cli.load_rgb(cli.require(results / "styles" / f"{args.style}.png", "style image"))
-    decoder = load_decoder(cli.require(results / "stylization2d" / "decoder.pt", "decoder"))
     setup = time.perf_counter()
-    stylizer = Stylizer(json.loads(args.set), field, views, VGGEncoder(), decoder, style_rgb.permute(2, 0, 1)[None],
-                        mu, sigma, device)
+    stylizer, _ = cli.build_stylizer(scene / "views", scene / "nerf" / "model.pt",
+                                     results / "stylization2d" / "decoder.pt",
+                                     results / "stylization2d" / "style_latents.json",
+                                     results / "styles" / f"{args.style}.png", args.style,
+                                     {**json.loads(args.set), "device": str(device)})
     sync(device)
     setup = time.perf_counter() - setup
     stylizer.targets = stylizer.stylize_views()

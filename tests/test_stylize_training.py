@@ -265,3 +265,8 @@ def test_cached_splat_geometry_gives_the_same_l_co(encoder):
         g1, = torch.autograd.grad(direct, images)
         g2, = torch.autograd.grad(cached, images)
         assert torch.equal(g1, g2)
+        # past the cache's size bound the stylizer splats on the spot: the same geometry
+        cache, stylizer.co_cache = stylizer.co_cache, None
+        fresh = stylizer._pair_geometry(views_idx, pairs)
+        stylizer.co_cache = cache
+        assert all(torch.equal(a, b) for a, b in zip(fresh, stylizer._pair_geometry(views_idx, pairs)))

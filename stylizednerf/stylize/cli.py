@@ -101,8 +101,9 @@ def read_training_views(views_dir):
 
 # ---- stylize -----------------------------------------------------------------------------
 
-def stylize(views_dir, model_path, decoder_path, latents_path, style_path, style_name: str, out, settings: dict,
-            checkpoint_dir=None) -> dict:
+def build_stylizer(views_dir, model_path, decoder_path, latents_path, style_path, style_name: str, settings: dict):
+    """``(stylizer, resolved settings)`` of one scene x style from the pipeline's files (also used by
+    bench/profile_stylize.py)."""
     from stylizednerf.stylization2d.decoder import load_decoder
     from stylizednerf.stylization2d.vgg import VGGEncoder
     from stylizednerf.stylize.field import load_field
@@ -117,7 +118,7 @@ def stylize(views_dir, model_path, decoder_path, latents_path, style_path, style
     device = pick_device(settings.get("device"))
     seed = int(settings.get("seed", 0))
     torch.manual_seed(seed)
-    views, cameras = read_training_views(views_dir)
+    views, _ = read_training_views(views_dir)
     field = load_field(require(model_path, "NeRF model"), device)
     try:
         mu, sigma = read_style_latents(require(latents_path, "style latents"), [style_name])
@@ -125,7 +126,14 @@ def stylize(views_dir, model_path, decoder_path, latents_path, style_path, style
         raise SystemExit(f"error: {error.args[0]}") from None
     style_rgb = load_rgb(require(style_path, "style image")).permute(2, 0, 1)[None]
     decoder = load_decoder(require(decoder_path, "decoder"))
-    stylizer = Stylizer(options, field, views, VGGEncoder(), decoder, style_rgb, mu, sigma, device, seed)
+    return Stylizer(options, field, views, VGGEncoder(), decoder, style_rgb, mu, sigma, device, seed), options
+
+
+def stylize(views_dir, model_path, decoder_path, latents_path, style_path, style_name: str, out, settings: dict,
+            checkpoint_dir=None) -> dict:
+    seed = int(settings.get("seed", 0))
+    stylizer, options = build_stylizer(views_dir, model_path, decoder_path, latents_path, style_path, style_name,
+                                       settings)
 
     checkpoint_file = Path(checkpoint_dir) / "state.pt" if checkpoint_dir else None
     resume = None
@@ -149,7 +157,7 @@ def stylize(views_dir, model_path, decoder_path, latents_path, style_path, style
         atomic_write_json(tmp / "losses.json", {"log": log, "settings": options})
         write_previews(stylizer, tmp / "views.png", int(settings.get("previews", 4)))
         final = {k: v for k, v in log[-1].items()} if log else {}
-        atomic_write_json(tmp / "metadata.json", {**record, "final": final, "views": views.count})
+        atomic_write_json(tmp / "metadata.json", {**record, "final": final, "views": stylizer.views.count})
     if checkpoint_file is not None and checkpoint_file.exists():
         checkpoint_file.unlink()  # the outputs are complete: a rerun starts afresh
     return {"seconds": round(seconds, 2), "final": log[-1] if log else {}}

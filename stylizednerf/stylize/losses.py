@@ -2,13 +2,13 @@
 
 * L_mimic: MSE between a rendering and the other side's stylization of the same view.
 * L_co: the decoder's stylized view i, lifted to 3D with the NeRF depth and splatted into view
-  j with a z-buffer (``stylizednerf.warp.forward_splat``, shared with the metrics), compared with
-  the stylized view j by MSE over the pixels that are in view and not occluded.
+  j with a z-buffer (``stylizednerf.warp.splat_correspondence``, the geometry of ``forward_splat``),
+  compared with the stylized view j by MSE over the pixels that are in view and not occluded.
 """
 
 import torch
 
-from stylizednerf.warp import POINT_TOLERANCE, forward_splat, gather_splat, masked_mse
+from stylizednerf.warp import POINT_TOLERANCE, gather_splat, masked_mse, splat_correspondence
 
 
 def mimic_loss(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -25,16 +25,16 @@ def consistency_loss(images: torch.Tensor, depths: torch.Tensor, K: torch.Tensor
     the splatted view i and the target view j. ``mask`` (P, H, W) says which pixels counted.
     """
     i, j = pairs[:, 0], pairs[:, 1]
-    warped, mask = forward_splat(images[i], depths[i], K[i], c2w[i], depths[j], K[j], c2w[j],
-                                 point_tolerance=point_tolerance)
-    return masked_mse(warped, images[j].to(warped.dtype), mask), mask
+    source, mask = splat_correspondence(depths[i], K[i], c2w[i], depths[j], K[j], c2w[j], point_tolerance,
+                                        images.dtype, device=images.device)
+    return consistency_loss_cached(images, pairs, source, mask)
 
 
 def consistency_loss_cached(images: torch.Tensor, pairs: torch.Tensor, source: torch.Tensor,
                             mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """L_co as :func:`consistency_loss`, from each pair's precomputed splat geometry
-    (``stylizednerf.warp.splat_correspondence``: ``source`` (P, H * W), ``mask`` (P, H, W)).
-    With frozen depth the splat of view i into view j never changes; only the colours do."""
+    """L_co from each pair's splat geometry (``stylizednerf.warp.splat_correspondence``: ``source``
+    (P, H * W), ``mask`` (P, H, W)). With frozen depth the splat of view i into view j never
+    changes, so the stylizer computes it once per view pair; only the colours move."""
     i, j = pairs[:, 0], pairs[:, 1]
     warped = gather_splat(images[i], source, mask)
     return masked_mse(warped, images[j].to(warped.dtype), mask), mask

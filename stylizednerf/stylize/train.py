@@ -28,10 +28,13 @@ from dataclasses import dataclass
 import torch
 from tqdm import tqdm
 
+from stylizednerf.stylization2d.adain import adain
+from stylizednerf.stylization2d.decoder import crop_to, pad_to_multiple
 from stylizednerf.stylize.latents import StyleLatents
-from stylizednerf.stylize.losses import consistency_loss, consistency_loss_cached, mimic_loss, neighbour_pairs
+from stylizednerf.stylize.losses import consistency_loss_cached, mimic_loss, neighbour_pairs
 from stylizednerf.stylize.rays import image_rays, pixel_rays
 from stylizednerf.stylize.style_module import StyleModule, render_samples
+from stylizednerf.warp import splat_correspondence
 
 LOG_EVERY = 50  # steps between host syncs (loss log, progress bar)
 CO_CACHE_PIXELS = 1 << 27  # L_co splat geometry kept for at most this many (pair, pixel)s, ~5 bytes each
@@ -107,21 +110,12 @@ def decode(encoder, decoder, content: torch.Tensor, style_feats: list[torch.Tens
     height, width = content.shape[-2:]
     target = adain_targets(encoder, content, style_feats)
     full = decoder(target)
-    return crop_to_size(full, height, width), full, target
+    return crop_to(full, height, width), full, target
 
 
 def adain_targets(encoder, content: torch.Tensor, style_feats: list[torch.Tensor]) -> torch.Tensor:
     """The AdaIN targets (B, 512, h, w) of contents (B, 3, H, W): what the decoder decodes."""
-    from stylizednerf.stylization2d.adain import adain
-    from stylizednerf.stylization2d.decoder import pad_to_multiple
-
     return adain(encoder(pad_to_multiple(content)), style_feats[-1])
-
-
-def crop_to_size(images: torch.Tensor, height: int, width: int) -> torch.Tensor:
-    from stylizednerf.stylization2d.decoder import crop_to
-
-    return crop_to(images, height, width)
 
 
 class Stylizer:
@@ -196,18 +190,12 @@ class Stylizer:
         target = self.targets_2d[views]
         with self._amp():
             full = self.decoder(target)
-            output = crop_to_size(full, H, W)
+            output = crop_to(full, H, W)
             out_feats = self.encoder.features(full)
         l_content = content_loss(out_feats[-1], target)
         l_style = style_loss(out_feats, self.style_feats)
         stylized = output.float().permute(0, 2, 3, 1)
-        if self.co_cache is not None:
-            slot, source, mask = self.co_cache
-            index = slot[views[pairs[:, 0]], views[pairs[:, 1]]]
-            l_co, _ = consistency_loss_cached(stylized, pairs, source[index], mask[index])
-        else:
-            l_co, _ = consistency_loss(stylized, self.views.depth[views].float(), self.views.K[views].float(),
-                                       self.views.c2w[views].float(), pairs, self.s["point_tolerance"])
+        l_co, _ = consistency_loss_cached(stylized, pairs, *self._pair_geometry(views, pairs))
         loss = self.s["co_weight"] * l_co + self.s["content_weight"] * l_content + self.s["style_weight"] * l_style
         record = {"co": l_co, "content": l_content, "style": l_style}
         if use_mimic:
@@ -248,7 +236,7 @@ class Stylizer:
         H, W = self.views.size
         for start in range(0, self.views.count, self.s["batch_views"]):
             with self._amp():
-                output = crop_to_size(self.decoder(self.targets_2d[start:start + self.s["batch_views"]]), H, W)
+                output = crop_to(self.decoder(self.targets_2d[start:start + self.s["batch_views"]]), H, W)
             out.append(output.float().clamp(0, 1).permute(0, 2, 3, 1))
         return torch.cat(out)
 
@@ -256,8 +244,6 @@ class Stylizer:
     def _splat_geometry(self):
         """(slot (V, V) -> row or -1, source (P, H*W) int32, mask (P, H, W)) for every ordered pair
         of neighbouring views, from ``stylizednerf.warp.splat_correspondence``; None if too large."""
-        from stylizednerf.warp import splat_correspondence
-
         V, (H, W) = self.views.count, self.views.size
         pairs = sorted({p for a in range(V) for b in self.partners[a].tolist() for p in ((a, b), (b, a))})
         if not pairs or len(pairs) * H * W > CO_CACHE_PIXELS:
@@ -275,6 +261,18 @@ class Stylizer:
         for row, (a, b) in enumerate(pairs):
             slot[a, b] = row
         return slot.to(self.device), torch.cat(sources), torch.cat(masks)
+
+    @torch.no_grad()
+    def _pair_geometry(self, views: torch.Tensor, pairs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """L_co's splat geometry (source, mask) of the batch's view pairs: from the cache, or splatted now."""
+        if self.co_cache is not None:
+            slot, source, mask = self.co_cache
+            index = slot[views[pairs[:, 0]], views[pairs[:, 1]]]
+            return source[index], mask[index]
+        i, j = views[pairs[:, 0]], views[pairs[:, 1]]
+        v = self.views
+        return splat_correspondence(v.depth[i].float(), v.K[i].float(), v.c2w[i].float(), v.depth[j].float(),
+                                    v.K[j].float(), v.c2w[j].float(), self.s["point_tolerance"], torch.float32)
 
     @torch.no_grad()
     def _adain_targets(self) -> torch.Tensor:
