@@ -83,7 +83,13 @@ class HashEncoding(nn.Module):
     def _forward_inference(self, x: torch.Tensor) -> torch.Tensor:
         """The same lookup with fewer, smaller temporaries, for eager inference (rendering, frozen
         geometry): dense and hashed levels indexed separately, and the 8-corner weighted sum done by
-        one ``embedding_bag`` instead of materialising the (N, levels, 8, features) gather."""
+        one ``embedding_bag`` instead of materialising the (N, levels, 8, features) gather. On CUDA
+        the Triton kernel of ``stylizednerf.nerf.hash_kernel`` does it all in registers."""
+        from stylizednerf.nerf import hash_kernel
+
+        fused = hash_kernel.encode_or_none(self, x)
+        if fused is not None:
+            return fused
         x = x.float().clamp(0.0, 1.0 - 1e-6)
         n = x.shape[0]
         pos = x[:, None, :] * self.resolution[None, :, None]  # (N, L, 3)

@@ -20,7 +20,7 @@ import torch
 @dataclass
 class GeometrySamples:
     weights: torch.Tensor  # (R, S) volume-rendering weights of the frozen density
-    features: torch.Tensor  # (R, S, F) per-sample geometry features
+    features: torch.Tensor  # (R, S, F) per-sample geometry features (bf16 under CUDA autocast)
     depth: torch.Tensor  # (R,) expected z-depth
 
 
@@ -73,7 +73,8 @@ class FrozenField:
         weights = render_weights(sigma, model.space.deltas(rays, edges))
         s = expected_parameter(weights, edges)
         depth = model.space.depth(rays, s[:, None])[:, 0]
-        return weights.float(), encoding.float().reshape(b, n, -1), depth.float()
+        # features stay as the lookup made them: bf16 under CUDA autocast (what the style MLP reads)
+        return weights.float(), encoding.reshape(b, n, -1), depth.float()
 
     @torch.no_grad()
     def render_camera(self, camera):
