@@ -122,6 +122,12 @@ class NerfModel(nn.Module):
         """Edges (B, n+1) where the main field is queried, plus coarse outputs (mlp only)."""
         f = self.field_cfg
         batch = rays.origins.shape[0]
+        if self.kind == "fast":
+            from stylizednerf.nerf.sample_kernel import edges_or_none
+
+            fused = edges_or_none(self, rays, jitter)  # rendering on CUDA: one kernel, same edges
+            if fused is not None:
+                return fused, {}
         coarse = uniform_edges(batch, f["coarse_samples"], rays.origins.device, jitter)
         if self.kind == "fast":
             sigma = self.grid.query(self._unit_points(rays, coarse))
