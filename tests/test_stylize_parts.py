@@ -73,6 +73,11 @@ def test_sparse_rendering_matches_dense_compositing():
     dense = composite(weights, module(features, latents), background=0.5)
     sparse = render_samples(module, weights, features, latents, threshold=0.0, background=0.5)
     assert torch.allclose(dense, sparse, atol=1e-6)
+    # one code shared by all rays (a rendered path): folded into the biases, the same colours
+    shared = render_samples(module, weights, features, latents[2], threshold=0.0, background=0.5)
+    expanded = render_samples(module, weights, features, latents[2].expand(6, -1), threshold=0.0, background=0.5)
+    assert torch.allclose(shared, expanded, atol=1e-6)
+    assert not torch.allclose(shared, sparse, atol=1e-3)  # a different code does change them
     # gradients reach the module through the sparse path
     sparse.sum().backward()
     assert module.output.weight.grad.abs().sum() > 0
@@ -150,3 +155,18 @@ def test_video_round_trip(tmp_path):
     assert back.shape == (6, 30, 40, 3)
     assert np.abs(back.astype(int).mean(axis=(1, 2, 3)) - np.arange(6) * 20).max() < 3
     assert not list(tmp_path.glob(".*"))  # nothing half-written left behind
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="the fused-epilogue path runs on CUDA only")
+def test_shared_code_on_cuda_matches_the_sparse_path():
+    torch.manual_seed(2)
+    module = StyleModule(feature_dim=32, latent_dim=32, hidden=128, layers=4).cuda()
+    features, latent = torch.randn(5000, 32, device="cuda"), torch.randn(32, device="cuda")
+    ray_index = torch.arange(5000, device="cuda")
+    with torch.no_grad(), torch.autocast("cuda", dtype=torch.bfloat16):
+        shared = module.shared(features, latent).float()
+        sparse = module.sparse(features, ray_index, latent.expand(5000, -1)).float()
+    assert (shared - sparse).abs().max().item() < 2e-2  # bf16 rounding of different but equal sums
+    assert (shared - sparse).abs().mean().item() < 2e-3
+    other = module.shared(features, latent + 1.0).float()
+    assert (other - shared).abs().mean().item() > 1e-2

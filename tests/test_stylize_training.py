@@ -270,3 +270,47 @@ def test_cached_splat_geometry_gives_the_same_l_co(encoder):
         fresh = stylizer._pair_geometry(views_idx, pairs)
         stylizer.co_cache = cache
         assert all(torch.equal(a, b) for a, b in zip(fresh, stylizer._pair_geometry(views_idx, pairs)))
+
+
+def test_ray_cache_gives_the_same_renders_and_steps(encoder):
+    """The style module's steps and renders from the cached training-pixel geometry equal those
+    sampled on the spot; past the size bound there is no cache."""
+    from stylizednerf.stylization2d.decoder import Decoder
+    from stylizednerf.stylize.field import FrozenField
+
+    cameras = _cameras(n=3)
+    field = FrozenField(_tiny_nerf(cameras))
+    with torch.no_grad():  # a denser random field: many samples above the threshold
+        field.model.field.encoding.table.uniform_(-3.0, 3.0)
+        field.model.field.density_mlp[-1].bias[0] = 3.0  # dense: rays end early, so counts vary
+    field.model.grid.density.fill_(10.0)  # occupied everywhere: the sampler spreads samples along the rays
+    args = (field, _views(cameras), encoder, Decoder(), torch.rand(1, 3, 32, 32), torch.zeros(32),
+            torch.full((32,), 0.1), "cpu")
+    settings = {**TINY, "background": 0.5, "chunk": 100}  # chunks across view and row boundaries
+    cached = Stylizer(settings, *args, seed=3)
+    direct = Stylizer({**settings, "ray_cache_bytes": 0}, *args, seed=3)
+    assert cached.ray_cache is not None and direct.ray_cache is None
+    counts = cached.ray_cache.count
+    assert counts.shape[0] == 3 * 16 * 24 and counts.sum() == cached.ray_cache.weights.shape[0] > 0
+    direct.style_module.load_state_dict(cached.style_module.state_dict())
+    direct.latents.load_state_dict(cached.latents.state_dict())
+    torch.testing.assert_close(cached.render_training_views(), direct.render_training_views(), atol=1e-6, rtol=0)
+    rays = torch.randint(3 * 16 * 24, (200,), generator=torch.Generator().manual_seed(5))
+    latents = torch.randn(200, 32)
+    with torch.no_grad():  # the training steps' padded gather: the same colours as the exact one
+        exact = cached.ray_cache.render(cached.style_module, rays, latents, 0.5)
+        padded = cached.ray_cache.render_padded(cached.style_module, rays, latents, 0.5)
+    assert cached.ray_cache.slots == int(counts.max()) and (counts < cached.ray_cache.slots).any()
+    torch.testing.assert_close(padded, exact, atol=1e-6, rtol=0)
+    target = torch.rand(3, 16, 24, 3)
+    cached.targets, direct.targets = target, target
+    for _ in range(3):
+        a, b = cached.nerf_step(), direct.nerf_step()
+        torch.testing.assert_close(a["loss"], b["loss"], atol=1e-6, rtol=1e-5)
+    for p, q in zip(cached.style_module.parameters(), direct.style_module.parameters()):
+        torch.testing.assert_close(p, q, atol=1e-5, rtol=1e-4)
+    # an untrained-vs-trained module renders differently: the comparison above has teeth
+    fresh = Stylizer(settings, *args, seed=4)
+    assert (fresh.render_training_views() - cached.render_training_views()).abs().max() > 1e-3
+    # the size bound
+    assert Stylizer({**settings, "ray_cache_bytes": 1000}, *args).ray_cache is None

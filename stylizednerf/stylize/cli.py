@@ -24,7 +24,7 @@ from stylizednerf.provenance import metadata, write_metadata
 from stylizednerf.device import resolve_device as pick_device
 from stylizednerf.config import parse_settings
 
-RENDER_DEFAULTS = {"frames": 120, "fps": 30, "width": None, "chunk": 32768}
+RENDER_DEFAULTS = {"frames": 120, "fps": 30, "width": None, "chunk": 131072}
 
 
 def require(path, what: str) -> Path:
@@ -115,6 +115,7 @@ def build_stylizer(views_dir, model_path, decoder_path, latents_path, style_path
                                    if k not in ("seed", "device", "previews", "sequential_baseline")})
     except KeyError as error:
         raise SystemExit(f"error: stylize: {error.args[0]}") from None
+    start = time.perf_counter()
     device = pick_device(settings.get("device"))
     seed = int(settings.get("seed", 0))
     torch.manual_seed(seed)
@@ -126,7 +127,10 @@ def build_stylizer(views_dir, model_path, decoder_path, latents_path, style_path
         raise SystemExit(f"error: {error.args[0]}") from None
     style_rgb = load_rgb(require(style_path, "style image")).permute(2, 0, 1)[None]
     decoder = load_decoder(require(decoder_path, "decoder"))
-    return Stylizer(options, field, views, VGGEncoder(), decoder, style_rgb, mu, sigma, device, seed), options
+    loaded = time.perf_counter()
+    stylizer = Stylizer(options, field, views, VGGEncoder(), decoder, style_rgb, mu, sigma, device, seed)
+    print(f"set-up: files {loaded - start:.1f} s, stylizer {time.perf_counter() - loaded:.1f} s", flush=True)
+    return stylizer, options
 
 
 def stylize(views_dir, model_path, decoder_path, latents_path, style_path, style_name: str, out, settings: dict,
@@ -193,19 +197,30 @@ def path_cameras(cameras: CameraSet, settings: dict, frames_dir) -> CameraSet:
 
 
 def _render_sequence(render_one, cameras: CameraSet, frames_dir: Path, depth_dir: Path) -> list[np.ndarray]:
+    """Render every camera; PNG and depth files are written by a few threads while the next frames
+    render (PNG compression of a frame costs more than rendering it on a GPU)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from PIL import Image
     from tqdm import tqdm
 
     frames_dir.mkdir(parents=True)
     depth_dir.mkdir(parents=True)
-    images = []
-    for camera in tqdm(cameras.cameras, desc="render", dynamic_ncols=True):
-        rgb, depth = render_one(camera)
-        image = to_uint8(rgb)
-        from PIL import Image
 
+    def save(camera, image, depth):
         Image.fromarray(image).save(frames_dir / camera.file)
-        np.save(depth_dir / (Path(camera.file).stem + ".npy"), depth.float().cpu().numpy())
-        images.append(image)
+        np.save(depth_dir / (Path(camera.file).stem + ".npy"), depth)
+
+    images = []
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        pending = []
+        for camera in tqdm(cameras.cameras, desc="render", dynamic_ncols=True):
+            rgb, depth = render_one(camera)
+            image = to_uint8(rgb)
+            pending.append(pool.submit(save, camera, image, depth.float().cpu().numpy()))
+            images.append(image)
+        for future in pending:
+            future.result()  # re-raises a failed write
     return images
 
 
@@ -289,7 +304,7 @@ class StyleRenderer:
             samples = self.field.sample(origins[sl], directions[sl])
             with autocast:
                 rgb = render_samples(self.module, samples.weights, samples.features,
-                                     latent.expand(samples.weights.shape[0], -1), background=self.background)
+                                     latent, background=self.background)
             rgbs.append(rgb.float())
             depths.append(samples.depth.float())
         H, W = camera.height, camera.width

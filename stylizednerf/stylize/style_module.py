@@ -11,6 +11,7 @@ the ray's samples instead of materialising a (rays, samples, 32) copy of the lat
 """
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -47,9 +48,30 @@ class StyleModule(nn.Module):
         return torch.sigmoid(self.output(h) + self.latent_layers[-1](latents)[ray_index])
 
 
+    def shared(self, features: torch.Tensor, latent: torch.Tensor) -> torch.Tensor:
+        """RGB (K, 3) of K samples that all share one code ``latent`` (D,), e.g. a rendered path
+        with the style's mean latent: its projections fold into the layers' biases, so each layer
+        is one matrix product with a bias (and an in-place ReLU) instead of four passes."""
+        h = features
+        if features.is_cuda:  # the ReLU as the matrix product's epilogue (cuBLASLt): one pass less
+            dtype = torch.get_autocast_dtype("cuda") if torch.is_autocast_enabled("cuda") else features.dtype
+            h = h.to(dtype)
+            with torch.autocast("cuda", enabled=False):
+                for layer, latent_layer in zip(self.hidden_layers, self.latent_layers[:-1]):
+                    bias = (layer.bias + latent_layer(latent.to(layer.bias.dtype))).to(dtype)
+                    h = torch._addmm_activation(bias, h, layer.weight.to(dtype).t())
+                logits = F.linear(h, self.output.weight.to(dtype),
+                                  (self.output.bias + self.latent_layers[-1](latent.to(layer.bias.dtype))).to(dtype))
+            return torch.sigmoid(logits)
+        for layer, latent_layer in zip(self.hidden_layers, self.latent_layers[:-1]):
+            h = torch.relu_(F.linear(h, layer.weight, layer.bias + latent_layer(latent)))
+        return torch.sigmoid(F.linear(h, self.output.weight, self.output.bias + self.latent_layers[-1](latent)))
+
+
 def render_samples(module: StyleModule, weights: torch.Tensor, features: torch.Tensor, latents: torch.Tensor,
                    threshold: float = 1e-4, background: float | None = None) -> torch.Tensor:
-    """Stylized colours (R, 3) of rays with frozen weights (R, S) and features (R, S, F).
+    """Stylized colours (R, 3) of rays with frozen weights (R, S) and features (R, S, F); codes
+    ``latents`` (R, D), or (D,) for one code shared by all rays.
 
     Samples whose weight is below ``threshold`` contribute nothing visible (the default drops
     at most S * 1e-4 of a pixel's colour), so the MLP runs only on the rest: most of a ray's
@@ -57,12 +79,26 @@ def render_samples(module: StyleModule, weights: torch.Tensor, features: torch.T
     """
     keep = weights > threshold
     ray_index, sample_index = keep.nonzero(as_tuple=True)
-    rgb = module.sparse(features[ray_index, sample_index], ray_index, latents)
-    contribution = weights[ray_index, sample_index].unsqueeze(-1).to(rgb.dtype) * rgb
-    out = torch.zeros(weights.shape[0], 3, dtype=contribution.dtype, device=weights.device)
+    leftover = 1.0 - weights.sum(dim=-1)
+    return composite_kept(module, features[ray_index, sample_index], weights[ray_index, sample_index], ray_index,
+                          latents, leftover, background)
+
+
+def composite_kept(module: StyleModule, features: torch.Tensor, weights: torch.Tensor, ray_index: torch.Tensor,
+                   latents: torch.Tensor, leftover: torch.Tensor, background: float | None = None) -> torch.Tensor:
+    """Stylized colours (R, 3) from the kept samples only: features (K, F) and weights (K,) of
+    samples on rays ``ray_index`` (K,), codes ``latents`` (R, D) or one code (D,) for all rays;
+    ``leftover`` (R,) is each ray's 1 - sum of all its weights, where the ``background`` grey
+    shows (None: black)."""
+    if latents.dim() == 1:
+        rgb = module.shared(features, latents)
+    else:
+        rgb = module.sparse(features, ray_index, latents)
+    contribution = weights.unsqueeze(-1).to(rgb.dtype) * rgb
+    out = torch.zeros(leftover.shape[0], 3, dtype=contribution.dtype, device=weights.device)
     out = out.index_add(0, ray_index, contribution)
     if background is not None:
-        out = out + (1.0 - weights.sum(dim=-1, keepdim=True)).to(out.dtype) * background
+        out = out + leftover.unsqueeze(-1).to(out.dtype) * background
     return out
 
 

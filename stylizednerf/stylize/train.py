@@ -31,6 +31,7 @@ from tqdm import tqdm
 from stylizednerf.stylization2d.adain import adain
 from stylizednerf.stylization2d.decoder import crop_to, pad_to_multiple
 from stylizednerf.stylize.latents import StyleLatents
+from stylizednerf.stylize.ray_cache import RayGeometryCache
 from stylizednerf.stylize.losses import consistency_loss_cached, mimic_loss, neighbour_pairs
 from stylizednerf.stylize.rays import image_rays, pixel_rays
 from stylizednerf.stylize.style_module import StyleModule, render_samples
@@ -62,10 +63,11 @@ DEFAULTS = {
     "neighbours": 3,  # L_co partners of each view: its nearest cameras
     "hidden": 128,
     "layers": 4,
-    "chunk": 32768,  # rays per chunk when rendering whole views
+    "chunk": 131072,  # rays per chunk when rendering whole views (~2 GB of temporaries)
     "checkpoint_every": 200,  # steps
     "background": None,
     "sample_threshold": 1e-4,  # samples lighter than this skip the style MLP
+    "ray_cache_bytes": 12 << 30,  # frozen geometry of all training pixels kept up to this size (0: off)
 }
 
 
@@ -142,15 +144,25 @@ class Stylizer:
         self.targets_2d = self._adain_targets()
         self.style_module = StyleModule(geometry.feature_dim, mu.shape[-1], self.s["hidden"], self.s["layers"]).to(self.device)
         self.latents = StyleLatents(mu, sigma, self.views.count, self.generator).to(self.device)
-        self.decoder_opt = torch.optim.Adam(self.decoder.parameters(), lr=self.s["decoder_lr"])
+        fused = self.device.type == "cuda"  # one kernel per step instead of a few per parameter
+        self.decoder_opt = torch.optim.Adam(self.decoder.parameters(), lr=self.s["decoder_lr"], fused=fused)
         self.nerf_opt = torch.optim.Adam([
             {"params": self.style_module.parameters(), "lr": self.s["nerf_lr"]},
             {"params": self.latents.parameters(), "lr": self.s["latent_lr"]},
-        ])
+        ], fused=fused)
         self.partners = neighbour_pairs(self.views.c2w.float(), self.s["neighbours"]).cpu()
         # the geometry is frozen, so where view i splats into view j never changes: computed once
         # for every pair the decoder batches can draw (None when too large: splat every step)
         self.co_cache = self._splat_geometry()
+        # likewise the samples (weights, features) of every training pixel: a style-module step
+        # then only gathers them and runs the MLP (None past ray_cache_bytes: sampled every step)
+        self.ray_cache = self._ray_cache()
+        if self.ray_cache is not None:
+            print(f"ray cache: {self.ray_cache.weights.shape[0] / self.ray_cache.count.shape[0]:.1f} samples per ray, "
+                  f"{self.ray_cache.nbytes / 2**20:.0f} MB", flush=True)
+        elif self.s["ray_cache_bytes"]:
+            print(f"ray cache: off (more than ray_cache_bytes = {self.s['ray_cache_bytes']}); geometry sampled "
+                  "in every step", flush=True)
         self.decoder_iteration = 0  # drives the lr schedule 1e-4 / (1 + 5e-5 i)
         self.targets = None  # (V, H, W, 3) the decoder's stylizations, the NeRF side's targets
         self.nerf_renders = None  # (V, H, W, 3) the NeRF's stylized training views (mutual mode)
@@ -177,7 +189,14 @@ class Stylizer:
         views = torch.stack([anchors, partners], dim=1).reshape(-1)
         first = torch.arange(0, 2 * n_pairs, 2)
         pairs = torch.cat([torch.stack([first, first + 1], 1), torch.stack([first + 1, first], 1)])
-        return views.to(self.device), pairs.to(self.device)
+        return self._to_device(views), self._to_device(pairs)
+
+    def _to_device(self, tensor: torch.Tensor) -> torch.Tensor:
+        """Host draws to the device without a sync: a copy from pageable memory waits for the GPU
+        to go idle, so the host could not queue the next step while this one runs."""
+        if self.device.type != "cuda":
+            return tensor
+        return tensor.pin_memory().to(self.device, non_blocking=True)
 
     def decoder_step(self, use_mimic: bool) -> dict:
         views, pairs = self._decoder_batch()
@@ -220,12 +239,11 @@ class Stylizer:
         if count <= 0:
             return stylized, self.nerf_renders[views]
         B, H, W = stylized.shape[:3]
-        pixel = torch.randint(H * W, (B, count), generator=self.generator).to(self.device)
+        pixel = self._to_device(torch.randint(H * W, (B, count), generator=self.generator))
         view = views[:, None].expand(B, count).reshape(-1)
         v, u = (pixel // W).reshape(-1), (pixel % W).reshape(-1)
         with torch.no_grad():
-            origins, directions = pixel_rays(self.views.K[view].float(), self.views.c2w[view].float(), u, v)
-            target = self.render_rays(origins, directions, self.latents(view).detach())
+            target = self.render_pixels(view, v, u, self.latents(view).detach())
         batch = torch.arange(B, device=self.device)[:, None].expand(B, count).reshape(-1)
         return stylized[batch, v, u], target
 
@@ -284,12 +302,30 @@ class Stylizer:
         return torch.cat(out)
 
     # ---- 3D side -------------------------------------------------------------------------
+    def _ray_cache(self):
+        limit = int(self.s["ray_cache_bytes"] or 0)
+        if limit <= 0:
+            return None
+        H, W = self.views.size
+        dtype = torch.bfloat16 if self.autocast else torch.float32  # what the style MLP reads under autocast
+        return RayGeometryCache.build(self.geometry, self.views.K, self.views.c2w, H, W, self.s["sample_threshold"],
+                                      int(self.s["chunk"]), limit, dtype)
+
+    def render_pixels(self, view: torch.Tensor, v: torch.Tensor, u: torch.Tensor, latents: torch.Tensor):
+        """Stylized colours (R, 3) of training pixels (view, row v, column u), each (R,)."""
+        if self.ray_cache is not None:
+            H, W = self.views.size
+            with self._amp():
+                rgb = self.ray_cache.render_padded(self.style_module, (view * H + v) * W + u, latents,
+                                                   self.s["background"])
+            return rgb.float()
+        origins, directions = pixel_rays(self.views.K[view].float(), self.views.c2w[view].float(), u, v)
+        return self.render_rays(origins, directions, latents)
+
     def render_rays(self, origins, directions, latents, with_depth: bool = False):
         """Stylized colours (R, 3) of rays (and their expected z-depth); ``latents`` (R, D) or (D,)."""
         with torch.no_grad():
             samples = self.geometry.sample(origins, directions)
-        if latents.dim() == 1:
-            latents = latents.expand(origins.shape[0], -1)
         with self._amp():
             rgb = render_samples(self.style_module, samples.weights, samples.features, latents,
                                  self.s["sample_threshold"], self.s["background"])
@@ -297,11 +333,10 @@ class Stylizer:
 
     def nerf_step(self) -> dict:
         V, (H, W) = self.views.count, self.views.size
-        index = torch.randint(V * H * W, (self.s["rays"],), generator=self.generator).to(self.device)
+        index = self._to_device(torch.randint(V * H * W, (self.s["rays"],), generator=self.generator))
         view, pixel = index // (H * W), index % (H * W)
         v, u = pixel // W, pixel % W
-        origins, directions = pixel_rays(self.views.K[view].float(), self.views.c2w[view].float(), u, v)
-        rgb = self.render_rays(origins, directions, self.latents(view))
+        rgb = self.render_pixels(view, v, u, self.latents(view))
         l_mimic = mimic_loss(rgb, self.targets[view, v, u])
         l_prior = self.latents.prior(self.s["prior_weight"])
         loss = self.s["mimic_weight"] * l_mimic + l_prior
@@ -325,6 +360,15 @@ class Stylizer:
     @torch.no_grad()
     def render_training_views(self) -> torch.Tensor:
         H, W = self.views.size
+        if self.ray_cache is not None:
+            pixels = torch.arange(H * W, device=self.device)
+            out = []
+            for i in range(self.views.count):
+                latent = self.latents(torch.tensor(i, device=self.device))
+                with self._amp():
+                    rgb = self.ray_cache.render(self.style_module, i * H * W + pixels, latent, self.s["background"])
+                out.append(rgb.float().clamp(0, 1).reshape(H, W, 3))
+            return torch.stack(out)
         return torch.stack([
             self.render_image(self.views.K[i], self.views.c2w[i], H, W, self.latents(torch.tensor(i, device=self.device)))[0]
             for i in range(self.views.count)])

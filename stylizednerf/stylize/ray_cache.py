@@ -1,0 +1,96 @@
+"""The frozen geometry of every training pixel, computed once per stylize job.
+
+The geometry does not change while the style module trains, yet a style-module step spent most
+of its time re-sampling it: coarse grid, PDF sampling and the hash-grid lookup of 4096 x 48
+points, for an MLP that then runs on the ~10 of 48 samples per ray that are visible. Here every
+training pixel is sampled once; only the samples the style MLP would see (weight above the
+threshold) are kept, packed ray after ray, with each ray's start and count. A step then gathers
+its rays' samples and runs the MLP: the same numbers as sampling on the spot (test), a fraction
+of the work. Memory is bounded by ``max_bytes``; past it the stylizer samples on the spot.
+"""
+
+import torch
+
+from stylizednerf.stylize.rays import image_rays
+from stylizednerf.stylize.style_module import composite_kept
+
+
+class RayGeometryCache:
+    def __init__(self, features: torch.Tensor, weights: torch.Tensor, start: torch.Tensor, count: torch.Tensor,
+                 leftover: torch.Tensor):
+        self.features = features  # (K, F) kept samples' geometry features, ray after ray
+        self.weights = weights  # (K,) their volume-rendering weights
+        self.start = start  # (N,) each ray's first sample (rays: view-major, then row-major pixels)
+        self.count = count  # (N,) its number of kept samples
+        self.leftover = leftover  # (N,) 1 - sum of all its weights: where the background shows
+        self._slots = None
+
+    @property
+    def nbytes(self) -> int:
+        return sum(t.numel() * t.element_size() for t in (self.features, self.weights, self.start, self.count,
+                                                           self.leftover))
+
+    @classmethod
+    @torch.no_grad()
+    def build(cls, geometry, K: torch.Tensor, c2w: torch.Tensor, height: int, width: int, threshold: float,
+              chunk: int, max_bytes: int, feature_dtype: torch.dtype = torch.float32):
+        """The cache of views with intrinsics ``K`` (V, 3, 3) and poses ``c2w`` (V, 4, 4), or None
+        when it would exceed ``max_bytes``."""
+        features, weights, counts, leftovers = [], [], [], []
+        used = 0
+        for view in range(K.shape[0]):
+            origins, directions = image_rays(K[view].float(), c2w[view].float(), height, width)
+            for first in range(0, origins.shape[0], chunk):
+                samples = geometry.sample(origins[first:first + chunk], directions[first:first + chunk])
+                keep = samples.weights > threshold
+                ray_index, sample_index = keep.nonzero(as_tuple=True)
+                features.append(samples.features[ray_index, sample_index].to(feature_dtype))
+                weights.append(samples.weights[ray_index, sample_index].float())
+                counts.append(keep.sum(1))
+                leftovers.append(1.0 - samples.weights.float().sum(-1))
+                used += features[-1].numel() * features[-1].element_size() + 4 * weights[-1].numel() + 20 * keep.shape[0]
+                if used > max_bytes:
+                    return None
+        count = torch.cat(counts)
+        start = torch.cumsum(count, 0) - count
+        return cls(torch.cat(features), torch.cat(weights), start, count, torch.cat(leftovers))
+
+    def gather(self, rays: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(ray_index into ``rays`` (K,), features (K, F), weights (K,)) of the kept samples of ``rays`` (R,)."""
+        count = self.count[rays]
+        first = torch.cumsum(count, 0) - count  # where each ray's samples go in the output
+        total = int(count.sum())  # one host sync: the output size
+        ray_index = torch.repeat_interleave(torch.arange(rays.shape[0], device=rays.device), count, output_size=total)
+        sample = self.start[rays][ray_index] + torch.arange(total, device=rays.device) - first[ray_index]
+        return ray_index, self.features[sample], self.weights[sample]
+
+    @property
+    def slots(self) -> int:
+        """The most kept samples of any ray: the width of :meth:`gather_padded`."""
+        if self._slots is None:
+            self._slots = int(self.count.max()) if self.count.numel() else 0
+        return self._slots
+
+    def gather_padded(self, rays: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(features (R, slots, F), weights (R, slots)) of rays (R,), padded with zero weights.
+
+        Fixed shapes and no host sync, unlike :meth:`gather`: a training step can be queued on the
+        GPU while the previous one runs. The padding costs little (most rays keep most samples)."""
+        slot = torch.arange(self.slots, device=rays.device)
+        sample = (self.start[rays][:, None] + slot).clamp(max=max(self.weights.shape[0] - 1, 0))
+        used = slot < self.count[rays][:, None]
+        return self.features[sample], torch.where(used, self.weights[sample], 0.0)
+
+    def render_padded(self, module, rays: torch.Tensor, latents: torch.Tensor, background: float | None):
+        """:meth:`render` through :meth:`gather_padded`: the same colours, for training steps."""
+        features, weights = self.gather_padded(rays)
+        rgb = module(features, latents)
+        out = (weights.unsqueeze(-1).to(rgb.dtype) * rgb).sum(1)
+        if background is not None:
+            out = out + self.leftover[rays].unsqueeze(-1).to(out.dtype) * background
+        return out
+
+    def render(self, module, rays: torch.Tensor, latents: torch.Tensor, background: float | None) -> torch.Tensor:
+        """Stylized colours (R, 3) of cached rays ``rays`` (R,) with codes ``latents`` (R, D)."""
+        ray_index, features, weights = self.gather(rays)
+        return composite_kept(module, features, weights, ray_index, latents, self.leftover[rays], background)
