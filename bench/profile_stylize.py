@@ -53,6 +53,16 @@ def profile_table(fn, count: int, device: torch.device, rows: int = 20) -> str:
     return prof.key_averages().table(sort_by=key, row_limit=rows, max_name_column_width=70)
 
 
+@torch.no_grad()
+def geometry_only(stylizer, height: int, width: int) -> None:
+    """The frozen-geometry part of rendering a view (sampling, hash grid, density), no style MLP."""
+    from stylizednerf.stylize.rays import image_rays
+
+    origins, directions = image_rays(stylizer.views.K[0].float(), stylizer.views.c2w[0].float(), height, width)
+    for start in range(0, origins.shape[0], stylizer.s["chunk"]):
+        stylizer.geometry.sample(origins[start:start + stylizer.s["chunk"]], directions[start:start + stylizer.s["chunk"]])
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--scene", default="fern")
@@ -87,10 +97,14 @@ def main(argv=None) -> int:
         "decoder_step_mutual": lambda: stylizer.decoder_step(use_mimic=True),
         "nerf_step": stylizer.nerf_step,
         "render_view": lambda: stylizer.render_image(stylizer.views.K[0], stylizer.views.c2w[0], H, W, latent),
+        "render_view_geometry_only": lambda: geometry_only(stylizer, H, W),
     }
     report = {"scene": args.scene, "style": args.style, "view_size": [W, H], "views": stylizer.views.count,
               "device": torch.cuda.get_device_name(0) if device.type == "cuda" else "cpu",
               "torch": torch.__version__, "settings": stylizer.s, "setup_seconds": round(setup, 3), "ms": {}}
+    cache = stylizer.ray_cache
+    report["ray_cache"] = None if cache is None else {
+        "mb": round(cache.nbytes / 2**20, 1), "samples_per_ray": round(cache.weights.shape[0] / cache.count.shape[0], 2)}
     for name, fn in units.items():
         for _ in range(3):
             fn()

@@ -87,7 +87,7 @@ def render_fps(stylized_dir, model_path, path_cameras, device, frames: int) -> f
 
     state = torch.load(Path(stylized_dir) / "model.pt", map_location="cpu", weights_only=True)
     renderer = cli.StyleRenderer(load_field(model_path, device), load_style_module(state, device), state,
-                                 int(cli.RENDER_DEFAULTS["chunk"]) * 8, device)
+                                 int(cli.RENDER_DEFAULTS["chunk"]), device)
     mu = state["mu"][0].to(device)
     cams = path_cameras.cameras
     for camera in cams[:2]:
@@ -100,6 +100,18 @@ def render_fps(stylized_dir, model_path, path_cameras, device, frames: int) -> f
         count += 1
     sync(device)
     return count / (time.perf_counter() - start)
+
+
+def run_stage(args: list, settings: dict, log: Path) -> None:
+    """``python -m stylizednerf <args> --settings <json>`` in a new process, output to ``log``."""
+    import subprocess
+
+    log.parent.mkdir(parents=True, exist_ok=True)
+    command = [sys.executable, "-m", "stylizednerf", *map(str, args), "--settings", json.dumps(settings)]
+    with open(log, "w") as handle:
+        done = subprocess.run(command, stdout=handle, stderr=subprocess.STDOUT)
+    if done.returncode != 0:
+        raise SystemExit(f"error: {args[0]} failed (exit {done.returncode}); see {log}:\n{log.read_text()[-2000:]}")
 
 
 def grid_image(rows: list[torch.Tensor], picks) -> np.ndarray:
@@ -161,14 +173,17 @@ def main(argv=None) -> int:
         for mode in args.modes:
             folder = out / mode / style
             settings = {**overrides, "mutual": mode == "mutual", "device": str(device), "seed": 0}
-            sync(device)
+            # the pipeline's own commands, each in its own process: the wall times include start-up,
+            # model loading, checkpoints and file writing, as in a `stylize` + `render` job
             t0 = time.perf_counter()
-            cli.stylize(views, model, decoder, latents, style_png, style, folder / "stylize", settings)
-            sync(device)
+            run_stage(["stylize", "--views", views, "--model", model, "--decoder", decoder, "--latents", latents,
+                       "--style-image", style_png, "--style", style, "--out", folder / "stylize",
+                       "--checkpoint-dir", folder / "stylize_ckpt"], settings, folder / "stylize.log")
             t1 = time.perf_counter()
-            stats = cli.render(folder / "stylize", model, cameras_file, folder / "render", render_settings)
-            sync(device)
+            run_stage(["render", "--stylized", folder / "stylize", "--model", model, "--cameras", cameras_file,
+                       "--out", folder / "render"], render_settings, folder / "render.log")
             t2 = time.perf_counter()
+            stats = json.loads((folder / "render" / "metadata.json").read_text())["stats"]
             stylized = load_frames(folder / "render" / "frames", path_cameras)
             rows.append(stylized)
             entry[mode] = {
