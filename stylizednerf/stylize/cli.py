@@ -229,6 +229,7 @@ def render(stylize_dir, model_path, cameras_path, out, settings: dict) -> dict:
     from stylizednerf.stylize.train import Stylizer, load_style_module
     from stylizednerf.stylize.video import write_video
 
+    loading = time.perf_counter()
     device = pick_device(settings.get("device"))
     values = {**RENDER_DEFAULTS, **settings}
     state = torch.load(require(Path(stylize_dir) / "model.pt", "stylize model"), map_location="cpu", weights_only=True)
@@ -246,6 +247,8 @@ def render(stylize_dir, model_path, cameras_path, out, settings: dict) -> dict:
         path_seconds = time.perf_counter() - t0
         write_cameras(tmp / "cameras.json", path)
         write_video(tmp / "video.mp4", frames, int(values["fps"]))
+        print(f"render: loading {t0 - loading:.1f} s, {len(frames)} frames {path_seconds:.1f} s, "
+              f"video {time.perf_counter() - t0 - path_seconds:.1f} s", flush=True)
         test = [cameras.cameras[i] for i in field.test_indices(len(cameras))]
         if test:
             _render_sequence(lambda cam: renderer.render(cam, mu), CameraSet(test, tmp / "test", cameras.scene_kind),

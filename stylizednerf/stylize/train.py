@@ -23,6 +23,7 @@ NeRF or the decoder are built:
 * ``encoder.features(rgb) -> [relu1_1, .., relu4_1]`` and ``decoder(relu4_1 target) -> rgb``.
 """
 
+import time
 from dataclasses import dataclass
 
 import torch
@@ -68,6 +69,7 @@ DEFAULTS = {
     "background": None,
     "sample_threshold": 1e-4,  # samples lighter than this skip the style MLP
     "ray_cache_bytes": 12 << 30,  # frozen geometry of all training pixels kept up to this size (0: off)
+    "cuda_graph": True,  # style-module steps as one CUDA graph (CUDA and the ray cache only)
 }
 
 
@@ -120,6 +122,24 @@ def adain_targets(encoder, content: torch.Tensor, style_feats: list[torch.Tensor
     return adain(encoder(pad_to_multiple(content)), style_feats[-1])
 
 
+class _PhaseClock:
+    """Seconds per set-up phase (synchronised on CUDA), for the job's log."""
+
+    def __init__(self):
+        self.laps: list[tuple[str, float]] = []
+        self.last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        if torch.cuda.is_available() and torch.cuda.is_initialized():
+            torch.cuda.synchronize()
+        now = time.perf_counter()
+        self.laps.append((name, now - self.last))
+        self.last = now
+
+    def __str__(self) -> str:
+        return ", ".join(f"{name} {seconds:.1f} s" for name, seconds in self.laps)
+
+
 class Stylizer:
     """Holds both sides' models and optimisers; ``run`` trains them as configured."""
 
@@ -134,39 +154,60 @@ class Stylizer:
         # the encoder is fixed (only the decoder is fine-tuned): no weight gradients for it.
         # (the one H100 run with channels-last tensors had ~2x slower decoder steps; not isolated,
         # so left out: BENCHMARKS.md, issue 6)
+        clock = _PhaseClock()
         self.encoder = encoder.to(self.device).eval().requires_grad_(False)
         self.decoder = decoder.to(self.device)
         self.generator = torch.Generator().manual_seed(seed)  # CPU generator: same draws on any device
         self.style_feats = style_features(self.encoder, style_rgb.to(self.device))
         self.autocast = self.device.type == "cuda"
+        clock.lap("models")
         # the AdaIN target of each training view depends only on the (fixed) content and style:
         # encoded once here instead of in every decoder step
         self.targets_2d = self._adain_targets()
+        clock.lap("AdaIN targets")
         self.style_module = StyleModule(geometry.feature_dim, mu.shape[-1], self.s["hidden"], self.s["layers"]).to(self.device)
         self.latents = StyleLatents(mu, sigma, self.views.count, self.generator).to(self.device)
-        fused = self.device.type == "cuda"  # one kernel per step instead of a few per parameter
-        self.decoder_opt = torch.optim.Adam(self.decoder.parameters(), lr=self.s["decoder_lr"], fused=fused)
-        self.nerf_opt = torch.optim.Adam([
-            {"params": self.style_module.parameters(), "lr": self.s["nerf_lr"]},
-            {"params": self.latents.parameters(), "lr": self.s["latent_lr"]},
-        ], fused=fused)
         self.partners = neighbour_pairs(self.views.c2w.float(), self.s["neighbours"]).cpu()
         # the geometry is frozen, so where view i splats into view j never changes: computed once
         # for every pair the decoder batches can draw (None when too large: splat every step)
         self.co_cache = self._splat_geometry()
+        clock.lap("L_co geometry")
         # likewise the samples (weights, features) of every training pixel: a style-module step
         # then only gathers them and runs the MLP (None past ray_cache_bytes: sampled every step)
         self.ray_cache = self._ray_cache()
+        clock.lap("ray cache")
         if self.ray_cache is not None:
             print(f"ray cache: {self.ray_cache.weights.shape[0] / self.ray_cache.count.shape[0]:.1f} samples per ray, "
                   f"{self.ray_cache.nbytes / 2**20:.0f} MB", flush=True)
         elif self.s["ray_cache_bytes"]:
             print(f"ray cache: off (more than ray_cache_bytes = {self.s['ray_cache_bytes']}); geometry sampled "
                   "in every step", flush=True)
+        cuda = self.device.type == "cuda"
+        # the style-module step replays as one CUDA graph when its shapes are fixed (the ray cache)
+        self.use_graph = cuda and self.ray_cache is not None and bool(self.s["cuda_graph"])
+        self._graph = None
+        nerf_adam = {"fused": True, "capturable": True} if self.use_graph else {"fused": cuda}
+        self.decoder_opt = torch.optim.Adam(self.decoder.parameters(), lr=self.s["decoder_lr"], fused=cuda)
+        self.nerf_opt = torch.optim.Adam([
+            {"params": self.style_module.parameters(), "lr": self.s["nerf_lr"]},
+            {"params": self.latents.parameters(), "lr": self.s["latent_lr"]},
+        ], **nerf_adam)
+        print(f"stylizer set-up: {clock}", flush=True)
         self.decoder_iteration = 0  # drives the lr schedule 1e-4 / (1 + 5e-5 i)
-        self.targets = None  # (V, H, W, 3) the decoder's stylizations, the NeRF side's targets
+        self._targets = None  # (V, H, W, 3) the decoder's stylizations, the NeRF side's targets
         self.nerf_renders = None  # (V, H, W, 3) the NeRF's stylized training views (mutual mode)
         self.log: list[dict] = []
+
+    @property
+    def targets(self):
+        return self._targets
+
+    @targets.setter
+    def targets(self, value) -> None:
+        if value is not None and self._targets is not None and value.shape == self._targets.shape:
+            self._targets.copy_(value)  # in place: a captured CUDA graph reads this buffer
+        else:
+            self._targets = value
 
     # ---- schedule ------------------------------------------------------------------------
     def phases(self) -> list[tuple[int, str, int]]:
@@ -334,6 +375,18 @@ class Stylizer:
     def nerf_step(self) -> dict:
         V, (H, W) = self.views.count, self.views.size
         index = self._to_device(torch.randint(V * H * W, (self.s["rays"],), generator=self.generator))
+        if self.use_graph:
+            if self._graph is None:
+                self._capture_nerf_step(index)
+            if self._graph is not None:
+                self._graph_index.copy_(index, non_blocking=True)
+                self._graph.replay()
+                return {k: v.clone() for k, v in self._graph_record.items()}
+        return self._nerf_update(index)
+
+    def _nerf_update(self, index: torch.Tensor) -> dict:
+        """One style-module step on the training pixels ``index`` (R,) (view-major flat indices)."""
+        H, W = self.views.size
         view, pixel = index // (H * W), index % (H * W)
         v, u = pixel // W, pixel % W
         rgb = self.render_pixels(view, v, u, self.latents(view))
@@ -344,6 +397,40 @@ class Stylizer:
         loss.backward()
         self.nerf_opt.step()
         return {"mimic": l_mimic.detach(), "prior": l_prior.detach(), "loss": loss.detach()}
+
+    def _capture_nerf_step(self, index: torch.Tensor) -> None:
+        """Record the style-module step as one CUDA graph (a few hundred small kernels, which the
+        host launches slower than the GPU runs them). The warm-up steps that capture needs are
+        undone: parameters and optimiser state are restored in place, so the run is unchanged."""
+        params = list(self.style_module.parameters()) + list(self.latents.parameters())
+        saved = [p.detach().clone() for p in params]
+        had_state = {id(p): {k: v.clone() for k, v in self.nerf_opt.state[p].items()} for p in params
+                     if p in self.nerf_opt.state}
+        try:
+            self._graph_index = index.clone()
+            stream = torch.cuda.Stream()
+            stream.wait_stream(torch.cuda.current_stream())
+            with torch.cuda.stream(stream):
+                for _ in range(3):  # warm-up on a side stream, as torch.cuda.graphs requires
+                    self._nerf_update(self._graph_index)
+            torch.cuda.current_stream().wait_stream(stream)
+            graph = torch.cuda.CUDAGraph()
+            self.nerf_opt.zero_grad(set_to_none=True)
+            with torch.cuda.graph(graph):
+                self._graph_record = self._nerf_update(self._graph_index)
+            self._graph = graph
+        except Exception as error:  # noqa: BLE001  no graph: eager steps, same numbers
+            print(f"note: CUDA graph capture of the style-module step failed ({type(error).__name__}: {error}); "
+                  "eager steps", flush=True)
+            self.use_graph, self._graph = False, None
+            torch.cuda.synchronize()
+        with torch.no_grad():
+            for p, value in zip(params, saved):
+                p.copy_(value)
+            for p in params:
+                for key, value in self.nerf_opt.state[p].items():
+                    if torch.is_tensor(value):
+                        value.copy_(had_state[id(p)][key]) if id(p) in had_state else value.zero_()
 
     @torch.no_grad()
     def render_image(self, K, c2w, height: int, width: int, latent) -> tuple[torch.Tensor, torch.Tensor]:
