@@ -59,6 +59,7 @@ class FrozenField:
         two: its geometry features ARE the encoding that its density MLP reads, and the lookups are
         most of the rendering time. Same numbers (tests/test_stylize_training.py checks).
         Returns (weights, features, depth)."""
+        from stylizednerf.nerf.density_kernel import density_or_none
         from stylizednerf.nerf.fields import trunc_exp
         from stylizednerf.nerf.rendering import expected_parameter, render_weights
 
@@ -68,8 +69,10 @@ class FrozenField:
         x = model._unit_points(rays, edges)
         b, n = x.shape[:2]
         encoding = model.field.encoding(x.reshape(-1, 3))
-        h = model.field.density_mlp(encoding).float()
-        sigma = trunc_exp(h[:, 0] - 1.0).reshape(b, n)
+        sigma = density_or_none(model.field.density_mlp, encoding)  # one Triton kernel on CUDA
+        if sigma is None:
+            sigma = trunc_exp(model.field.density_mlp(encoding).float()[:, 0] - 1.0)
+        sigma = sigma.reshape(b, n)
         weights = render_weights(sigma, model.space.deltas(rays, edges))
         s = expected_parameter(weights, edges)
         depth = model.space.depth(rays, s[:, None])[:, 0]
