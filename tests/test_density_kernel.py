@@ -21,12 +21,11 @@ def test_kernel_matches_the_field_density():
         field.density_mlp[-1].bias[0] = 3.0
     x = torch.rand(1000, 3, device=device)
     cuda = device.type == "cuda"
-    with torch.no_grad(), torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda):
+    with torch.no_grad():  # float32 reference (the kernel: TF32 on the GPU, float32 interpreted)
         features = field.encoding(x)
         fused = density_kernel.density_or_none(field.density_mlp, features)
         eager = field.density(x)
     assert not density_kernel._failed and fused is not None and fused.shape == (1000,)
-    # log-densities agree to bf16 rounding of the layer's output (float32 on CPU: closer)
     difference = (fused.log() - eager.log()).abs()
-    assert difference.max().item() < (0.05 if cuda else 1e-4)
+    assert difference.max().item() < (2e-2 if cuda else 1e-4)
     assert eager.log().std() > 0.05  # densities vary: the comparison has teeth

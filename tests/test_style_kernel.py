@@ -27,16 +27,12 @@ def test_kernel_matches_the_eager_style_module(monkeypatch, layers):
         fused = style_kernel.render_or_none(module, weights, features, latent, 1e-4, 0.5)
         keep = weights > 1e-4
         ray_index, sample_index = keep.nonzero(as_tuple=True)
-        # reference in float32 with bf16-rounded weights and inputs, as the kernel multiplies them
-        # (on CPU the interpreted kernel computes in float32: then the reference does too)
-        bf = (lambda t: t.to(torch.bfloat16).float()) if device.type == "cuda" else (lambda t: t)  # noqa: E731
-        reference_module = StyleModule(32, 32, module.hidden_layers[0].out_features, layers).to(device)
-        reference_module.load_state_dict({k: bf(v) for k, v in module.state_dict().items()})
-        reference = composite_kept(reference_module, bf(features[ray_index, sample_index]), weights[ray_index, sample_index],
+        # float32 reference (the kernel: TF32 on the GPU, float32 in the interpreter)
+        reference = composite_kept(module, features[ray_index, sample_index], weights[ray_index, sample_index],
                                    ray_index, latent.expand(R, -1), 1.0 - weights.sum(-1), 0.5)
     assert not style_kernel._failed and fused is not None and fused.shape == (R, 3)
-    assert (fused - reference).abs().max().item() < 2e-2  # bf16 activations between layers
-    assert (fused - reference).abs().mean().item() < 3e-3
+    assert (fused - reference).abs().max().item() < 1e-2  # TF32 products on the GPU
+    assert (fused - reference).abs().mean().item() < 1e-3
     torch.testing.assert_close(fused[:20], torch.full((20, 3), 0.5, device=device))  # background only
     with torch.no_grad():
         other = style_kernel.render_or_none(module, weights, features, latent + 1.0, 1e-4, 0.5)

@@ -3,13 +3,14 @@
 Rendering a path uses one latent for every ray. In eager mode each of the style MLP's five
 layers writes and re-reads a (samples, 128) activation: ~10 GB of memory traffic per 504x378
 view, which held the stylized renderer below 60 FPS on an H100 (BENCHMARKS.md, issue 6). Here a
-program takes 128 samples through all layers with the activations in registers (``tl.dot``,
-bf16 in, float32 accumulation), weights them, and writes only each sample's weighted colour;
+program takes 128 samples through all layers with the activations in registers (``tl.dot`` in
+float32, i.e. TF32 tensor cores; the bf16 variant of this kernel hit an illegal memory access
+under Triton 3.6 on the H100, BENCHMARKS.md), weights them, and writes only each sample's weighted colour;
 the per-ray sum is one small reduction in torch. The latent's projections are folded into the
 biases (:meth:`StyleModule.shared`).
 
 Samples at or below the weight threshold are dropped as ``render_samples`` drops them. Same
-colours as the eager path to bf16 rounding (tests/test_style_kernel.py).
+colours as the float32 module to TF32 rounding (tests/test_style_kernel.py).
 """
 
 import torch
@@ -31,7 +32,7 @@ if triton is not None:
     def _style_kernel(feat_ptr, weight_ptr, w_in_ptr, b_in_ptr, w_hidden_ptr, b_hidden_ptr, w_out_ptr, b_out_ptr,
                       out_ptr, n_rows, threshold,
                       FEATURES: tl.constexpr, HIDDEN: tl.constexpr, LAYERS: tl.constexpr, OUT: tl.constexpr,
-                      BLOCK: tl.constexpr, DTYPE: tl.constexpr):
+                      BLOCK: tl.constexpr):
         rows = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
         valid = rows < n_rows
         w = tl.load(weight_ptr + rows, mask=valid, other=0.0)
@@ -43,12 +44,12 @@ if triton is not None:
         if tl.max(w, axis=0) > 0.0:  # blocks of empty space skip the MLP
             x = tl.load(feat_ptr + rows64[:, None] * FEATURES + f_cols[None, :], mask=valid[:, None], other=0.0)
             w_in = tl.load(w_in_ptr + f_cols[:, None] * HIDDEN + h_cols[None, :])
-            h = tl.dot(x.to(DTYPE), w_in) + tl.load(b_in_ptr + h_cols)[None, :]
-            h = tl.maximum(h, 0.0).to(DTYPE)
+            h = tl.dot(x.to(tl.float32), w_in) + tl.load(b_in_ptr + h_cols)[None, :]
+            h = tl.maximum(h, 0.0)
             for layer in tl.static_range(LAYERS - 1):
                 w_l = tl.load(w_hidden_ptr + layer * HIDDEN * HIDDEN + h_cols[:, None] * HIDDEN + h_cols[None, :])
                 h = tl.dot(h, w_l) + tl.load(b_hidden_ptr + layer * HIDDEN + h_cols)[None, :]
-                h = tl.maximum(h, 0.0).to(DTYPE)
+                h = tl.maximum(h, 0.0)
             w_out = tl.load(w_out_ptr + h_cols[:, None] * OUT + o_cols[None, :])
             logits = tl.dot(h, w_out) + tl.load(b_out_ptr + o_cols)[None, :]
             rgb = 1.0 / (1.0 + tl.exp(-logits))
@@ -68,7 +69,7 @@ def available(x: torch.Tensor, module) -> bool:
             and fits(module.hidden_layers[0].out_features))
 
 
-def folded_weights(module, latent: torch.Tensor, dtype: torch.dtype = torch.bfloat16):
+def folded_weights(module, latent: torch.Tensor, dtype: torch.dtype = torch.float32):
     """The module's layers for one code: (in, out) weights as ``dtype``, float32 biases with the
     code's projections added; the output layer padded from 3 to 16 columns (``tl.dot``'s minimum)."""
     latent = latent.float()
@@ -98,14 +99,11 @@ def weighted_colours(module, features: torch.Tensor, weights: torch.Tensor, late
     out = torch.empty(n, 3, device=features.device, dtype=torch.float32)
     if n == 0:
         return out
-    # bf16 products on the GPU; float32 in Triton's CPU interpreter (whose bf16 dot is unreliable)
-    dtype = torch.bfloat16 if features.is_cuda else torch.float32
-    w_in, b_in, w_hidden, b_hidden, w_out, b_out = folded_weights(module, latent, dtype)
+    w_in, b_in, w_hidden, b_hidden, w_out, b_out = folded_weights(module, latent)
     _style_kernel[(triton.cdiv(n, BLOCK_ROWS),)](
         features.contiguous(), weights.float().contiguous(), w_in, b_in, w_hidden, b_hidden, w_out, b_out, out, n,
         float(threshold), FEATURES=module.feature_dim, HIDDEN=module.hidden_layers[0].out_features,
-        LAYERS=len(module.hidden_layers), OUT=16, BLOCK=BLOCK_ROWS, DTYPE=tl.bfloat16 if features.is_cuda else tl.float32,
-        num_warps=8)
+        LAYERS=len(module.hidden_layers), OUT=16, BLOCK=BLOCK_ROWS, num_warps=8)
     return out
 
 
