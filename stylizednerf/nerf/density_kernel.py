@@ -3,9 +3,9 @@
 The frozen geometry of a stylized render needs only the density of each sample (its features
 are the hash encoding itself). In eager mode the two layers, the ReLU and ``trunc_exp`` are five
 passes over (samples, 64) tensors; here a program takes 128 samples through both layers in
-registers (float32 ``tl.dot``, i.e. TF32; the bf16 variant lost ~0.2 in log-density against a
-float64 reference, and bf16 dots under a branch crashed the sibling style kernel) and writes one
-float each. Same densities as ``FastField.density`` in float32 to TF32 rounding
+registers (float32 ``tl.dot``, i.e. TF32: bf16 dots lost ~0.2 in log-density against a float64
+reference, and a bf16 kernel of the style MLP hit illegal memory accesses under Triton 3.6 on the
+H100; BENCHMARKS.md) and writes one float each. Same densities as ``FastField.density`` in float32 to TF32 rounding
 (tests/test_density_kernel.py).
 """
 
@@ -62,13 +62,12 @@ def density_or_none(mlp, features: torch.Tensor):
         out = torch.empty(n, device=features.device, dtype=torch.float32)
         if n == 0:
             return out
-        dtype = torch.float32
-        w2 = torch.zeros(H, 16, device=features.device, dtype=dtype)
-        w2[:, :O] = last.weight.t().to(dtype)
+        w2 = torch.zeros(H, 16, device=features.device)
+        w2[:, :O] = last.weight.t().float()
         b2 = torch.zeros(16, device=features.device)
         b2[:O] = last.bias.float()
         _density_kernel[(triton.cdiv(n, BLOCK_ROWS),)](
-            features.contiguous(), first.weight.t().to(dtype).contiguous(), first.bias.float().contiguous(), w2, b2,
+            features.contiguous(), first.weight.t().float().contiguous(), first.bias.float().contiguous(), w2, b2,
             out, n, DENSITY_LOG_MAX, FEATURES=F, HIDDEN=H, OUT=16, BLOCK=BLOCK_ROWS, num_warps=4)
         return out
     except torch.cuda.OutOfMemoryError:

@@ -83,7 +83,7 @@ if triton is not None:
         cdf = tl.cumsum(pdf, axis=1)
         cdf = cdf / tl.sum(tl.where(bins == BINS - 1, cdf, 0.0), axis=1)[:, None]  # cdf[j] = C_{j+1}
         out_row = rays.to(tl.int64) * (SAMPLES + 1)
-        for k in tl.static_range(SAMPLES + 1):
+        for k in range(SAMPLES + 1):  # a loop, not unrolled: the kernel compiles in a second
             u = tl.load(u_ptr + k)
             idx = 1 + tl.sum((cdf <= u).to(tl.int32), axis=1)  # searchsorted(right) over C_0 = 0, C_1..
             below = tl.minimum(tl.maximum(idx - 1, 0), BINS)
