@@ -314,6 +314,15 @@ def test_ray_cache_gives_the_same_renders_and_steps(encoder):
     assert (fresh.render_training_views() - cached.render_training_views()).abs().max() > 1e-3
     # the size bound
     assert Stylizer({**settings, "ray_cache_bytes": 1000}, *args).ray_cache is None
+    # the GPU's two-pass build (count, then fill exact buffers) makes the same cache
+    from stylizednerf.stylize.ray_cache import RayGeometryCache
+
+    v = cached.views
+    build = (field, v.K, v.c2w, 16, 24, 1e-4, 100, 1 << 30)
+    one, two = RayGeometryCache.build(*build, two_passes=False), RayGeometryCache.build(*build, two_passes=True)
+    for name in ("features", "weights", "start", "count", "leftover"):
+        assert torch.equal(getattr(one, name), getattr(two, name)), name
+    assert RayGeometryCache.build(*build[:-1], 1000, two_passes=True) is None
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA graphs need CUDA")

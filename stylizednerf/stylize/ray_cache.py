@@ -33,27 +33,52 @@ class RayGeometryCache:
     @classmethod
     @torch.no_grad()
     def build(cls, geometry, K: torch.Tensor, c2w: torch.Tensor, height: int, width: int, threshold: float,
-              chunk: int, max_bytes: int, feature_dtype: torch.dtype = torch.float32):
+              chunk: int, max_bytes: int, feature_dtype: torch.dtype = torch.float32, two_passes: bool | None = None):
         """The cache of views with intrinsics ``K`` (V, 3, 3) and poses ``c2w`` (V, 4, 4), or None
-        when it would exceed ``max_bytes``."""
-        features, weights, counts, leftovers = [], [], [], []
-        used = 0
-        for view in range(K.shape[0]):
-            origins, directions = image_rays(K[view].float(), c2w[view].float(), height, width)
-            for first in range(0, origins.shape[0], chunk):
-                samples = geometry.sample(origins[first:first + chunk], directions[first:first + chunk])
-                keep = samples.weights > threshold
-                ray_index, sample_index = keep.nonzero(as_tuple=True)
-                features.append(samples.features[ray_index, sample_index].to(feature_dtype))
-                weights.append(samples.weights[ray_index, sample_index].float())
-                counts.append(keep.sum(1))
-                leftovers.append(1.0 - samples.weights.float().sum(-1))
-                used += features[-1].numel() * features[-1].element_size() + 4 * weights[-1].numel() + 20 * keep.shape[0]
-                if used > max_bytes:
+        when it would exceed ``max_bytes``.
+
+        On a GPU, two passes over the views: the first counts each ray's kept samples, the second
+        writes them into buffers of the exact size (sampling twice costs ~0.2 s for fern on an
+        H100, where keeping per-chunk pieces for a final concatenation would need twice the cache's
+        memory). On a CPU, where sampling is the slow part, one pass keeps the pieces
+        (``two_passes`` None: by device)."""
+
+        def chunks():
+            for view in range(K.shape[0]):
+                origins, directions = image_rays(K[view].float(), c2w[view].float(), height, width)
+                for first in range(0, origins.shape[0], chunk):
+                    samples = geometry.sample(origins[first:first + chunk], directions[first:first + chunk])
+                    keep = samples.weights > threshold
+                    ray_index, sample_index = keep.nonzero(as_tuple=True)
+                    yield (keep.sum(1), samples.features[ray_index, sample_index], samples.weights[ray_index, sample_index],
+                           1.0 - samples.weights.float().sum(-1))
+
+        two_passes = K.device.type == "cuda" if two_passes is None else two_passes
+        bytes_per_sample = geometry.feature_dim * torch.empty(0, dtype=feature_dtype).element_size() + 4
+        counts, pieces, kept = [], [], 0
+        for ray_count, kept_features, kept_weights, ray_leftover in chunks():
+            counts.append(ray_count)
+            if not two_passes:
+                pieces.append((None, kept_features.to(feature_dtype), kept_weights.float(), ray_leftover))
+                kept += kept_weights.shape[0]
+                if kept * bytes_per_sample > max_bytes:
                     return None
         count = torch.cat(counts)
+        total, rays = int(count.sum()), count.shape[0]
+        if total * bytes_per_sample + rays * 24 > max_bytes:
+            return None
+        features = torch.empty(total, geometry.feature_dim, dtype=feature_dtype, device=count.device)
+        weights = torch.empty(total, dtype=torch.float32, device=count.device)
+        leftover = torch.empty(rays, dtype=torch.float32, device=count.device)
+        sample_at = ray_at = 0
+        for _, kept_features, kept_weights, ray_leftover in (chunks() if two_passes else pieces):
+            n, m = kept_weights.shape[0], ray_leftover.shape[0]
+            features[sample_at:sample_at + n] = kept_features
+            weights[sample_at:sample_at + n] = kept_weights
+            leftover[ray_at:ray_at + m] = ray_leftover
+            sample_at, ray_at = sample_at + n, ray_at + m
         start = torch.cumsum(count, 0) - count
-        return cls(torch.cat(features), torch.cat(weights), start, count, torch.cat(leftovers))
+        return cls(features, weights, start, count, leftover)
 
     def gather(self, rays: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(ray_index into ``rays`` (K,), features (K, F), weights (K,)) of the kept samples of ``rays`` (R,)."""

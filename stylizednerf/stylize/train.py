@@ -180,8 +180,8 @@ class Stylizer:
             print(f"ray cache: {self.ray_cache.weights.shape[0] / self.ray_cache.count.shape[0]:.1f} samples per ray, "
                   f"{self.ray_cache.nbytes / 2**20:.0f} MB", flush=True)
         elif self.s["ray_cache_bytes"]:
-            print(f"ray cache: off (more than ray_cache_bytes = {self.s['ray_cache_bytes']}); geometry sampled "
-                  "in every step", flush=True)
+            print(f"ray cache: off (more than ray_cache_bytes = {self.s['ray_cache_bytes']} or 60 % of the free "
+                  "GPU memory); geometry sampled in every step", flush=True)
         cuda = self.device.type == "cuda"
         # the style-module step replays as one CUDA graph when its shapes are fixed (the ray cache)
         self.use_graph = cuda and self.ray_cache is not None and bool(self.s["cuda_graph"])
@@ -347,6 +347,8 @@ class Stylizer:
         limit = int(self.s["ray_cache_bytes"] or 0)
         if limit <= 0:
             return None
+        if self.device.type == "cuda":  # leave room for the decoder's training on smaller GPUs
+            limit = min(limit, int(0.6 * torch.cuda.mem_get_info(self.device)[0]))
         H, W = self.views.size
         dtype = torch.bfloat16 if self.autocast else torch.float32  # what the style MLP reads under autocast
         return RayGeometryCache.build(self.geometry, self.views.K, self.views.c2w, H, W, self.s["sample_threshold"],
