@@ -89,6 +89,9 @@ def main(argv=None) -> int:
     setup = time.perf_counter() - setup
     stylizer.targets = stylizer.stylize_views()
     stylizer.nerf_renders = stylizer.render_training_views()
+    # the first style-module step captures its CUDA graph: before any profiler runs (capture
+    # failed after a torch.profiler session on the H100, and the step fell back to eager)
+    stylizer.nerf_step()
     H, W = stylizer.views.size
     latent = stylizer.latents(torch.tensor(0, device=device))
 

@@ -21,8 +21,8 @@ On a CPU, against the demo (after ``snakemake --cores all``), tiny and quick::
 
     python bench/stylize.py --scene demo --styles strokes --tiny
 
-Writes ``<out>/bench.json`` and ``<out>/frames_<style>.png`` (rows: NeRF, AdaIN, mutual,
-sequential; columns: frames along the path).
+Writes ``<out>/bench.json`` and ``<out>/frames_<style>.jpg`` (rows: NeRF, AdaIN, mutual,
+sequential; columns: frames along the path; half size, small enough to fetch from a GPU machine).
 """
 
 import argparse
@@ -198,7 +198,8 @@ def main(argv=None) -> int:
         picks = np.linspace(0, len(nerf_frames) - 1, 4).round().astype(int)
         from PIL import Image
 
-        Image.fromarray(grid_image(rows, picks)).save(out / f"frames_{style}.png")
+        grid = Image.fromarray(grid_image(rows, picks))
+        grid.resize((grid.width // 2, grid.height // 2), Image.LANCZOS).save(out / f"frames_{style}.jpg", quality=88)
         (out / "bench.json").write_text(json.dumps(report, indent=2) + "\n")  # after every style: a cut-off run reports
 
     print(f"wrote {out / 'bench.json'}")
