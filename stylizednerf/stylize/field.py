@@ -45,8 +45,7 @@ class FrozenField:
     def sample(self, origins: torch.Tensor, directions: torch.Tensor) -> GeometrySamples:
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
             if self.fused:
-                weights, features, depth = self._sample_fused(origins, directions)
-                return GeometrySamples(weights, features, depth)
+                return self._sample_fused(origins, directions)
             geo = self.model.sample_geometry(origins, directions)
         return GeometrySamples(geo["weights"].float(), geo["features"], geo["depth"].float())
 
@@ -54,11 +53,10 @@ class FrozenField:
     def fused(self) -> bool:
         return getattr(self.model, "kind", None) == "fast" and hasattr(self.model.field, "encoding")
 
-    def _sample_fused(self, origins: torch.Tensor, directions: torch.Tensor):
+    def _sample_fused(self, origins: torch.Tensor, directions: torch.Tensor) -> GeometrySamples:
         """``sample_geometry`` for the hash-grid field with one hash encoding per sample instead of
         two: its geometry features ARE the encoding that its density MLP reads, and the lookups are
-        most of the rendering time. Same numbers (tests/test_stylize_training.py checks).
-        Returns (weights, features, depth)."""
+        most of the rendering time. Same numbers (tests/test_stylize_training.py checks)."""
         from stylizednerf.nerf.density_kernel import density_or_none
         from stylizednerf.nerf.fields import trunc_exp
         from stylizednerf.nerf.rendering import expected_parameter, render_weights
@@ -77,7 +75,7 @@ class FrozenField:
         s = expected_parameter(weights, edges)
         depth = model.space.depth(rays, s[:, None])[:, 0]
         # features stay as the lookup made them: bf16 under CUDA autocast (what the style MLP reads)
-        return weights.float(), encoding.reshape(b, n, -1), depth.float()
+        return GeometrySamples(weights.float(), encoding.reshape(b, n, -1), depth.float())
 
     @torch.no_grad()
     def render_camera(self, camera):

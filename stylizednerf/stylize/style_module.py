@@ -47,7 +47,6 @@ class StyleModule(nn.Module):
             h = torch.relu(layer(h) + latent_layer(latents)[ray_index])
         return torch.sigmoid(self.output(h) + self.latent_layers[-1](latents)[ray_index])
 
-
     def shared(self, features: torch.Tensor, latent: torch.Tensor) -> torch.Tensor:
         """RGB (K, 3) of K samples that all share one code ``latent`` (D,), e.g. a rendered path
         with the style's mean latent: its projections fold into the layers' biases, so each layer
@@ -55,13 +54,13 @@ class StyleModule(nn.Module):
         h = features
         if features.is_cuda:  # the ReLU as the matrix product's epilogue (cuBLASLt): one pass less
             dtype = torch.get_autocast_dtype("cuda") if torch.is_autocast_enabled("cuda") else features.dtype
-            h = h.to(dtype)
+            h, latent = h.to(dtype), latent.to(self.output.bias.dtype)
             with torch.autocast("cuda", enabled=False):
                 for layer, latent_layer in zip(self.hidden_layers, self.latent_layers[:-1]):
-                    bias = (layer.bias + latent_layer(latent.to(layer.bias.dtype))).to(dtype)
+                    bias = (layer.bias + latent_layer(latent)).to(dtype)
                     h = torch._addmm_activation(bias, h, layer.weight.to(dtype).t())
                 logits = F.linear(h, self.output.weight.to(dtype),
-                                  (self.output.bias + self.latent_layers[-1](latent.to(layer.bias.dtype))).to(dtype))
+                                  (self.output.bias + self.latent_layers[-1](latent)).to(dtype))
             return torch.sigmoid(logits)
         for layer, latent_layer in zip(self.hidden_layers, self.latent_layers[:-1]):
             h = torch.relu_(F.linear(h, layer.weight, layer.bias + latent_layer(latent)))

@@ -151,10 +151,8 @@ class Stylizer:
         self.device = torch.device(device)
         self.geometry = geometry
         self.views = views.to(self.device)
-        # the encoder is fixed (only the decoder is fine-tuned): no weight gradients for it.
-        # (the one H100 run with channels-last tensors had ~2x slower decoder steps; not isolated,
-        # so left out: BENCHMARKS.md, issue 6)
         clock = _PhaseClock()
+        # the encoder is fixed (only the decoder is fine-tuned): no weight gradients for it
         self.encoder = encoder.to(self.device).eval().requires_grad_(False)
         self.decoder = decoder.to(self.device)
         self.generator = torch.Generator().manual_seed(seed)  # CPU generator: same draws on any device
