@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 import torch
 
-KERNEL_TESTS = ["tests/test_hash_kernel.py", "tests/test_sample_kernel.py", "tests/test_density_kernel.py"]
+KERNEL_TESTS = ["tests/test_hash_kernel.py", "tests/test_sample_kernel.py", "tests/test_density_kernel.py",
+                "tests/test_style_kernel.py", "tests/test_weights_kernel.py"]
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="on CUDA the kernel tests run directly")

@@ -60,6 +60,7 @@ class FrozenField:
         from stylizednerf.nerf.density_kernel import density_or_none
         from stylizednerf.nerf.fields import trunc_exp
         from stylizednerf.nerf.rendering import expected_parameter, render_weights
+        from stylizednerf.nerf.weights_kernel import weights_or_none
 
         model = self.model
         rays = model.space.rays(origins.float(), directions.float(), model.world_to_scene)
@@ -71,8 +72,13 @@ class FrozenField:
         if sigma is None:
             sigma = trunc_exp(model.field.density_mlp(encoding).float()[:, 0] - 1.0)
         sigma = sigma.reshape(b, n)
-        weights = render_weights(sigma, model.space.deltas(rays, edges))
-        s = expected_parameter(weights, edges)
+        deltas = model.space.deltas(rays, edges)
+        fused = weights_or_none(sigma, deltas, edges)  # one Triton kernel on CUDA
+        if fused is not None:
+            weights, s = fused
+        else:
+            weights = render_weights(sigma, deltas)
+            s = expected_parameter(weights, edges)
         depth = model.space.depth(rays, s[:, None])[:, 0]
         # features stay as the lookup made them: bf16 under CUDA autocast (what the style MLP reads)
         return GeometrySamples(weights.float(), encoding.reshape(b, n, -1), depth.float())

@@ -76,6 +76,12 @@ def render_samples(module: StyleModule, weights: torch.Tensor, features: torch.T
     at most S * 1e-4 of a pixel's colour), so the MLP runs only on the rest: most of a ray's
     samples are in empty space or behind the surface.
     """
+    if latents.dim() == 1:  # one shared code (a rendered path): one Triton kernel where it runs
+        from stylizednerf.stylize.style_kernel import render_or_none
+
+        fused = render_or_none(module, weights, features, latents, threshold, background)
+        if fused is not None:
+            return fused
     keep = weights > threshold
     ray_index, sample_index = keep.nonzero(as_tuple=True)
     leftover = 1.0 - weights.sum(dim=-1)
