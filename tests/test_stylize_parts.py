@@ -170,3 +170,18 @@ def test_shared_code_on_cuda_matches_the_sparse_path():
     assert (shared - sparse).abs().mean().item() < 2e-3
     other = module.shared(features, latent + 1.0).float()
     assert (other - shared).abs().mean().item() > 1e-2
+
+
+def test_checkpoint_host_copy_is_independent_of_the_training_tensors():
+    from stylizednerf.stylize.cli import to_host
+
+    weight = torch.ones(3)
+    state = {"module": {"weight": weight}, "opt": {"state": {0: {"exp_avg": weight * 2}},
+                                                   "param_groups": [{"lr": 0.1, "params": [0]}]},
+             "log": [{"loss": 1.0}], "pair": (weight, 5)}
+    host = to_host(state)
+    weight.add_(1.0)  # the next training step
+    assert torch.equal(host["module"]["weight"], torch.ones(3))
+    assert torch.equal(host["opt"]["state"][0]["exp_avg"], torch.full((3,), 2.0))
+    assert host["opt"]["param_groups"] == [{"lr": 0.1, "params": [0]}] and host["log"] == [{"loss": 1.0}]
+    assert isinstance(host["pair"], tuple) and host["pair"][1] == 5 and torch.equal(host["pair"][0], torch.ones(3))

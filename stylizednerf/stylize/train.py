@@ -145,13 +145,14 @@ class Stylizer:
 
     def __init__(self, settings: dict, geometry, views: TrainingViews, encoder, decoder, style_rgb: torch.Tensor,
                  mu: torch.Tensor, sigma: torch.Tensor, device, seed: int = 0):
+        clock = _PhaseClock()
         self.s = resolve_settings(settings)
         if self.s["background"] is None:  # composite like the pre-trained field does
             self.s["background"] = getattr(geometry, "background", None)
         self.device = torch.device(device)
         self.geometry = geometry
         self.views = views.to(self.device)
-        clock = _PhaseClock()
+        clock.lap("views")
         # the encoder is fixed (only the decoder is fine-tuned): no weight gradients for it
         self.encoder = encoder.to(self.device).eval().requires_grad_(False)
         self.decoder = decoder.to(self.device)
@@ -190,6 +191,7 @@ class Stylizer:
             {"params": self.style_module.parameters(), "lr": self.s["nerf_lr"]},
             {"params": self.latents.parameters(), "lr": self.s["latent_lr"]},
         ], **nerf_adam)
+        clock.lap("optimisers")
         print(f"stylizer set-up: {clock}", flush=True)
         self.decoder_iteration = 0  # drives the lr schedule 1e-4 / (1 + 5e-5 i)
         self._targets = None  # (V, H, W, 3) the decoder's stylizations, the NeRF side's targets
