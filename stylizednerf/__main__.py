@@ -20,6 +20,8 @@ STAGES = {
     "stylize": "stylizednerf.stylize.stages.stylize",
     "render": "stylizednerf.stylize.stages.render",
     "render-path": "stylizednerf.stylize.stages.render_path",
+    "stylize-joint": "stylizednerf.stylize.stages.stylize_joint",
+    "render-interpolation": "stylizednerf.stylize.stages.render_interpolation",
     "evaluate": "stylizednerf.metrics.evaluate",
     "report": "stylizednerf.metrics.report",
     "pretrain-nerf": "stylizednerf.nerf.train",

@@ -16,7 +16,8 @@ from conftest import run_snakemake
 ROOT = Path(__file__).resolve().parents[1]
 # Rules that train or render with torch on the device: they get a GPU on a cluster.
 GPU_RULES = {"pretrain_nerf", "pretrain_decoder", "train_vae", "adain_frames", "render_views", "render_path",
-             "stylize", "stylize_sequential", "render", "render_sequential"}
+             "stylize", "stylize_sequential", "render", "render_sequential", "stylize_joint",
+             "render_interpolation"}
 
 
 def rule_blocks() -> dict[str, str]:

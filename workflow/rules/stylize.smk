@@ -156,3 +156,65 @@ FINAL_OUTPUTS["render_views"] = lambda: expand("results/{scene}/views/cameras.js
 FINAL_OUTPUTS["stylize"] = lambda: expand("results/{scene}/{style}/stylize/model.pt", scene=SCENES, style=STYLES)
 FINAL_OUTPUTS["render"] = lambda: expand("results/{scene}/{style}/render/video.mp4", scene=SCENES, style=STYLES)
 FINAL_OUTPUTS["render_path"] = lambda: expand("results/{scene}/path/cameras.json", scene=SCENES)
+
+
+# Optional joint mode (issue 6): one style module per scene for every style, conditioned on each
+# style's latent, trained on the per-style jobs' fine-tuned decoders; then the style transition.
+if config["joint"]["enabled"]:
+    if "joint" in STYLES:
+        sys.exit("config: styles: 'joint' names the joint mode's folder; rename that style")
+
+    rule stylize_joint:
+        input:
+            views="results/{scene}/views/cameras.json",
+            model="results/{scene}/nerf/model.pt",
+            latents="results/stylization2d/style_latents.json",
+            styles=expand("results/styles/{style}.png", style=STYLES),
+            # each per-style job writes its fine-tuned decoder.pt beside model.pt
+            stylized=expand("results/{{scene}}/{style}/stylize/model.pt", style=STYLES),
+        output:
+            "results/{scene}/joint/stylize/model.pt",
+        log:
+            "results/logs/stylize_joint/{scene}.log",
+        threads: 4
+        resources:
+            gpu=1,
+        params:
+            settings=settings("stylize", joint_steps=config["joint"]["steps"]),
+            styles=" ".join(STYLES),
+            decoders=lambda wildcards: " ".join(
+                f"results/{wildcards.scene}/{style}/stylize/decoder.pt" for style in STYLES
+            ),
+        conda:
+            "../../envs/stylize.yaml"
+        shell:
+            "python -m stylizednerf stylize-joint --views results/{wildcards.scene}/views --model {input.model}"
+            " --latents {input.latents} --styles {params.styles} --style-images {input.styles}"
+            " --decoders {params.decoders} --out results/{wildcards.scene}/joint/stylize"
+            " --checkpoint-dir results/{wildcards.scene}/joint/stylize_ckpt"
+            " --settings {params.settings:q} > {log} 2>&1"
+
+    rule render_interpolation:
+        input:
+            joint="results/{scene}/joint/stylize/model.pt",
+            model="results/{scene}/nerf/model.pt",
+            cameras="results/{scene}/poses/cameras.json",
+        output:
+            # frames/, depth/, latents.npy (the code of each frame), metadata.json written with it
+            "results/{scene}/joint/interpolation/video.mp4",
+        log:
+            "results/logs/render_interpolation/{scene}.log",
+        threads: 4
+        resources:
+            gpu=1,
+        params:
+            settings=settings("render"),
+        conda:
+            "../../envs/stylize.yaml"
+        shell:
+            "python -m stylizednerf render-interpolation --joint results/{wildcards.scene}/joint/stylize"
+            " --model {input.model} --cameras {input.cameras}"
+            " --out results/{wildcards.scene}/joint/interpolation --settings {params.settings:q} > {log} 2>&1"
+
+    FINAL_OUTPUTS["render_interpolation"] = lambda: expand(
+        "results/{scene}/joint/interpolation/video.mp4", scene=SCENES)

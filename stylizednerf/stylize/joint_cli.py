@@ -1,0 +1,171 @@
+"""The joint mode's stages (see :mod:`stylizednerf.stylize.joint`).
+
+* ``stylize-joint``: one style module for a scene's style set, trained on each style's fine-tuned
+  decoder's stylizations of the training views -> ``results/{scene}/joint/stylize/``.
+* ``render-interpolation``: the joint module along the camera path while its code moves from the
+  first style's mean latent through the others' to the last one's -> PNG frames, depth, an MP4
+  and the per-frame codes in ``results/{scene}/joint/interpolation/``.
+"""
+
+import json
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from stylizednerf.cameras import read_cameras, write_cameras
+from stylizednerf.config import parse_settings
+from stylizednerf.device import resolve_device
+from stylizednerf.fileio import atomic_dir, atomic_save_torch, atomic_write_json
+from stylizednerf.provenance import metadata, write_metadata
+from stylizednerf.stylize import cli
+
+
+def stylize_targets(views, style_images: list[torch.Tensor], decoder_paths: list, device) -> torch.Tensor:
+    """(S, V, H, W, 3) in [0, 1]: each style's decoder applied to the training views (CPU)."""
+    from stylizednerf.stylization2d.decoder import load_decoder
+    from stylizednerf.stylization2d.stylize import stylize_images
+    from stylizednerf.stylization2d.vgg import VGGEncoder
+
+    encoder = VGGEncoder().to(device).eval().requires_grad_(False)
+    content = views.rgb.permute(0, 3, 1, 2)
+    out = []
+    for style, path in zip(style_images, decoder_paths):
+        decoder = load_decoder(cli.require(path, "decoder")).to(device).eval()
+        out.append(stylize_images(content, style, decoder, encoder, batch_size=4).permute(0, 2, 3, 1).cpu())
+    return torch.stack(out)
+
+
+def stylize_joint(views_dir, model_path, latents_path, styles: list[str], style_paths: list, decoder_paths: list,
+                  out, settings: dict, checkpoint_dir=None) -> dict:
+    from stylizednerf.stylize.field import load_field
+    from stylizednerf.stylize.joint import JointStylizer
+    from stylizednerf.stylize.latents import read_style_latents
+
+    if not (len(styles) == len(style_paths) == len(decoder_paths)) or not styles:
+        raise SystemExit("error: stylize-joint: give one style image and one decoder per style")
+    start = time.perf_counter()
+    device = resolve_device(settings.get("device"))
+    seed = int(settings.get("seed", 0))
+    torch.manual_seed(seed)
+    views, _ = cli.read_training_views(views_dir)
+    field = load_field(cli.require(model_path, "NeRF model"), device)
+    try:
+        mu, sigma = read_style_latents(cli.require(latents_path, "style latents"), styles)
+    except KeyError as error:
+        raise SystemExit(f"error: {error.args[0]}") from None
+    style_rgb = [cli.load_rgb(cli.require(p, "style image")).permute(2, 0, 1)[None] for p in style_paths]
+    targets = stylize_targets(views, style_rgb, decoder_paths, device)
+    options = {k: v for k, v in settings.items() if k not in ("seed", "device", "previews", "sequential_baseline")}
+    try:
+        stylizer = JointStylizer(options, field, views, targets, mu, sigma, device, seed)
+    except KeyError as error:
+        raise SystemExit(f"error: stylize-joint: {error.args[0]}") from None
+    print(f"set-up {time.perf_counter() - start:.1f} s ({len(styles)} styles, {views.count} views)", flush=True)
+
+    checkpoint_file = Path(checkpoint_dir) / "state.pt" if checkpoint_dir else None
+    resume = None
+    if checkpoint_file is not None and checkpoint_file.exists():
+        resume = torch.load(checkpoint_file, map_location="cpu", weights_only=True)
+        print(f"resuming from {checkpoint_file}")
+    writer, writing = ThreadPoolExecutor(max_workers=1), []
+
+    def save_checkpoint(state):
+        host = cli.to_host(state)
+        if writing:
+            writing.pop().result()
+        writing.append(writer.submit(atomic_save_torch, checkpoint_file, host))
+
+    t0 = time.perf_counter()
+    try:
+        log = stylizer.run(save_checkpoint if checkpoint_file else None, resume)
+    finally:
+        for future in writing:
+            future.result()
+        writer.shutdown()
+    seconds = time.perf_counter() - t0
+
+    out = Path(out)
+    with atomic_dir(out) as tmp:
+        record = metadata("stylize-joint", settings, seed, styles=list(styles), seconds=round(seconds, 2))
+        atomic_save_torch(tmp / "model.pt", {**stylizer.export(styles), "metadata": record})
+        atomic_write_json(tmp / "losses.json", {"log": log, "settings": stylizer.s})
+        write_joint_previews(stylizer, styles, tmp / "views.png")
+        atomic_write_json(tmp / "metadata.json", {**record, "final": log[-1] if log else {}})
+    if checkpoint_file is not None and checkpoint_file.exists():
+        checkpoint_file.unlink()
+    return {"seconds": round(seconds, 2), "styles": list(styles), "final": log[-1] if log else {}}
+
+
+def write_joint_previews(stylizer, styles: list[str], path) -> None:
+    """One row per style: its 2D target and the joint module's rendering of the first training view."""
+    from PIL import Image
+
+    rows = []
+    for s in range(len(styles)):
+        target = cli.to_uint8(stylizer.targets[s, 0])
+        nerf = cli.to_uint8(stylizer.render_training_view(s, 0))
+        rows.append(np.concatenate([target, nerf], axis=1))
+    Image.fromarray(np.concatenate(rows, axis=0)).save(path)
+
+
+def render_interpolation(joint_dir, model_path, cameras_path, out, settings: dict) -> dict:
+    from stylizednerf.stylize.field import load_field
+    from stylizednerf.stylize.joint import interpolation_latents
+    from stylizednerf.stylize.train import load_style_module
+    from stylizednerf.stylize.video import write_video
+
+    device = resolve_device(settings.get("device"))
+    values = {**cli.RENDER_DEFAULTS, **settings}
+    state = torch.load(cli.require(Path(joint_dir) / "model.pt", "joint model"), map_location="cpu",
+                       weights_only=True)
+    if "styles" not in state:
+        raise SystemExit(f"error: {joint_dir}: not a joint model (no style list); run stylize-joint")
+    field = load_field(cli.require(model_path, "NeRF model"), device)
+    cameras = read_cameras(cli.require(cameras_path, "camera file"))
+    renderer = cli.StyleRenderer(field, load_style_module(state, device), state, int(values["chunk"]), device)
+    out = Path(out)
+    with atomic_dir(out) as tmp:
+        path = cli.path_cameras(cameras, values, tmp / "frames")
+        codes = interpolation_latents(state["mu"].float(), len(path.cameras)).to(device)
+        code_of = {camera.file: code for camera, code in zip(path.cameras, codes)}  # frame files are unique
+        t0 = time.perf_counter()
+        frames = cli._render_sequence(lambda camera: renderer.render(camera, code_of[camera.file]), path,
+                                      tmp / "frames", tmp / "depth")
+        seconds = time.perf_counter() - t0
+        write_cameras(tmp / "cameras.json", path)
+        write_video(tmp / "video.mp4", frames, int(values["fps"]))
+        np.save(tmp / "latents.npy", codes.cpu().numpy())
+        stats = {"frames": len(frames), "styles": state["styles"], "path_seconds": round(seconds, 3)}
+        write_metadata(tmp / "metadata.json", "render-interpolation", settings, settings.get("seed"), stats=stats)
+    return stats
+
+
+def main_stylize_joint(argv=None) -> int:
+    parser = cli._parser("stylize-joint", "train one style module for a scene's whole style set")
+    parser.add_argument("--views", required=True, help="results/{scene}/views")
+    parser.add_argument("--model", required=True, help="the pre-trained NeRF")
+    parser.add_argument("--latents", required=True, help="style_latents.json from the VAE")
+    parser.add_argument("--styles", nargs="+", required=True, help="style names (keys in style_latents.json)")
+    parser.add_argument("--style-images", nargs="+", required=True, help="one per style, in order")
+    parser.add_argument("--decoders", nargs="+", required=True,
+                        help="one decoder.pt per style, in order (the per-style jobs' fine-tuned decoders)")
+    parser.add_argument("--checkpoint-dir", default=None, help="where a resumable checkpoint lives while training")
+    args = parser.parse_args(argv)
+    result = stylize_joint(args.views, args.model, args.latents, args.styles, args.style_images, args.decoders,
+                           args.out, parse_settings(args.settings), args.checkpoint_dir)
+    print(json.dumps(result, default=str))
+    return 0
+
+
+def main_render_interpolation(argv=None) -> int:
+    parser = cli._parser("render-interpolation", "render the joint module along the path, moving through the styles")
+    parser.add_argument("--joint", required=True, help="results/{scene}/joint/stylize")
+    parser.add_argument("--model", required=True, help="the pre-trained NeRF")
+    parser.add_argument("--cameras", required=True, help="the scene's cameras.json")
+    args = parser.parse_args(argv)
+    print(json.dumps(render_interpolation(args.joint, args.model, args.cameras, args.out,
+                                          parse_settings(args.settings))))
+    return 0
