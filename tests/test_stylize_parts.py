@@ -185,3 +185,23 @@ def test_checkpoint_host_copy_is_independent_of_the_training_tensors():
     assert torch.equal(host["opt"]["state"][0]["exp_avg"], torch.full((3,), 2.0))
     assert host["opt"]["param_groups"] == [{"lr": 0.1, "params": [0]}] and host["log"] == [{"loss": 1.0}]
     assert isinstance(host["pair"], tuple) and host["pair"][1] == 5 and torch.equal(host["pair"][0], torch.ones(3))
+
+
+def test_checkpoint_writer_writes_in_the_background_and_resumes(tmp_path):
+    from stylizednerf.stylize.cli import CheckpointWriter
+
+    weight = torch.zeros(4)
+    with CheckpointWriter(tmp_path / "ckpt") as writer:
+        assert writer.resume() is None
+        for step in range(3):
+            weight.add_(1.0)
+            writer({"step": step, "weight": weight})
+    again = CheckpointWriter(tmp_path / "ckpt")
+    state = again.resume()
+    assert state["step"] == 2 and torch.equal(state["weight"], torch.full((4,), 3.0))
+    again.remove()
+    assert not (tmp_path / "ckpt" / "state.pt").exists()
+    with pytest.raises(Exception):  # a failed write surfaces when the block ends ...
+        with CheckpointWriter(tmp_path / "ckpt") as writer:
+            writer({"not saveable": lambda: None})
+    assert [p.name for p in (tmp_path / "ckpt").iterdir()] == []  # ... and leaves nothing half-written

@@ -142,30 +142,10 @@ def stylize(views_dir, model_path, decoder_path, latents_path, style_path, style
     stylizer, options = build_stylizer(views_dir, model_path, decoder_path, latents_path, style_path, style_name,
                                        settings)
 
-    checkpoint_file = Path(checkpoint_dir) / "state.pt" if checkpoint_dir else None
-    resume = None
-    if checkpoint_file is not None and checkpoint_file.exists():
-        resume = torch.load(checkpoint_file, map_location="cpu", weights_only=True)  # generator state stays on the CPU
-        print(f"resuming from {checkpoint_file}")
-
-    # checkpoints are written by a background thread from a host copy of the state, so training
-    # does not wait for the disk (~20 checkpoints of ~45 MB per style at the paper's defaults)
-    writer = ThreadPoolExecutor(max_workers=1)
-    writing = []
-
-    def save_checkpoint(state):
-        host = to_host(state)  # the GPU tensors change with the next step
-        if writing:
-            writing.pop().result()  # one write at a time, in order; re-raises a failed write
-        writing.append(writer.submit(atomic_save_torch, checkpoint_file, host))
-
+    checkpoints = CheckpointWriter(checkpoint_dir)
     start = time.perf_counter()
-    try:
-        log = stylizer.run(save_checkpoint if checkpoint_file else None, resume)
-    finally:
-        for future in writing:
-            future.result()
-        writer.shutdown()
+    with checkpoints:
+        log = stylizer.run(checkpoints if checkpoint_dir else None, checkpoints.resume())
     seconds = time.perf_counter() - start
 
     out = Path(out)
@@ -177,9 +157,52 @@ def stylize(views_dir, model_path, decoder_path, latents_path, style_path, style
         write_previews(stylizer, tmp / "views.png", int(settings.get("previews", 4)))
         final = {k: v for k, v in log[-1].items()} if log else {}
         atomic_write_json(tmp / "metadata.json", {**record, "final": final, "views": stylizer.views.count})
-    if checkpoint_file is not None and checkpoint_file.exists():
-        checkpoint_file.unlink()  # the outputs are complete: a rerun starts afresh
+    checkpoints.remove()  # the outputs are complete: a rerun starts afresh
     return {"seconds": round(seconds, 2), "final": log[-1] if log else {}}
+
+
+class CheckpointWriter:
+    """A training job's resumable checkpoint (``<folder>/state.pt``; no folder: none).
+
+    Called with a state dict, it copies the state to the host and a background thread writes it
+    (atomically), so training does not wait for the disk (~20 checkpoints of ~45 MB per style at
+    the paper's defaults). One write at a time, in order; leaving the ``with`` block waits for the
+    last one and re-raises a failed write."""
+
+    def __init__(self, folder):
+        self.path = Path(folder) / "state.pt" if folder else None
+        self._pool = ThreadPoolExecutor(max_workers=1)
+        self._pending = None
+
+    def resume(self):
+        """The saved state, or None."""
+        if self.path is None or not self.path.exists():
+            return None
+        print(f"resuming from {self.path}", flush=True)
+        return torch.load(self.path, map_location="cpu", weights_only=True)  # generator state stays on the CPU
+
+    def __call__(self, state: dict) -> None:
+        host = to_host(state)  # the GPU tensors change with the next step
+        self._wait()
+        self._pending = self._pool.submit(atomic_save_torch, self.path, host)
+
+    def _wait(self) -> None:
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            pending.result()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        try:
+            self._wait()
+        finally:
+            self._pool.shutdown()
+
+    def remove(self) -> None:
+        if self.path is not None and self.path.exists():
+            self.path.unlink()
 
 
 def to_host(state):

@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from stylizednerf.stylize.latents import StyleLatents
 from stylizednerf.stylize.losses import mimic_loss
-from stylizednerf.stylize.ray_cache import RayGeometryCache
+from stylizednerf.stylize.ray_cache import cache_training_views
 from stylizednerf.stylize.rays import pixel_rays
 from stylizednerf.stylize.style_module import StyleModule, render_samples
 from stylizednerf.stylize.train import LOG_EVERY, resolve_settings
@@ -78,15 +78,7 @@ class JointStylizer:
         return torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.autocast)
 
     def _ray_cache(self):
-        limit = int(self.s["ray_cache_bytes"] or 0)
-        if limit <= 0:
-            return None
-        if self.device.type == "cuda":
-            limit = min(limit, int(0.6 * torch.cuda.mem_get_info(self.device)[0]))
-        H, W = self.views.size
-        dtype = torch.bfloat16 if self.autocast else torch.float32
-        return RayGeometryCache.build(self.geometry, self.views.K, self.views.c2w, H, W, self.s["sample_threshold"],
-                                      int(self.s["chunk"]), limit, dtype)
+        return cache_training_views(self.geometry, self.views, self.s, self.device)
 
     def render_pixels(self, view, v, u, latents, padded: bool = True) -> torch.Tensor:
         """Stylized colours (R, 3) of training pixels under codes ``latents`` (R, D); ``padded``:

@@ -9,7 +9,6 @@
 
 import json
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -65,26 +64,10 @@ def stylize_joint(views_dir, model_path, latents_path, styles: list[str], style_
         raise SystemExit(f"error: stylize-joint: {error.args[0]}") from None
     print(f"set-up {time.perf_counter() - start:.1f} s ({len(styles)} styles, {views.count} views)", flush=True)
 
-    checkpoint_file = Path(checkpoint_dir) / "state.pt" if checkpoint_dir else None
-    resume = None
-    if checkpoint_file is not None and checkpoint_file.exists():
-        resume = torch.load(checkpoint_file, map_location="cpu", weights_only=True)
-        print(f"resuming from {checkpoint_file}")
-    writer, writing = ThreadPoolExecutor(max_workers=1), []
-
-    def save_checkpoint(state):
-        host = cli.to_host(state)
-        if writing:
-            writing.pop().result()
-        writing.append(writer.submit(atomic_save_torch, checkpoint_file, host))
-
+    checkpoints = cli.CheckpointWriter(checkpoint_dir)
     t0 = time.perf_counter()
-    try:
-        log = stylizer.run(save_checkpoint if checkpoint_file else None, resume)
-    finally:
-        for future in writing:
-            future.result()
-        writer.shutdown()
+    with checkpoints:
+        log = stylizer.run(checkpoints if checkpoint_dir else None, checkpoints.resume())
     seconds = time.perf_counter() - t0
 
     out = Path(out)
@@ -94,8 +77,7 @@ def stylize_joint(views_dir, model_path, latents_path, styles: list[str], style_
         atomic_write_json(tmp / "losses.json", {"log": log, "settings": stylizer.s})
         write_joint_previews(stylizer, styles, tmp / "views.png")
         atomic_write_json(tmp / "metadata.json", {**record, "final": log[-1] if log else {}})
-    if checkpoint_file is not None and checkpoint_file.exists():
-        checkpoint_file.unlink()
+    checkpoints.remove()
     return {"seconds": round(seconds, 2), "styles": list(styles), "final": log[-1] if log else {}}
 
 

@@ -118,3 +118,19 @@ class RayGeometryCache:
         """Stylized colours (R, 3) of cached rays ``rays`` (R,) with codes ``latents`` (R, D)."""
         ray_index, features, weights = self.gather(rays)
         return composite_kept(module, features, weights, ray_index, latents, self.leftover[rays], background)
+
+
+def cache_training_views(geometry, views, settings: dict, device) -> RayGeometryCache | None:
+    """The cache of every pixel of ``views`` (a TrainingViews on ``device``) under the stylize
+    ``settings`` (``ray_cache_bytes``, ``sample_threshold``, ``chunk``); None when off or too large.
+    On a GPU at most 60 % of its free memory: the rest is for the decoder's training."""
+    limit = int(settings["ray_cache_bytes"] or 0)
+    if limit <= 0:
+        return None
+    device = torch.device(device)
+    if device.type == "cuda":
+        limit = min(limit, int(0.6 * torch.cuda.mem_get_info(device)[0]))
+    H, W = views.size
+    dtype = torch.bfloat16 if device.type == "cuda" else torch.float32  # what the style MLP reads under autocast
+    return RayGeometryCache.build(geometry, views.K, views.c2w, H, W, settings["sample_threshold"],
+                                  int(settings["chunk"]), limit, dtype)

@@ -32,7 +32,7 @@ from tqdm import tqdm
 from stylizednerf.stylization2d.adain import adain
 from stylizednerf.stylization2d.decoder import crop_to, pad_to_multiple
 from stylizednerf.stylize.latents import StyleLatents
-from stylizednerf.stylize.ray_cache import RayGeometryCache
+from stylizednerf.stylize.ray_cache import cache_training_views
 from stylizednerf.stylize.losses import consistency_loss_cached, mimic_loss, neighbour_pairs
 from stylizednerf.stylize.rays import image_rays, pixel_rays
 from stylizednerf.stylize.style_module import StyleModule, render_samples
@@ -344,15 +344,7 @@ class Stylizer:
 
     # ---- 3D side -------------------------------------------------------------------------
     def _ray_cache(self):
-        limit = int(self.s["ray_cache_bytes"] or 0)
-        if limit <= 0:
-            return None
-        if self.device.type == "cuda":  # leave room for the decoder's training on smaller GPUs
-            limit = min(limit, int(0.6 * torch.cuda.mem_get_info(self.device)[0]))
-        H, W = self.views.size
-        dtype = torch.bfloat16 if self.autocast else torch.float32  # what the style MLP reads under autocast
-        return RayGeometryCache.build(self.geometry, self.views.K, self.views.c2w, H, W, self.s["sample_threshold"],
-                                      int(self.s["chunk"]), limit, dtype)
+        return cache_training_views(self.geometry, self.views, self.s, self.device)
 
     def render_pixels(self, view: torch.Tensor, v: torch.Tensor, u: torch.Tensor, latents: torch.Tensor):
         """Stylized colours (R, 3) of training pixels (view, row v, column u), each (R,)."""
