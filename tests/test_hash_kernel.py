@@ -51,3 +51,24 @@ def test_empty_input():
     out = hash_kernel.encode(torch.empty(0, 3, device=device), encoding.table, encoding.resolution, 4,
                              encoding.dense_levels, encoding.table_size)
     assert out.shape == (0, 8)
+
+
+def test_a_failing_kernel_falls_back_once_with_a_note(capsys):
+    import types
+
+    module = types.SimpleNamespace(_failed=False)
+
+    def broken():
+        raise RuntimeError("illegal memory access")
+
+    assert hash_kernel.run_or_note(module, "demo", "eager demo", lambda: 7) == 7 and not module._failed
+    assert hash_kernel.run_or_note(module, "demo", "eager demo", broken) is None
+    assert module._failed
+    note = capsys.readouterr().err.strip()
+    assert note == "note: the Triton demo kernel failed (RuntimeError: illegal memory access); eager demo"
+
+    def out_of_memory():
+        raise torch.cuda.OutOfMemoryError("no room")
+
+    with pytest.raises(torch.cuda.OutOfMemoryError):  # not a kernel failure: the caller must see it
+        hash_kernel.run_or_note(types.SimpleNamespace(_failed=False), "demo", "eager demo", out_of_memory)

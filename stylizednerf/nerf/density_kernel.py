@@ -9,6 +9,8 @@ H100; BENCHMARKS.md) and writes one float each. Same densities as ``FastField.de
 (tests/test_density_kernel.py).
 """
 
+import sys
+
 import torch
 
 from stylizednerf.nerf import hash_kernel
@@ -47,7 +49,6 @@ def density_or_none(mlp, features: torch.Tensor):
     """Densities (N,) float32 of the fast field's ``density_mlp`` (Linear, ReLU, Linear) at
     encodings ``features`` (N, F): ``trunc_exp(h[:, 0] - 1)``; None where the kernel does not
     apply or failed (then a one-line note, once)."""
-    global _failed
     first, last = mlp[0], mlp[-1]
     F, H, O = first.in_features, first.out_features, last.out_features
 
@@ -57,25 +58,21 @@ def density_or_none(mlp, features: torch.Tensor):
     if (_failed or torch.is_grad_enabled() or not hash_kernel.available(features) or not all(map(fits, (F, H)))
             or O > 16):
         return None
-    try:
-        n = features.shape[0]
-        out = torch.empty(n, device=features.device, dtype=torch.float32)
-        if n == 0:
-            return out
-        w2 = torch.zeros(H, 16, device=features.device)
-        w2[:, :O] = last.weight.t().float()
-        b2 = torch.zeros(16, device=features.device)
-        b2[:O] = last.bias.float()
-        _density_kernel[(triton.cdiv(n, BLOCK_ROWS),)](
-            features.contiguous(), first.weight.t().float().contiguous(), first.bias.float().contiguous(), w2, b2,
-            out, n, DENSITY_LOG_MAX, FEATURES=F, HIDDEN=H, OUT=16, BLOCK=BLOCK_ROWS, num_warps=4)
-        return out
-    except torch.cuda.OutOfMemoryError:
-        raise
-    except Exception as error:  # noqa: BLE001  a Triton or driver failure must not stop a render
-        import sys
+    return hash_kernel.run_or_note(sys.modules[__name__], "density", "eager density MLP",
+                                   lambda: densities(first, last, features))
 
-        _failed = True
-        print(f"note: the Triton density kernel failed ({type(error).__name__}: {error}); eager density MLP",
-              file=sys.stderr)
-        return None
+
+def densities(first, last, features: torch.Tensor) -> torch.Tensor:
+    """The kernel's densities (N,) for the MLP's two layers ``first`` and ``last`` (<= 16 outputs)."""
+    n, H, O = features.shape[0], first.out_features, last.out_features
+    out = torch.empty(n, device=features.device, dtype=torch.float32)
+    if n == 0:
+        return out
+    w2 = torch.zeros(H, 16, device=features.device)
+    w2[:, :O] = last.weight.t().float()
+    b2 = torch.zeros(16, device=features.device)
+    b2[:O] = last.bias.float()
+    _density_kernel[(triton.cdiv(n, BLOCK_ROWS),)](
+        features.contiguous(), first.weight.t().float().contiguous(), first.bias.float().contiguous(), w2, b2,
+        out, n, DENSITY_LOG_MAX, FEATURES=first.in_features, HIDDEN=H, OUT=16, BLOCK=BLOCK_ROWS, num_warps=4)
+    return out

@@ -35,6 +35,21 @@ def available(x: torch.Tensor, features: int = 2) -> bool:
     return x.is_cuda or os.environ.get("TRITON_INTERPRET") == "1"
 
 
+def run_or_note(module, what: str, fallback: str, launch):
+    """``launch()``, or None after a Triton or driver failure: then ``module._failed`` is set, so
+    that module's kernel is not tried again, and a one-line note names the eager ``fallback``.
+    The render goes on either way. Running out of GPU memory is no kernel failure: it propagates."""
+    try:
+        return launch()
+    except torch.cuda.OutOfMemoryError:
+        raise
+    except Exception as error:  # noqa: BLE001  a Triton or driver failure must not stop a render
+        module._failed = True
+        print(f"note: the Triton {what} kernel failed ({type(error).__name__}: {error}); {fallback}",
+              file=sys.stderr)
+        return None
+
+
 if triton is not None:
 
     @triton.jit
@@ -95,18 +110,10 @@ def encode_or_none(encoding, x: torch.Tensor):
     """The kernel's result for ``encoding`` (a HashEncoding), or None where it cannot run or failed
     (then a one-line note, once, and the caller's eager lookup from there on). bf16 under CUDA
     autocast, else float32."""
-    global _failed
     if not available(x, encoding.features):
         return None
     # under CUDA autocast every consumer (MLPs, the ray cache) reads the features as bf16: store them so
     dtype = torch.get_autocast_dtype("cuda") if x.is_cuda and torch.is_autocast_enabled("cuda") else torch.float32
-    try:
-        return encode(x, encoding.table.detach(), encoding.resolution, encoding.levels, encoding.dense_levels,
-                      encoding.table_size, dtype)
-    except torch.cuda.OutOfMemoryError:
-        raise
-    except Exception as error:  # noqa: BLE001  a Triton or driver failure must not stop a render
-        _failed = True
-        print(f"note: the Triton hash-grid kernel failed ({type(error).__name__}: {error}); eager lookup",
-              file=sys.stderr)
-        return None
+    return run_or_note(sys.modules[__name__], "hash-grid", "eager lookup", lambda: encode(
+        x, encoding.table.detach(), encoding.resolution, encoding.levels, encoding.dense_levels, encoding.table_size,
+        dtype))

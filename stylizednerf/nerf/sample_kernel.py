@@ -14,6 +14,8 @@ rounding (tests/test_sample_kernel.py; on CPU in Triton's interpreter when Trito
 Other cases (360 scenes, training with jitter, transmittance sampling) stay eager.
 """
 
+import sys
+
 import torch
 
 from stylizednerf.nerf import hash_kernel
@@ -103,24 +105,14 @@ _failed = False
 def edges_or_none(model, rays, jitter: bool):
     """The kernel's edges for ``model`` (a fast ``NerfModel``) and ``rays``, or None where it does
     not apply (see the module text) or failed (then a one-line note, once, and eager from there)."""
-    global _failed
     f = model.field_cfg
     if (jitter or _failed or model.space.kind != "forward" or f["grid_sampling"] != "alpha"
             or torch.is_grad_enabled() or torch.compiler.is_compiling() or not hash_kernel.available(rays.ndc_dirs)
             or f["coarse_samples"] & (f["coarse_samples"] - 1)):
         return None
-    try:
-        return coarse_edges(rays.ndc_origins, rays.ndc_dirs, model.grid.density, model.bbox_lo, model.bbox_hi,
-                            f["coarse_samples"], f["samples"], f["uniform_fraction"])
-    except torch.cuda.OutOfMemoryError:
-        raise
-    except Exception as error:  # noqa: BLE001  a Triton or driver failure must not stop a render
-        import sys
-
-        _failed = True
-        print(f"note: the Triton sampling kernel failed ({type(error).__name__}: {error}); eager sampling",
-              file=sys.stderr)
-        return None
+    return hash_kernel.run_or_note(sys.modules[__name__], "sampling", "eager sampling", lambda: coarse_edges(
+        rays.ndc_origins, rays.ndc_dirs, model.grid.density, model.bbox_lo, model.bbox_hi, f["coarse_samples"],
+        f["samples"], f["uniform_fraction"]))
 
 
 def coarse_edges(ndc_origins: torch.Tensor, ndc_dirs: torch.Tensor, density: torch.Tensor, lo: torch.Tensor,

@@ -53,23 +53,20 @@ def weights_or_none(sigma: torch.Tensor, deltas: torch.Tensor, edges: torch.Tens
     """``(render_weights(sigma, deltas), expected_parameter(weights, edges))`` for densities and
     interval lengths (R, S) and edges (R, S + 1), float32; None where the kernel does not apply or
     failed (then a one-line note, once)."""
-    global _failed
     if _failed or torch.is_grad_enabled() or not hash_kernel.available(sigma) or sigma.dim() != 2:
         return None
-    try:
-        R, S = sigma.shape
-        weights = torch.empty(R, S, device=sigma.device, dtype=torch.float32)
-        s = torch.empty(R, device=sigma.device, dtype=torch.float32)
-        if R == 0:
-            return weights, s
-        _weights_kernel[(triton.cdiv(R, BLOCK_RAYS),)](
-            sigma.float().contiguous(), deltas.float().contiguous(), edges.float().contiguous(), weights, s, R, S,
-            BLOCK_RAYS=BLOCK_RAYS, SAMPLES=triton.next_power_of_2(S), num_warps=4)
+    return hash_kernel.run_or_note(sys.modules[__name__], "weights", "eager weights",
+                                   lambda: weights_and_expectation(sigma, deltas, edges))
+
+
+def weights_and_expectation(sigma: torch.Tensor, deltas: torch.Tensor, edges: torch.Tensor):
+    """The kernel's (weights (R, S), expected parameter (R,)); see :func:`weights_or_none`."""
+    R, S = sigma.shape
+    weights = torch.empty(R, S, device=sigma.device, dtype=torch.float32)
+    s = torch.empty(R, device=sigma.device, dtype=torch.float32)
+    if R == 0:
         return weights, s
-    except torch.cuda.OutOfMemoryError:
-        raise
-    except Exception as error:  # noqa: BLE001  a Triton or driver failure must not stop a render
-        _failed = True
-        print(f"note: the Triton weights kernel failed ({type(error).__name__}: {error}); eager weights",
-              file=sys.stderr)
-        return None
+    _weights_kernel[(triton.cdiv(R, BLOCK_RAYS),)](
+        sigma.float().contiguous(), deltas.float().contiguous(), edges.float().contiguous(), weights, s, R, S,
+        BLOCK_RAYS=BLOCK_RAYS, SAMPLES=triton.next_power_of_2(S), num_warps=4)
+    return weights, s

@@ -118,20 +118,14 @@ def render_or_none(module, weights: torch.Tensor, features: torch.Tensor, latent
                    background: float | None):
     """Stylized colours (R, 3) float32 of rays with weights (R, S) and features (R, S, F) under one
     code (D,), or None where the kernel does not apply or failed (then a one-line note, once)."""
-    global _failed
     if latent.dim() != 1 or torch.is_grad_enabled() or not available(features, module):
         return None
-    try:
-        R, S = weights.shape
-        colours = weighted_colours(module, features.reshape(R * S, -1), weights.reshape(-1), latent, threshold)
-        out = colours.view(R, S, 3).sum(1)
-    except torch.cuda.OutOfMemoryError:
-        raise
-    except Exception as error:  # noqa: BLE001  a Triton or driver failure must not stop a render
-        _failed = True
-        print(f"note: the Triton style kernel failed ({type(error).__name__}: {error}); eager style module",
-              file=sys.stderr)
+    R, S = weights.shape
+    colours = hash_kernel.run_or_note(sys.modules[__name__], "style", "eager style module", lambda: weighted_colours(
+        module, features.reshape(R * S, -1), weights.reshape(-1), latent, threshold))
+    if colours is None:
         return None
+    out = colours.view(R, S, 3).sum(1)
     if background is not None:
         out = out + (1.0 - weights.float().sum(-1, keepdim=True)) * background
     return out
