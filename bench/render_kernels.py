@@ -26,20 +26,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import stylizednerf  # noqa: E402,F401
+from hash_lookup import timed  # noqa: E402  (bench/ is on sys.path when a bench script runs)
 
 CONFIGS = ["64,4", "128,4", "128,8", "256,8"]
-
-
-def timed(fn, count, cuda):
-    fn()
-    if cuda:
-        torch.cuda.synchronize()
-    start = time.perf_counter()
-    for _ in range(count):
-        fn()
-    if cuda:
-        torch.cuda.synchronize()
-    return 1000 * (time.perf_counter() - start) / count
 
 
 def inputs(rays, samples, device):

@@ -110,11 +110,10 @@ def build_stylizer(views_dir, model_path, decoder_path, latents_path, style_path
     from stylizednerf.stylization2d.vgg import VGGEncoder
     from stylizednerf.stylize.field import load_field
     from stylizednerf.stylize.latents import read_style_latents
-    from stylizednerf.stylize.train import Stylizer, resolve_settings
+    from stylizednerf.stylize.train import Stylizer, resolve_settings, trainer_settings
 
     try:
-        options = resolve_settings({k: v for k, v in settings.items()
-                                   if k not in ("seed", "device", "previews", "sequential_baseline")})
+        options = resolve_settings(trainer_settings(settings))
     except KeyError as error:
         raise SystemExit(f"error: stylize: {error.args[0]}") from None
     start = time.perf_counter()

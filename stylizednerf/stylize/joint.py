@@ -22,7 +22,7 @@ from stylizednerf.stylize.losses import mimic_loss
 from stylizednerf.stylize.ray_cache import cache_training_views
 from stylizednerf.stylize.rays import pixel_rays
 from stylizednerf.stylize.style_module import StyleModule, render_samples
-from stylizednerf.stylize.train import LOG_EVERY, resolve_settings
+from stylizednerf.stylize.train import LOG_EVERY, flush_losses, resolve_settings
 
 JOINT_DEFAULTS = {"joint_steps": 4000}
 
@@ -47,9 +47,9 @@ class JointStylizer:
 
     def __init__(self, settings: dict, geometry, views, targets: torch.Tensor, mu: torch.Tensor, sigma: torch.Tensor,
                  device, seed: int = 0):
-        extra = {k: settings[k] for k in JOINT_DEFAULTS if k in settings}
-        self.s = {**resolve_settings({k: v for k, v in settings.items() if k not in JOINT_DEFAULTS}),
-                  **JOINT_DEFAULTS, **extra}
+        joint = {k: v for k, v in settings.items() if k in JOINT_DEFAULTS}
+        shared = {k: v for k, v in settings.items() if k not in JOINT_DEFAULTS}
+        self.s = {**resolve_settings(shared), **JOINT_DEFAULTS, **joint}
         if self.s["background"] is None:
             self.s["background"] = getattr(geometry, "background", None)
         self.device = torch.device(device)
@@ -121,13 +121,11 @@ class JointStylizer:
         pending = []
         with tqdm(total=steps, initial=first, disable=not progress, desc="stylize-joint", dynamic_ncols=True) as bar:
             for step in range(first, steps):
-                pending.append((self.step(), step))
+                pending.append((self.step(), {"step": step}))
                 bar.update(1)
                 saving = checkpoint is not None and (step + 1) % self.s["checkpoint_every"] == 0 and step + 1 < steps
                 if saving or (step + 1) % LOG_EVERY == 0 or step + 1 == steps:
-                    values = torch.stack([torch.stack(list(r.values())) for r, _ in pending]).tolist()
-                    self.log.extend({**dict(zip(pending[0][0], row)), "step": s} for (_, s), row in zip(pending, values))
-                    pending.clear()
+                    flush_losses(pending, self.log)
                     bar.set_postfix(loss=f"{self.log[-1]['loss']:.4g}")
                 if saving:
                     checkpoint(self.state(step + 1))

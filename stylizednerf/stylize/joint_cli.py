@@ -42,6 +42,7 @@ def stylize_joint(views_dir, model_path, latents_path, styles: list[str], style_
     from stylizednerf.stylize.field import load_field
     from stylizednerf.stylize.joint import JointStylizer
     from stylizednerf.stylize.latents import read_style_latents
+    from stylizednerf.stylize.train import trainer_settings
 
     if not (len(styles) == len(style_paths) == len(decoder_paths)) or not styles:
         raise SystemExit("error: stylize-joint: give one style image and one decoder per style")
@@ -57,9 +58,8 @@ def stylize_joint(views_dir, model_path, latents_path, styles: list[str], style_
         raise SystemExit(f"error: {error.args[0]}") from None
     style_rgb = [cli.load_rgb(cli.require(p, "style image")).permute(2, 0, 1)[None] for p in style_paths]
     targets = stylize_targets(views, style_rgb, decoder_paths, device)
-    options = {k: v for k, v in settings.items() if k not in ("seed", "device", "previews", "sequential_baseline")}
     try:
-        stylizer = JointStylizer(options, field, views, targets, mu, sigma, device, seed)
+        stylizer = JointStylizer(trainer_settings(settings), field, views, targets, mu, sigma, device, seed)
     except KeyError as error:
         raise SystemExit(f"error: stylize-joint: {error.args[0]}") from None
     print(f"set-up {time.perf_counter() - start:.1f} s ({len(styles)} styles, {views.count} views)", flush=True)

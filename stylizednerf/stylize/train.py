@@ -73,8 +73,17 @@ DEFAULTS = {
 }
 
 
+# keys of the stylize config section that the stage or the workflow reads, not the trainer
+STAGE_KEYS = ("seed", "device", "previews", "sequential_baseline")
+
+
+def trainer_settings(settings: dict) -> dict:
+    """``settings`` without :data:`STAGE_KEYS`."""
+    return {k: v for k, v in settings.items() if k not in STAGE_KEYS}
+
+
 def resolve_settings(settings: dict) -> dict:
-    unknown = set(settings) - set(DEFAULTS) - {"seed", "device", "previews", "sequential_baseline"}
+    unknown = set(settings) - set(DEFAULTS) - set(STAGE_KEYS)
     if unknown:
         raise KeyError(f"unknown stylize setting(s): {', '.join(sorted(unknown))}")
     return {**DEFAULTS, **settings}
@@ -513,14 +522,7 @@ class Stylizer:
         return self.log
 
     def _flush(self, pending: list[tuple[dict, dict]]) -> None:
-        """Move the steps' loss tensors into ``self.log`` as floats: one host sync for many steps."""
-        if not pending:
-            return
-        keys = list(pending[0][0])
-        values = torch.stack([torch.stack([r[k].float() for k in keys]) for r, _ in pending]).tolist()
-        for (_, where), row in zip(pending, values):
-            self.log.append({**dict(zip(keys, row)), **where})
-        pending.clear()
+        flush_losses(pending, self.log)
 
     def export(self) -> dict:
         """What ``render`` needs: the style module, its shape, and the latents."""
@@ -530,6 +532,18 @@ class Stylizer:
             "hidden": self.s["hidden"], "layers": self.s["layers"], "background": self.s["background"],
             "latents": self.latents.codes.detach().cpu(), "mu": self.latents.mu.cpu(), "sigma": self.latents.sigma.cpu(),
         }
+
+
+def flush_losses(pending: list[tuple[dict, dict]], log: list[dict]) -> None:
+    """Move the steps' loss tensors (``pending``: (losses, where) per step) into ``log`` as floats,
+    each row with its ``where`` keys: one host sync for many steps."""
+    if not pending:
+        return
+    keys = list(pending[0][0])
+    values = torch.stack([torch.stack([r[k].float() for k in keys]) for r, _ in pending]).tolist()
+    for (_, where), row in zip(pending, values):
+        log.append({**dict(zip(keys, row)), **where})
+    pending.clear()
 
 
 def load_style_module(state: dict, device="cpu") -> StyleModule:
