@@ -272,9 +272,11 @@ def test_cached_splat_geometry_gives_the_same_l_co(encoder):
         assert all(torch.equal(a, b) for a, b in zip(fresh, stylizer._pair_geometry(views_idx, pairs)))
 
 
-def test_ray_cache_gives_the_same_renders_and_steps(encoder):
+@pytest.mark.parametrize("encoding", ["none", "hash"])
+def test_ray_cache_gives_the_same_renders_and_steps(encoder, encoding):
     """The style module's steps and renders from the cached training-pixel geometry equal those
-    sampled on the spot; past the size bound there is no cache."""
+    sampled on the spot; past the size bound there is no cache. With the module's own position
+    encoding, the cache keeps the samples' positions and gives the same numbers too."""
     from stylizednerf.stylization2d.decoder import Decoder
     from stylizednerf.stylize.field import FrozenField
 
@@ -286,8 +288,10 @@ def test_ray_cache_gives_the_same_renders_and_steps(encoder):
     field.model.grid.density.fill_(10.0)  # occupied everywhere: the sampler spreads samples along the rays
     args = (field, _views(cameras), encoder, Decoder(), torch.rand(1, 3, 32, 32), torch.zeros(32),
             torch.full((32,), 0.1), "cpu")
-    settings = {**TINY, "background": 0.5, "chunk": 100}  # chunks across view and row boundaries
+    settings = {**TINY, "background": 0.5, "chunk": 100,  # chunks across view and row boundaries
+                "encoding": encoding, "encoding_levels": 4, "encoding_log2_table": 10, "encoding_max_resolution": 64}
     cached = Stylizer(settings, *args, seed=3)
+    assert (cached.ray_cache.positions is not None) == (encoding == "hash")
     direct = Stylizer({**settings, "ray_cache_bytes": 0}, *args, seed=3)
     assert cached.ray_cache is not None and direct.ray_cache is None
     counts = cached.ray_cache.count

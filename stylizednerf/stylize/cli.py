@@ -146,6 +146,9 @@ def stylize(views_dir, model_path, decoder_path, latents_path, style_path, style
     with checkpoints:
         log = stylizer.run(checkpoints if checkpoint_dir else None, checkpoints.resume())
     seconds = time.perf_counter() - start
+    fit = stylizer.fit()
+    print(f"fit of the 2D targets (training views, per-view codes): L_mimic {fit['mimic_mse']:.5f} MSE, "
+          f"{fit['mimic_psnr']:.2f} dB", flush=True)
 
     out = Path(out)
     with atomic_dir(out) as tmp:
@@ -155,9 +158,9 @@ def stylize(views_dir, model_path, decoder_path, latents_path, style_path, style
         atomic_write_json(tmp / "losses.json", {"log": log, "settings": options})
         write_previews(stylizer, tmp / "views.png", int(settings.get("previews", 4)))
         final = {k: v for k, v in log[-1].items()} if log else {}
-        atomic_write_json(tmp / "metadata.json", {**record, "final": final, "views": stylizer.views.count})
+        atomic_write_json(tmp / "metadata.json", {**record, "final": final, "fit": fit, "views": stylizer.views.count})
     checkpoints.remove()  # the outputs are complete: a rerun starts afresh
-    return {"seconds": round(seconds, 2), "final": log[-1] if log else {}}
+    return {"seconds": round(seconds, 2), "final": log[-1] if log else {}, "fit": fit}
 
 
 class CheckpointWriter:
@@ -356,7 +359,7 @@ class StyleRenderer:
             samples = self.field.sample(origins[sl], directions[sl])
             with autocast:
                 rgb = render_samples(self.module, samples.weights, samples.features,
-                                     latent, background=self.background)
+                                     latent, background=self.background, positions=samples.positions)
             rgbs.append(rgb.float())
             depths.append(samples.depth.float())
         H, W = camera.height, camera.width

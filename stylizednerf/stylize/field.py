@@ -3,7 +3,8 @@
 A thin adapter over ``stylizednerf.nerf.render`` (``load_nerf``, ``render_camera`` and
 ``NerfModel.sample_geometry``), so that the trainer and renderer depend on three calls only:
 
-* ``sample(origins, directions)`` -> ``.weights`` (R, S), ``.features`` (R, S, F), ``.depth`` (R,)
+* ``sample(origins, directions)`` -> ``.weights`` (R, S), ``.features`` (R, S, F), ``.depth`` (R,),
+  ``.positions`` (R, S, 3)
   for world rays (cameras.json frame, directions with camera z = 1), deterministic sampling;
 * ``render_camera(camera)`` -> the unstylized RGB, z-depth and world points of a view;
 * ``train_indices(n)`` / ``test_indices(n)``: the NeRF's hold-out split (every k-th view).
@@ -22,6 +23,7 @@ class GeometrySamples:
     weights: torch.Tensor  # (R, S) volume-rendering weights of the frozen density
     features: torch.Tensor  # (R, S, F) per-sample geometry features (bf16 under CUDA autocast)
     depth: torch.Tensor  # (R,) expected z-depth
+    positions: torch.Tensor  # (R, S, 3) float32 sample positions in the field's unit cube
 
 
 class FrozenField:
@@ -47,7 +49,7 @@ class FrozenField:
             if self.fused:
                 return self._sample_fused(origins, directions)
             geo = self.model.sample_geometry(origins, directions)
-        return GeometrySamples(geo["weights"].float(), geo["features"], geo["depth"].float())
+        return GeometrySamples(geo["weights"].float(), geo["features"], geo["depth"].float(), geo["positions"].float())
 
     @property
     def fused(self) -> bool:
@@ -81,7 +83,7 @@ class FrozenField:
             s = expected_parameter(weights, edges)
         depth = model.space.depth(rays, s[:, None])[:, 0]
         # features stay as the lookup made them: bf16 under CUDA autocast (what the style MLP reads)
-        return GeometrySamples(weights.float(), encoding.reshape(b, n, -1), depth.float())
+        return GeometrySamples(weights.float(), encoding.reshape(b, n, -1), depth.float(), x.float())
 
     @torch.no_grad()
     def render_camera(self, camera):

@@ -22,7 +22,7 @@ from stylizednerf.stylize.losses import mimic_loss
 from stylizednerf.stylize.ray_cache import cache_training_views
 from stylizednerf.stylize.rays import pixel_rays
 from stylizednerf.stylize.style_module import StyleModule, render_samples
-from stylizednerf.stylize.train import LOG_EVERY, flush_losses, resolve_settings
+from stylizednerf.stylize.train import LOG_EVERY, flush_losses, module_options, resolve_settings, style_module_params
 
 JOINT_DEFAULTS = {"joint_steps": 4000}
 
@@ -60,11 +60,10 @@ class JointStylizer:
         self.targets = targets.to(self.device)
         self.generator = torch.Generator().manual_seed(seed)
         self.autocast = self.device.type == "cuda"
-        self.style_module = StyleModule(geometry.feature_dim, mu.shape[-1], self.s["hidden"],
-                                        self.s["layers"]).to(self.device)
+        self.style_module = StyleModule(geometry.feature_dim, mu.shape[-1], **module_options(self.s)).to(self.device)
         self.latents = StyleLatents(mu, sigma, self.views.count, self.generator).to(self.device)
         self.optimizer = torch.optim.Adam([
-            {"params": self.style_module.parameters(), "lr": self.s["nerf_lr"]},
+            *style_module_params(self.style_module, self.s),
             {"params": self.latents.parameters(), "lr": self.s["latent_lr"]},
         ], fused=self.device.type == "cuda")
         self.ray_cache = self._ray_cache()
@@ -78,7 +77,7 @@ class JointStylizer:
         return torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.autocast)
 
     def _ray_cache(self):
-        return cache_training_views(self.geometry, self.views, self.s, self.device)
+        return cache_training_views(self.geometry, self.views, self.s, self.device, self.style_module.needs_positions)
 
     def render_pixels(self, view, v, u, latents, padded: bool = True) -> torch.Tensor:
         """Stylized colours (R, 3) of training pixels under codes ``latents`` (R, D); ``padded``:
@@ -94,7 +93,7 @@ class JointStylizer:
             samples = self.geometry.sample(origins, directions)
         with self._amp():
             rgb = render_samples(self.style_module, samples.weights, samples.features, latents,
-                                 self.s["sample_threshold"], self.s["background"])
+                                 self.s["sample_threshold"], self.s["background"], samples.positions)
         return rgb.float()
 
     def step(self) -> dict:
@@ -158,7 +157,7 @@ class JointStylizer:
         return {
             "style_module": self.style_module.state_dict(),
             "feature_dim": self.style_module.feature_dim, "latent_dim": self.style_module.latent_dim,
-            "hidden": self.s["hidden"], "layers": self.s["layers"], "background": self.s["background"],
+            **module_options(self.s), "background": self.s["background"],
             "latents": self.latents.codes.detach().cpu(), "mu": self.latents.mu.cpu(),
             "sigma": self.latents.sigma.cpu(), "styles": list(styles), "created": time.time(),
         }

@@ -16,8 +16,9 @@ from stylizednerf.stylize.style_module import composite_kept
 
 class RayGeometryCache:
     def __init__(self, features: torch.Tensor, weights: torch.Tensor, start: torch.Tensor, count: torch.Tensor,
-                 leftover: torch.Tensor):
+                 leftover: torch.Tensor, positions: torch.Tensor | None = None):
         self.features = features  # (K, F) kept samples' geometry features, ray after ray
+        self.positions = positions  # (K, 3) float32 their unit-cube positions (for a module's own encoding), or None
         self.weights = weights  # (K,) their volume-rendering weights
         self.start = start  # (N,) each ray's first sample (rays: view-major, then row-major pixels)
         self.count = count  # (N,) its number of kept samples
@@ -27,14 +28,15 @@ class RayGeometryCache:
     @property
     def nbytes(self) -> int:
         return sum(t.numel() * t.element_size() for t in (self.features, self.weights, self.start, self.count,
-                                                           self.leftover))
+                                                           self.leftover, self.positions) if t is not None)
 
     @classmethod
     @torch.no_grad()
     def build(cls, geometry, K: torch.Tensor, c2w: torch.Tensor, height: int, width: int, threshold: float,
-              chunk: int, max_bytes: int, feature_dtype: torch.dtype = torch.float32, two_passes: bool | None = None):
+              chunk: int, max_bytes: int, feature_dtype: torch.dtype = torch.float32, two_passes: bool | None = None,
+              positions: bool = False):
         """The cache of views with intrinsics ``K`` (V, 3, 3) and poses ``c2w`` (V, 4, 4), or None
-        when it would exceed ``max_bytes``.
+        when it would exceed ``max_bytes``; with the samples' ``positions`` too when asked.
 
         On a GPU, two passes over the views: the first counts each ray's kept samples, the second
         writes them into buffers of the exact size (sampling twice costs ~0.2 s for fern on an
@@ -50,10 +52,11 @@ class RayGeometryCache:
                     keep = samples.weights > threshold
                     ray_index, sample_index = keep.nonzero(as_tuple=True)
                     yield (keep.sum(1), samples.features[ray_index, sample_index], samples.weights[ray_index, sample_index],
-                           1.0 - samples.weights.float().sum(-1))
+                           1.0 - samples.weights.float().sum(-1),
+                           samples.positions[ray_index, sample_index] if positions else None)
 
         two_passes = K.device.type == "cuda" if two_passes is None else two_passes
-        bytes_per_sample = geometry.feature_dim * torch.empty(0, dtype=feature_dtype).element_size() + 4
+        bytes_per_sample = geometry.feature_dim * torch.empty(0, dtype=feature_dtype).element_size() + 4 + 12 * positions
         counts, pieces, kept = [], [], 0
         for piece in chunks():
             counts.append(piece[0])
@@ -69,24 +72,29 @@ class RayGeometryCache:
         features = torch.empty(total, geometry.feature_dim, dtype=feature_dtype, device=count.device)
         weights = torch.empty(total, dtype=torch.float32, device=count.device)
         leftover = torch.empty(rays, dtype=torch.float32, device=count.device)
+        where = torch.empty(total, 3, dtype=torch.float32, device=count.device) if positions else None
         sample_at = ray_at = 0
-        for _, kept_features, kept_weights, ray_leftover in (chunks() if two_passes else pieces):
+        for _, kept_features, kept_weights, ray_leftover, kept_positions in (chunks() if two_passes else pieces):
             n, m = kept_weights.shape[0], ray_leftover.shape[0]
             features[sample_at:sample_at + n] = kept_features
             weights[sample_at:sample_at + n] = kept_weights
+            if positions:
+                where[sample_at:sample_at + n] = kept_positions
             leftover[ray_at:ray_at + m] = ray_leftover
             sample_at, ray_at = sample_at + n, ray_at + m
         start = torch.cumsum(count, 0) - count
-        return cls(features, weights, start, count, leftover)
+        return cls(features, weights, start, count, leftover, where)
 
-    def gather(self, rays: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(ray_index into ``rays`` (K,), features (K, F), weights (K,)) of the kept samples of ``rays`` (R,)."""
+    def gather(self, rays: torch.Tensor):
+        """(ray_index into ``rays`` (K,), features (K, F), weights (K,), positions (K, 3) or None) of
+        the kept samples of ``rays`` (R,)."""
         count = self.count[rays]
         first = torch.cumsum(count, 0) - count  # where each ray's samples go in the output
         total = int(count.sum())  # one host sync: the output size
         ray_index = torch.repeat_interleave(torch.arange(rays.shape[0], device=rays.device), count, output_size=total)
         sample = self.start[rays][ray_index] + torch.arange(total, device=rays.device) - first[ray_index]
-        return ray_index, self.features[sample], self.weights[sample]
+        return (ray_index, self.features[sample], self.weights[sample],
+                None if self.positions is None else self.positions[sample])
 
     @property
     def slots(self) -> int:
@@ -95,20 +103,22 @@ class RayGeometryCache:
             self._slots = int(self.count.max()) if self.count.numel() else 0
         return self._slots
 
-    def gather_padded(self, rays: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(features (R, slots, F), weights (R, slots)) of rays (R,), padded with zero weights.
+    def gather_padded(self, rays: torch.Tensor):
+        """(features (R, slots, F), weights (R, slots), positions (R, slots, 3) or None) of rays (R,),
+        padded with zero weights.
 
         Fixed shapes and no host sync, unlike :meth:`gather`: a training step can be queued on the
         GPU while the previous one runs. The padding costs little (most rays keep most samples)."""
         slot = torch.arange(self.slots, device=rays.device)
         sample = (self.start[rays][:, None] + slot).clamp(max=max(self.weights.shape[0] - 1, 0))
         used = slot < self.count[rays][:, None]
-        return self.features[sample], torch.where(used, self.weights[sample], 0.0)
+        positions = None if self.positions is None else self.positions[sample]
+        return self.features[sample], torch.where(used, self.weights[sample], 0.0), positions
 
     def render_padded(self, module, rays: torch.Tensor, latents: torch.Tensor, background: float | None):
         """:meth:`render` through :meth:`gather_padded`: the same colours, for training steps."""
-        features, weights = self.gather_padded(rays)
-        rgb = module(features, latents)
+        features, weights, positions = self.gather_padded(rays)
+        rgb = module(module.inputs(features, positions), latents)
         out = (weights.unsqueeze(-1).to(rgb.dtype) * rgb).sum(1)
         if background is not None:
             out = out + self.leftover[rays].unsqueeze(-1).to(out.dtype) * background
@@ -116,13 +126,14 @@ class RayGeometryCache:
 
     def render(self, module, rays: torch.Tensor, latents: torch.Tensor, background: float | None) -> torch.Tensor:
         """Stylized colours (R, 3) of cached rays ``rays`` (R,) with codes ``latents`` (R, D)."""
-        ray_index, features, weights = self.gather(rays)
-        return composite_kept(module, features, weights, ray_index, latents, self.leftover[rays], background)
+        ray_index, features, weights, positions = self.gather(rays)
+        return composite_kept(module, features, weights, ray_index, latents, self.leftover[rays], background, positions)
 
 
-def cache_training_views(geometry, views, settings: dict, device) -> RayGeometryCache | None:
+def cache_training_views(geometry, views, settings: dict, device, positions: bool = False) -> RayGeometryCache | None:
     """The cache of every pixel of ``views`` (a TrainingViews on ``device``) under the stylize
-    ``settings`` (``ray_cache_bytes``, ``sample_threshold``, ``chunk``); None when off or too large.
+    ``settings`` (``ray_cache_bytes``, ``sample_threshold``, ``chunk``), with the samples' positions
+    when the style module encodes them; None when off or too large.
     On a GPU at most 60 % of its free memory: the rest is for the decoder's training."""
     limit = int(settings["ray_cache_bytes"] or 0)
     if limit <= 0:
@@ -133,4 +144,4 @@ def cache_training_views(geometry, views, settings: dict, device) -> RayGeometry
     H, W = views.size
     dtype = torch.bfloat16 if device.type == "cuda" else torch.float32  # what the style MLP reads under autocast
     return RayGeometryCache.build(geometry, views.K, views.c2w, H, W, settings["sample_threshold"],
-                                  int(settings["chunk"]), limit, dtype)
+                                  int(settings["chunk"]), limit, dtype, positions=positions)

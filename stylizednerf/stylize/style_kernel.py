@@ -73,7 +73,7 @@ def available(features: torch.Tensor, module) -> bool:
     def fits(n):
         return n >= 16 and n & (n - 1) == 0
 
-    return (not _failed and hash_kernel.available(features) and fits(module.feature_dim)
+    return (not _failed and hash_kernel.available(features) and fits(module.input_dim)
             and fits(module.hidden_layers[0].out_features))
 
 
@@ -109,15 +109,15 @@ def weighted_colours(module, features: torch.Tensor, weights: torch.Tensor, late
     rows, warps = launch_config()
     _style_kernel[(triton.cdiv(n, rows),)](
         features.to(dtype).contiguous(), weights.float().contiguous(), w_in, b_in, w_hidden, b_hidden, w_out, b_out,
-        out, n, float(threshold), FEATURES=module.feature_dim, HIDDEN=module.hidden_layers[0].out_features,
+        out, n, float(threshold), FEATURES=module.input_dim, HIDDEN=module.hidden_layers[0].out_features,
         LAYERS=len(module.hidden_layers), BLOCK=rows, num_warps=warps)
     return out
 
 
 def render_or_none(module, weights: torch.Tensor, features: torch.Tensor, latent: torch.Tensor, threshold: float,
                    background: float | None):
-    """Stylized colours (R, 3) float32 of rays with weights (R, S) and features (R, S, F) under one
-    code (D,), or None where the kernel does not apply or failed (then a one-line note, once)."""
+    """Stylized colours (R, 3) float32 of rays with weights (R, S) and the module's inputs (R, S, F)
+    (``StyleModule.inputs``) under one code (D,), or None where the kernel does not apply or failed (then a one-line note, once)."""
     if latent.dim() != 1 or torch.is_grad_enabled() or not available(features, module):
         return None
     R, S = weights.shape

@@ -1,9 +1,15 @@
 """The style module: the stylized NeRF's colour branch (METHOD.md section 5).
 
-An MLP maps each sample's frozen geometry features and a 32-d style latent to RGB. The latent
-is concatenated to the input of every layer; there is no view direction (stylized colour is
-view-independent) and the output goes through a sigmoid. Colours are composited with the
-pre-trained (frozen) volume-rendering weights, so the geometry cannot change.
+An MLP maps each sample's inputs and a 32-d style latent to RGB. The latent is concatenated to
+the input of every layer; there is no view direction (stylized colour is view-independent) and
+the output goes through a sigmoid. Colours are composited with the pre-trained (frozen)
+volume-rendering weights, so the geometry cannot change.
+
+The inputs: the frozen geometry features of the pre-trained field and/or the module's own
+trainable encoding of the sample's position (``encoding``: a multi-resolution hash grid). The
+frozen features were learned for the photo's texture; a painting's brushwork lives at other
+places and frequencies, which an MLP on those features fits slowly and blurrily (BENCHMARKS.md,
+issue 14). The own grid gives every surface point its own trainable high-frequency code.
 
 Concatenating ``z`` to a layer's input is the same as adding ``W_z z`` to its pre-activation.
 The latent is constant along a ray, so we compute ``W_z z`` once per ray and broadcast it over
@@ -15,18 +21,57 @@ import torch.nn.functional as F
 from torch import nn
 
 
+ENCODING_DEFAULTS = {"levels": 16, "features": 2, "log2_table": 19, "base_resolution": 16, "max_resolution": 2048}
+
+
+def build_encoding(encoding: dict | None):
+    """The module's own position encoding: None, or ``{"kind": "hash", levels, features,
+    log2_table, base_resolution, max_resolution}`` (missing sizes: :data:`ENCODING_DEFAULTS`)."""
+    if not encoding or encoding.get("kind", "none") == "none":
+        return None
+    if encoding["kind"] != "hash":
+        raise ValueError(f"unknown style-module encoding '{encoding['kind']}' (hash or none)")
+    from stylizednerf.nerf.fields import HashEncoding
+
+    sizes = {**ENCODING_DEFAULTS, **{k: v for k, v in encoding.items() if k != "kind"}}
+    return HashEncoding(sizes["levels"], sizes["features"], sizes["log2_table"], sizes["base_resolution"],
+                        sizes["max_resolution"])
+
+
 class StyleModule(nn.Module):
-    def __init__(self, feature_dim: int, latent_dim: int = 32, hidden: int = 128, layers: int = 4):
+    def __init__(self, feature_dim: int, latent_dim: int = 32, hidden: int = 128, layers: int = 4,
+                 encoding: dict | None = None, geometry_features: bool = True):
         super().__init__()
         if layers < 1:
             raise ValueError("the style module needs at least one hidden layer")
-        self.feature_dim = feature_dim
+        self.feature_dim = feature_dim  # the frozen field's features per sample
         self.latent_dim = latent_dim
-        widths = [feature_dim] + [hidden] * layers
+        self.encoding = build_encoding(encoding)
+        self.encoding_config = dict(encoding) if self.encoding is not None else None
+        self.geometry_features = bool(geometry_features)
+        if not self.geometry_features and self.encoding is None:
+            raise ValueError("the style module needs geometry features or its own encoding")
+        self.input_dim = ((feature_dim if self.geometry_features else 0)
+                          + (self.encoding.out_dim if self.encoding is not None else 0))
+        widths = [self.input_dim] + [hidden] * layers
         self.hidden_layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(widths[:-1], widths[1:]))
         # one latent projection per layer, including the output layer ("every layer")
         self.latent_layers = nn.ModuleList(nn.Linear(latent_dim, b, bias=False) for b in widths[1:] + [3])
         self.output = nn.Linear(hidden, 3)
+
+    @property
+    def needs_positions(self) -> bool:
+        return self.encoding is not None
+
+    def inputs(self, features: torch.Tensor, positions: torch.Tensor | None) -> torch.Tensor:
+        """The MLP's input (..., input_dim) of samples with frozen ``features`` (..., F) at unit-cube
+        ``positions`` (..., 3) (read only with an own encoding), in the features' dtype."""
+        if self.encoding is None:
+            return features
+        if positions is None:
+            raise ValueError("this style module encodes sample positions: pass them")
+        encoded = self.encoding(positions.reshape(-1, 3)).reshape(*positions.shape[:-1], -1).to(features.dtype)
+        return torch.cat([features, encoded], -1) if self.geometry_features else encoded
 
     def forward(self, features: torch.Tensor, latents: torch.Tensor) -> torch.Tensor:
         """RGB in [0, 1] of shape (..., S, 3) for features (..., S, F) and latents (..., D).
@@ -68,33 +113,38 @@ class StyleModule(nn.Module):
 
 
 def render_samples(module: StyleModule, weights: torch.Tensor, features: torch.Tensor, latents: torch.Tensor,
-                   threshold: float = 1e-4, background: float | None = None) -> torch.Tensor:
-    """Stylized colours (R, 3) of rays with frozen weights (R, S) and features (R, S, F); codes
+                   threshold: float = 1e-4, background: float | None = None,
+                   positions: torch.Tensor | None = None) -> torch.Tensor:
+    """Stylized colours (R, 3) of rays with frozen weights (R, S) and features (R, S, F) at
+    unit-cube ``positions`` (R, S, 3) (needed by a module with its own encoding); codes
     ``latents`` (R, D), or (D,) for one code shared by all rays.
 
     Samples whose weight is below ``threshold`` contribute nothing visible (the default drops
     at most S * 1e-4 of a pixel's colour), so the MLP runs only on the rest: most of a ray's
     samples are in empty space or behind the surface.
     """
-    if latents.dim() == 1:  # one shared code (a rendered path): one Triton kernel where it runs
+    if latents.dim() == 1 and not torch.is_grad_enabled():  # one shared code (a rendered path): one Triton kernel
         from stylizednerf.stylize.style_kernel import render_or_none
 
-        fused = render_or_none(module, weights, features, latents, threshold, background)
+        fused = render_or_none(module, weights, module.inputs(features, positions), latents, threshold, background)
         if fused is not None:
             return fused
     keep = weights > threshold
     ray_index, sample_index = keep.nonzero(as_tuple=True)
     leftover = 1.0 - weights.sum(dim=-1)
+    kept_positions = positions[ray_index, sample_index] if positions is not None else None
     return composite_kept(module, features[ray_index, sample_index], weights[ray_index, sample_index], ray_index,
-                          latents, leftover, background)
+                          latents, leftover, background, kept_positions)
 
 
 def composite_kept(module: StyleModule, features: torch.Tensor, weights: torch.Tensor, ray_index: torch.Tensor,
-                   latents: torch.Tensor, leftover: torch.Tensor, background: float | None = None) -> torch.Tensor:
-    """Stylized colours (R, 3) from the kept samples only: features (K, F) and weights (K,) of
-    samples on rays ``ray_index`` (K,), codes ``latents`` (R, D) or one code (D,) for all rays;
-    ``leftover`` (R,) is each ray's 1 - sum of all its weights, where the ``background`` grey
-    shows (None: black)."""
+                   latents: torch.Tensor, leftover: torch.Tensor, background: float | None = None,
+                   positions: torch.Tensor | None = None) -> torch.Tensor:
+    """Stylized colours (R, 3) from the kept samples only: features (K, F), weights (K,) and
+    (with an own encoding) positions (K, 3) of samples on rays ``ray_index`` (K,), codes
+    ``latents`` (R, D) or one code (D,) for all rays; ``leftover`` (R,) is each ray's 1 - sum of
+    all its weights, where the ``background`` grey shows (None: black)."""
+    features = module.inputs(features, positions)
     if latents.dim() == 1:
         rgb = module.shared(features, latents)
     else:

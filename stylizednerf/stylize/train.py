@@ -64,6 +64,13 @@ DEFAULTS = {
     "neighbours": 3,  # L_co partners of each view: its nearest cameras
     "hidden": 128,
     "layers": 4,
+    "encoding": "none",  # the style module's own trainable position encoding: hash | none
+    "encoding_levels": 16,
+    "encoding_log2_table": 19,
+    "encoding_base_resolution": 16,
+    "encoding_max_resolution": 2048,
+    "encoding_lr": 1e-2,  # hash tables learn at Instant-NGP's rate, far above the MLP's
+    "geometry_features": True,  # the MLP also reads the frozen field's features
     "chunk": 131072,  # rays per chunk when rendering whole views (~2 GB of temporaries)
     "checkpoint_every": 200,  # steps
     "background": None,
@@ -80,6 +87,33 @@ STAGE_KEYS = ("seed", "device", "previews", "sequential_baseline")
 def trainer_settings(settings: dict) -> dict:
     """``settings`` without :data:`STAGE_KEYS`."""
     return {k: v for k, v in settings.items() if k not in STAGE_KEYS}
+
+
+def module_options(settings: dict) -> dict:
+    """StyleModule keyword arguments (hidden, layers, encoding, geometry_features) of resolved settings."""
+    encoding = None
+    if settings["encoding"] != "none":
+        encoding = {"kind": settings["encoding"], "levels": settings["encoding_levels"],
+                    "log2_table": settings["encoding_log2_table"],
+                    "base_resolution": settings["encoding_base_resolution"],
+                    "max_resolution": settings["encoding_max_resolution"]}
+    return {"hidden": settings["hidden"], "layers": settings["layers"], "encoding": encoding,
+            "geometry_features": settings["geometry_features"]}
+
+
+def style_module_params(module: StyleModule, settings: dict) -> list[dict]:
+    """Optimiser groups: the MLP at ``nerf_lr``, the own encoding's tables at ``encoding_lr``."""
+    encoding = set(map(id, module.encoding.parameters())) if module.encoding is not None else set()
+    groups = [{"params": [p for p in module.parameters() if id(p) not in encoding], "lr": settings["nerf_lr"]}]
+    if encoding:
+        groups.append({"params": list(module.encoding.parameters()), "lr": settings["encoding_lr"]})
+    return groups
+
+
+def mimic_psnr(rendered: torch.Tensor, targets: torch.Tensor) -> dict:
+    """How well the stylized NeRF fits its 2D targets: MSE and PSNR (dB) over all training pixels."""
+    mse = float(((rendered.float() - targets.float()) ** 2).mean())
+    return {"mimic_mse": mse, "mimic_psnr": float(-10.0 * torch.log10(torch.tensor(max(mse, 1e-12))))}
 
 
 def resolve_settings(settings: dict) -> dict:
@@ -173,7 +207,7 @@ class Stylizer:
         # encoded once here instead of in every decoder step
         self.targets_2d = self._adain_targets()
         clock.lap("AdaIN targets")
-        self.style_module = StyleModule(geometry.feature_dim, mu.shape[-1], self.s["hidden"], self.s["layers"]).to(self.device)
+        self.style_module = StyleModule(geometry.feature_dim, mu.shape[-1], **module_options(self.s)).to(self.device)
         self.latents = StyleLatents(mu, sigma, self.views.count, self.generator).to(self.device)
         self.partners = neighbour_pairs(self.views.c2w.float(), self.s["neighbours"]).cpu()
         # the geometry is frozen, so where view i splats into view j never changes: computed once
@@ -197,7 +231,7 @@ class Stylizer:
         nerf_adam = {"fused": True, "capturable": True} if self.use_graph else {"fused": cuda}
         self.decoder_opt = torch.optim.Adam(self.decoder.parameters(), lr=self.s["decoder_lr"], fused=cuda)
         self.nerf_opt = torch.optim.Adam([
-            {"params": self.style_module.parameters(), "lr": self.s["nerf_lr"]},
+            *style_module_params(self.style_module, self.s),
             {"params": self.latents.parameters(), "lr": self.s["latent_lr"]},
         ], **nerf_adam)
         clock.lap("optimisers")
@@ -353,7 +387,7 @@ class Stylizer:
 
     # ---- 3D side -------------------------------------------------------------------------
     def _ray_cache(self):
-        return cache_training_views(self.geometry, self.views, self.s, self.device)
+        return cache_training_views(self.geometry, self.views, self.s, self.device, self.style_module.needs_positions)
 
     def render_pixels(self, view: torch.Tensor, v: torch.Tensor, u: torch.Tensor, latents: torch.Tensor):
         """Stylized colours (R, 3) of training pixels (view, row v, column u), each (R,)."""
@@ -372,7 +406,7 @@ class Stylizer:
             samples = self.geometry.sample(origins, directions)
         with self._amp():
             rgb = render_samples(self.style_module, samples.weights, samples.features, latents,
-                                 self.s["sample_threshold"], self.s["background"])
+                                 self.s["sample_threshold"], self.s["background"], samples.positions)
         return (rgb.float(), samples.depth) if with_depth else rgb.float()
 
     def nerf_step(self) -> dict:
@@ -524,12 +558,17 @@ class Stylizer:
     def _flush(self, pending: list[tuple[dict, dict]]) -> None:
         flush_losses(pending, self.log)
 
+    @torch.no_grad()
+    def fit(self) -> dict:
+        """The trained NeRF against its final 2D targets on the training views (each view's code)."""
+        return mimic_psnr(self.render_training_views(), self.targets)
+
     def export(self) -> dict:
         """What ``render`` needs: the style module, its shape, and the latents."""
         return {
             "style_module": self.style_module.state_dict(),
             "feature_dim": self.style_module.feature_dim, "latent_dim": self.style_module.latent_dim,
-            "hidden": self.s["hidden"], "layers": self.s["layers"], "background": self.s["background"],
+            **module_options(self.s), "background": self.s["background"],
             "latents": self.latents.codes.detach().cpu(), "mu": self.latents.mu.cpu(), "sigma": self.latents.sigma.cpu(),
         }
 
@@ -547,6 +586,7 @@ def flush_losses(pending: list[tuple[dict, dict]], log: list[dict]) -> None:
 
 
 def load_style_module(state: dict, device="cpu") -> StyleModule:
-    module = StyleModule(state["feature_dim"], state["latent_dim"], state["hidden"], state["layers"])
+    module = StyleModule(state["feature_dim"], state["latent_dim"], state["hidden"], state["layers"],
+                         state.get("encoding"), state.get("geometry_features", True))
     module.load_state_dict(state["style_module"])
     return module.to(device).eval()
