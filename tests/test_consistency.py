@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 import stylizednerf  # noqa: F401
-from stylizednerf.metrics.consistency import consistency, content_loss, pair_indices, style_content, style_loss
+from stylizednerf.metrics.consistency import consistency, content_loss, pair_indices, style_content
 from stylizednerf.metrics.lpips import LPIPS
 from synthetic_scene import path_cameras, render
 
@@ -110,7 +110,31 @@ def test_style_and_content_losses():
     assert torch.allclose(content_loss(enc, a, a), torch.zeros(2))
     assert (content_loss(enc, a, b) > 0).all()
     # the same image as style: 0; a darker image: > 0
-    assert float(style_loss(enc, a[:1], a[:1])[0]) < 1e-10
-    assert float(style_loss(enc, b[:1], a[:1])[0]) > 1e-4
-    out = style_content(enc, a.permute(0, 2, 3, 1), style=a[0].permute(1, 2, 0), reference=a.permute(0, 2, 3, 1))
+    as_hwc = lambda x: x.permute(0, 2, 3, 1)  # noqa: E731
+    same = style_content(enc, as_hwc(a[:1]), style=as_hwc(a[:1])[0])
+    assert same["style_loss"] < 1e-10
+    assert style_content(enc, as_hwc(b[:1]), style=as_hwc(a[:1])[0])["style_loss"] > 1e-4
+    out = style_content(enc, as_hwc(a), style=as_hwc(a)[0], reference=as_hwc(a))
     assert out["content_loss"] == 0.0 and len(out["style_loss_per_frame"]) == 2
+
+
+def test_evaluation_style_loss_is_the_training_definition():
+    """The evaluation's per-frame S is the training's style loss of each frame (one definition):
+    batch-size independent, and its mean over frames is the training loss of the batch."""
+    from stylizednerf.stylization2d.losses import style_loss
+
+    enc = TinyEncoder().requires_grad_(False)
+    g = torch.Generator().manual_seed(2)
+    frames = torch.rand(5, 24, 32, 3, generator=g)
+    style = torch.rand(20, 28, 3, generator=g) ** 2
+    out = style_content(enc, frames, style=style, batch_size=2)
+    alone = [style_content(enc, frames[k:k + 1], style=style)["style_loss"] for k in range(5)]
+    assert out["style_loss_per_frame"] == pytest.approx(alone, rel=1e-6)
+    training = style_loss(enc.features(frames.permute(0, 3, 1, 2)), enc.features(style.permute(2, 0, 1)[None]))
+    assert out["style_loss"] == pytest.approx(float(training), rel=1e-6)
+    # the training convention: biased variance (over all H x W positions), not the unbiased one
+    feats = [f.flatten(2) for f in enc.features(frames[:1].permute(0, 3, 1, 2))]
+    style_feats = [f.flatten(2) for f in enc.features(style.permute(2, 0, 1)[None])]
+    expected = sum(((f.mean(2) - s.mean(2)) ** 2).mean() + (((f.var(2, unbiased=False) + 1e-5).sqrt()
+                   - (s.var(2, unbiased=False) + 1e-5).sqrt()) ** 2).mean() for f, s in zip(feats, style_feats))
+    assert alone[0] == pytest.approx(float(expected), rel=1e-5)

@@ -121,6 +121,41 @@ def test_losses_vanish_only_at_target():
     assert content_loss(feats[-1], feats[-1]).item() == 0.0
 
 
+def _style_loss_before_issue_14(output_feats, style_feats):
+    """The training's style loss as written before the evaluation started sharing it (reference)."""
+    import torch.nn.functional as F
+
+    total = output_feats[0].new_zeros((), dtype=torch.float32)
+    for out, sty in zip(output_feats, style_feats):
+        o_mean, o_std = calc_mean_std(out)
+        s_mean, s_std = calc_mean_std(sty)
+        total = total + F.mse_loss(o_mean, s_mean.expand_as(o_mean)) + F.mse_loss(o_std, s_std.expand_as(o_std))
+    return total
+
+
+@pytest.mark.parametrize("batch,style_batch,dtype", [(3, 1, torch.float32), (2, 2, torch.float32),
+                                                     (3, 1, torch.bfloat16)])
+def test_style_loss_is_unchanged_and_is_the_mean_of_the_per_image_loss(batch, style_batch, dtype):
+    """Training numbers stay bit-identical (value and gradient); the per-image loss (the evaluation's)
+    averages to the batch loss and scores each image alone as it does in a batch."""
+    from stylizednerf.stylization2d.losses import style_loss_per_image
+
+    g = _generator(6)
+    shapes = ((4, 16, 12), (8, 8, 6), (8, 4, 3), (16, 2, 2))
+    out = [torch.randn(batch, *s, generator=g).mul(0.3).add(0.1).to(dtype).requires_grad_(True) for s in shapes]
+    sty = [torch.randn(style_batch, *s, generator=g).mul(0.5).to(dtype) for s in shapes]
+    new, old = style_loss(out, sty), _style_loss_before_issue_14(out, sty)
+    assert torch.equal(new, old)
+    for a, b in zip(torch.autograd.grad(new, out), torch.autograd.grad(old, out)):
+        assert torch.equal(a, b)
+    per_image = style_loss_per_image([o.detach() for o in out], sty)
+    assert per_image.shape == (batch,) and (per_image > 0).all()
+    assert float(per_image.mean()) == pytest.approx(float(new.detach()), rel=1e-6)
+    k = batch - 1
+    alone = style_loss_per_image([o.detach()[k:k + 1] for o in out], [s[k % style_batch:][:1] for s in sty])
+    assert float(alone[0]) == pytest.approx(float(per_image[k]), rel=1e-6)
+
+
 def test_decoder_training_reduces_loss(encoder):
     from stylizednerf.stylization2d.train_decoder import decoder_step
 

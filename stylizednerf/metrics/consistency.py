@@ -11,11 +11,12 @@ masking pixels outside view i and pixels occluded in it), then
 
 A pair with no valid pixel gets NaN and is left out of the per-gap means (its count is kept).
 
-Style fidelity: the AdaIN style loss between each frame and the style image (sum over relu1_1 ..
-relu4_1 of the MSE between channel means plus the MSE between channel standard deviations),
-content preservation: the MSE between relu4_1 features of the frame and of the unstylized frame.
-Both take any encoder with ``features(rgb (B,3,H,W) in [0,1]) -> [relu1_1, .., relu4_1]``, the
-frozen VGG-19 of :mod:`stylizednerf.stylization2d.vgg` in the pipeline.
+Style fidelity: the AdaIN style loss S between each frame and the style image, the training's
+own definition (:func:`stylizednerf.stylization2d.losses.style_loss_per_image`: sum over
+relu1_1 .. relu4_1 of the MSE between channel means plus the MSE between channel standard
+deviations); content preservation: the MSE between relu4_1 features of the frame and of the
+unstylized frame. Both take any encoder with ``features(rgb (B,3,H,W) in [0,1]) -> [relu1_1, ..,
+relu4_1]``, the frozen VGG-19 of :mod:`stylizednerf.stylization2d.vgg` in the pipeline.
 """
 
 import math
@@ -23,6 +24,7 @@ import math
 import numpy as np
 import torch
 
+from stylizednerf.stylization2d.losses import style_loss_per_image
 from stylizednerf.warp import DEPTH_TOLERANCE, backward_warp
 
 
@@ -111,22 +113,6 @@ def _num(x: torch.Tensor) -> float:
 
 # ---- style and content (AdaIN losses on the frozen VGG encoder) ------------------------------
 
-def channel_mean_std(features: torch.Tensor, eps: float = 1e-5):
-    """Per-channel mean and std of (B, C, H, W) features, as AdaIN computes them (unbiased var + eps)."""
-    flat = features.flatten(2)
-    return flat.mean(dim=2), (flat.var(dim=2) + eps).sqrt()
-
-
-def style_loss(encoder, frames: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
-    """AdaIN style loss per frame: frames (B, 3, H, W), style (1, 3, Hs, Ws), both RGB in [0, 1] -> (B,)."""
-    loss = torch.zeros(frames.shape[0], device=frames.device)
-    for f, s in zip(encoder.features(frames), encoder.features(style)):
-        mf, sf = channel_mean_std(f.float())
-        ms, ss = channel_mean_std(s.float())
-        loss = loss + ((mf - ms) ** 2).mean(dim=1) + ((sf - ss) ** 2).mean(dim=1)
-    return loss
-
-
 def content_loss(encoder, frames: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
     """relu4_1 MSE per frame between frames and the unstylized frames, (B, 3, H, W) in [0, 1] -> (B,)."""
     a = encoder.features(frames)[-1].float()
@@ -139,11 +125,11 @@ def style_content(encoder, frames, style=None, reference=None, batch_size: int =
     """Per-frame and mean style/content losses; frames/reference (N, H, W, 3), style (Hs, Ws, 3), in [0, 1]."""
     out = {}
     style_values, content_values = [], []
-    style_t = style.permute(2, 0, 1)[None].float() if style is not None else None
+    style_feats = encoder.features(style.permute(2, 0, 1)[None].float()) if style is not None else None
     for k in range(0, frames.shape[0], batch_size):
         batch = frames[k:k + batch_size].permute(0, 3, 1, 2).float()
-        if style_t is not None:
-            style_values += style_loss(encoder, batch, style_t).tolist()
+        if style_feats is not None:
+            style_values += style_loss_per_image(encoder.features(batch), style_feats).tolist()
         if reference is not None:
             ref = reference[k:k + batch_size].permute(0, 3, 1, 2).float()
             content_values += content_loss(encoder, batch, ref).tolist()
