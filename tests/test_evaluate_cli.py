@@ -72,8 +72,12 @@ def test_evaluate_and_report(sequence_dirs, data_root, monkeypatch, tmp_path):
                  "grid_synth_noise.png", "error_maps_synth_noise.png", "report.json"):
         assert (report_dir / name).is_file(), name
     table = (report_dir / "table_mean.csv").read_text().splitlines()
-    assert table[0].startswith("method,short LPIPS,short RMSE,long LPIPS,long RMSE,style loss,content loss")
+    assert table[0] == ("method,short LPIPS,short RMSE,long LPIPS,long RMSE,style loss,style retained,content loss,"
+                        "mimic PSNR,runs")
     assert [line.split(",")[0] for line in table[1:]] == ["gt", "adain"]
+    # the reference rows bound style retained: 0 for the unstylized frames, 1 for per-frame AdaIN
+    assert [float(line.split(",")[6]) for line in table[1:]] == [0.0, 1.0]
+    assert [line.split(",")[8] for line in table[1:]] == ["", ""]  # mimic PSNR: StylizedNeRF rows only
 
 
 def test_evaluate_bad_input_names_the_file(sequence_dirs, tmp_path):

@@ -1,20 +1,30 @@
 """Stage ``report``: paper-style tables and figures from the eval JSONs of stage ``evaluate``.
 
-    python -m stylizednerf report --evals results/*/*/eval/*.json --out results/report --settings JSON
+    python -m stylizednerf report --evals results/*/*/eval/*.json \
+        [--fit METHOD SCENE STYLE results/SCENE/STYLE/stylize/metadata.json ...] --out results/report --settings JSON
 
 Writes into ``--out``:
 
-* ``table_mean.{csv,md,tex}``: rows = methods (gt, adain, stylizednerf, sequential, then any
-  other), columns = short-range LPIPS / RMSE, long-range LPIPS / RMSE (smallest and largest
-  gap evaluated), style loss, content loss; each the mean over all scenes x styles evaluated.
+* ``table_mean.{csv,md,tex}``: rows = methods (gt, adain, stylizednerf, sequential,
+  decoder_mutual, decoder_sequential, then any other), columns = short-range LPIPS / RMSE,
+  long-range LPIPS / RMSE (smallest and largest gap evaluated), style loss, style retained,
+  content loss, mimic PSNR; each the mean over all scenes x styles evaluated.
+
+  *Style retained* (METHOD.md 7) = (S_gt - S_method) / (S_gt - S_adain), S the style loss of the
+  same scene x style: 0 = no more style than the unstylized NeRF, 1 = as much as per-frame AdaIN.
+  Where that scene x style has no gt or no adain eval, its cell is empty and the table's note says
+  so (the mean table averages the scene x styles that have both).
+  *Mimic PSNR* (dB): how closely the stylized NeRF fits its 2D decoder's stylizations at the end of
+  training (L_mimic), from the ``"fit": {"mimic_psnr": ...}`` entry of the stylize job's
+  ``metadata.json`` given with ``--fit``; empty for other rows and where the entry is absent.
 * ``table_<scene>.{csv,md,tex}``: the same per scene (mean over its styles).
 * ``grid_<scene>_<style>.png``: the style image, then frames along the path for each method.
 * ``error_vs_gap.png``: warped LPIPS and RMSE against frame gap, per method (mean over scenes x styles).
 * ``error_maps_<scene>_<style>.png``: per method and gap, |warp(frame i) - frame j| inside the mask.
 * ``report.json``: the list of files, the inputs and metadata.
 
-Every number comes from an eval JSON; the figures also read the frames and error maps those
-JSONs point to.
+Every number comes from an eval JSON, except the mimic PSNR (from the stylize metadata); the
+figures also read the frames and error maps those JSONs point to.
 """
 
 import argparse
@@ -30,10 +40,12 @@ from stylizednerf.fileio import atomic_path, atomic_write_json, atomic_write_tex
 from stylizednerf.provenance import metadata
 from stylizednerf.config import parse_settings
 
-METHOD_ORDER = ["gt", "adain", "stylizednerf", "sequential"]
+METHOD_ORDER = ["gt", "adain", "stylizednerf", "sequential", "decoder_mutual", "decoder_sequential"]
 METHOD_LABELS = {"gt": "NeRF (no style)", "adain": "AdaIN per frame", "stylizednerf": "StylizedNeRF (ours)",
-                 "sequential": "StylizedNeRF sequential"}
-COLUMNS = ["short LPIPS", "short RMSE", "long LPIPS", "long RMSE", "style loss", "content loss"]
+                 "sequential": "StylizedNeRF sequential", "decoder_mutual": "2D decoder after mutual learning",
+                 "decoder_sequential": "2D decoder after sequential learning"}
+COLUMNS = ["short LPIPS", "short RMSE", "long LPIPS", "long RMSE", "style loss", "style retained", "content loss",
+           "mimic PSNR"]
 DEFAULTS = {"grid_frames": 5, "seed": 0, "device": "auto"}
 
 
@@ -56,12 +68,70 @@ def load_evals(paths) -> list[dict]:
     return evals
 
 
-def row_values(ev: dict) -> dict:
+def style_retained(s_method, s_gt, s_adain) -> float | None:
+    """(S_gt - S_method) / (S_gt - S_adain): 0 = the unstylized NeRF's style loss, 1 = per-frame AdaIN's.
+
+    None when a loss is missing (None or NaN) or the references tie (S_gt == S_adain)."""
+    values = (s_method, s_gt, s_adain)
+    if any(v is None or math.isnan(v) for v in values) or s_gt == s_adain:
+        return None
+    return (s_gt - s_method) / (s_gt - s_adain)
+
+
+def reference_losses(evals) -> dict:
+    """{(scene, style): {"gt": S or None, "adain": S or None}} from the reference rows."""
+    refs = {}
+    for ev in evals:
+        entry = refs.setdefault((ev["scene"], ev["style"]), {"gt": None, "adain": None})
+        if ev["method"] in entry:
+            entry[ev["method"]] = ev.get("style_loss")
+    return refs
+
+
+def missing_references(evals) -> list[str]:
+    """'scene/style (gt, adain)' for each scene x style lacking a reference row (or its style loss)."""
+    lines = []
+    for (scene, style), entry in sorted(reference_losses(evals).items()):
+        absent = [m for m in ("gt", "adain") if entry[m] is None]
+        if absent:
+            lines.append(f"{scene}/{style} ({', '.join(absent)})")
+    return lines
+
+
+def load_fits(entries) -> dict:
+    """{(scene, style, method): mimic PSNR in dB, or None} from ``--fit METHOD SCENE STYLE metadata.json``.
+
+    None where the metadata has no ``fit.mimic_psnr`` (stylize outputs written before it existed)."""
+    fits = {}
+    for method, scene, style, path in entries or []:
+        try:
+            data = json.loads(Path(path).read_text())
+        except (OSError, json.JSONDecodeError) as error:
+            raise SystemExit(f"error: {path}: cannot read stylize metadata ({error})") from error
+        fit = data.get("fit") if isinstance(data, dict) else None
+        psnr = fit.get("mimic_psnr") if isinstance(fit, dict) else None
+        valid = isinstance(psnr, (int, float)) and not isinstance(psnr, bool) and not math.isnan(psnr)
+        fits[(scene, style, method)] = float(psnr) if valid else None
+    return fits
+
+
+def missing_fits(evals, fits: dict) -> list[str]:
+    """'scene/style method' for each given row whose stylize job recorded no mimic PSNR."""
+    present = {(ev["scene"], ev["style"], ev["method"]) for ev in evals}
+    return [f"{scene}/{style} {method}" for (scene, style, method), psnr in sorted(fits.items())
+            if psnr is None and (scene, style, method) in present]
+
+
+def row_values(ev: dict, refs: dict | None = None, fits: dict | None = None) -> dict:
     short, long = str(ev["short_gap"]), str(ev["long_gap"])
     get = lambda gap, key: ev["per_gap"].get(gap, {}).get(key)  # noqa: E731
+    ref = (refs or {}).get((ev["scene"], ev["style"]), {})
     return {"short LPIPS": get(short, "lpips"), "short RMSE": get(short, "rmse"),
             "long LPIPS": get(long, "lpips"), "long RMSE": get(long, "rmse"),
-            "style loss": ev.get("style_loss"), "content loss": ev.get("content_loss")}
+            "style loss": ev.get("style_loss"),
+            "style retained": style_retained(ev.get("style_loss"), ref.get("gt"), ref.get("adain")),
+            "content loss": ev.get("content_loss"),
+            "mimic PSNR": (fits or {}).get((ev["scene"], ev["style"], ev["method"]))}
 
 
 def ordered_methods(evals) -> list[str]:
@@ -69,11 +139,14 @@ def ordered_methods(evals) -> list[str]:
     return [m for m in METHOD_ORDER if m in present] + sorted(present - set(METHOD_ORDER))
 
 
-def table(evals) -> "pandas.DataFrame":
+def table(evals, fits: dict | None = None) -> "pandas.DataFrame":
+    """Mean of each column per method over the given evals (NaN where no eval has a value)."""
     import pandas as pd
 
-    records = [{"method": ev["method"], **row_values(ev)} for ev in evals]
-    frame = pd.DataFrame.from_records(records).astype({c: float for c in COLUMNS}, errors="ignore")
+    refs = reference_losses(evals)
+    records = [{"method": ev["method"], **row_values(ev, refs, fits)} for ev in evals]
+    frame = pd.DataFrame.from_records(records, columns=["method", *COLUMNS])
+    frame[COLUMNS] = frame[COLUMNS].astype(float)  # None -> NaN: an empty cell
     means = frame.groupby("method", sort=False)[COLUMNS].mean()
     counts = frame.groupby("method", sort=False).size().rename("runs")
     out = means.join(counts).reindex(ordered_methods(evals))
@@ -87,23 +160,41 @@ def gap_note(evals) -> str:
     return f"short = frame gap {'/'.join(map(str, shorts))}, long = frame gap {'/'.join(map(str, longs))}"
 
 
+def table_notes(evals, fits: dict | None = None) -> str:
+    """What the columns mean, and which cells are empty for want of a reference row or fit record."""
+    notes = [gap_note(evals), "lower is better except style retained (0 = no style, 1 = as much as per-frame "
+             "AdaIN) and mimic PSNR (dB, the stylized NeRF against its 2D decoder; StylizedNeRF rows only)"]
+    missing = missing_references(evals)
+    if missing:
+        notes.append("style retained empty where a reference row is missing: " + "; ".join(missing))
+    no_fit = missing_fits(evals, fits or {})
+    if no_fit:
+        notes.append("mimic PSNR empty where the stylize job recorded no fit: " + "; ".join(no_fit))
+    return "; ".join(notes)
+
+
 def write_table(df, stem: Path, title: str, note: str) -> list[Path]:
-    fmt = lambda x: "-" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.4f}"  # noqa: E731
+    def fmt(x, column):
+        if x is None or (isinstance(x, float) and math.isnan(x)):
+            return ""  # no value: an empty cell (the note says why)
+        return f"{x:.2f}" if column == "mimic PSNR" else f"{x:.4f}"
+
     csv_path, md_path, tex_path = (stem.with_suffix(s) for s in (".csv", ".md", ".tex"))
     atomic_write_text(csv_path, df.to_csv(float_format="%.6g"))
     header = "| method | " + " | ".join(COLUMNS) + " | runs |"
-    lines = [f"### {title}", "", note + "; lower is better for every column", "", header,
-             "|" + "---|" * (len(COLUMNS) + 2)]
+    lines = [f"### {title}", "", note, "", header, "|" + "---|" * (len(COLUMNS) + 2)]
     for method, row in df.iterrows():
-        lines.append(f"| {METHOD_LABELS.get(method, method)} | " + " | ".join(fmt(row[c]) for c in COLUMNS)
+        lines.append(f"| {METHOD_LABELS.get(method, method)} | " + " | ".join(fmt(row[c], c) for c in COLUMNS)
                      + f" | {int(row['runs'])} |")
     atomic_write_text(md_path, "\n".join(lines) + "\n")
     escape = lambda s: s.replace("_", r"\_")  # noqa: E731
     tex = [r"\begin{table}[t]", r"\centering", r"\begin{tabular}{l" + "r" * len(COLUMNS) + "}", r"\toprule",
-           r" & \multicolumn{2}{c}{short range} & \multicolumn{2}{c}{long range} & style & content \\",
-           r"method & LPIPS & RMSE & LPIPS & RMSE & loss & loss \\", r"\midrule"]
+           r" & \multicolumn{2}{c}{short range} & \multicolumn{2}{c}{long range} & style & style & content"
+           r" & mimic \\",
+           r"method & LPIPS & RMSE & LPIPS & RMSE & loss & retained & loss & PSNR (dB) \\", r"\midrule"]
     for method, row in df.iterrows():
-        tex.append(escape(METHOD_LABELS.get(method, method)) + " & " + " & ".join(fmt(row[c]) for c in COLUMNS) + r" \\")
+        tex.append(escape(METHOD_LABELS.get(method, method)) + " & " + " & ".join(fmt(row[c], c) for c in COLUMNS)
+                   + r" \\")
     tex += [r"\bottomrule", r"\end{tabular}", r"\caption{" + escape(title) + ". " + escape(note) + r".}",
             r"\end{table}"]
     atomic_write_text(tex_path, "\n".join(tex) + "\n")
@@ -221,6 +312,9 @@ def parse_args(argv):
     p = argparse.ArgumentParser(prog="python -m stylizednerf report", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--evals", nargs="+", required=True, help="eval JSONs from stage evaluate")
+    p.add_argument("--fit", nargs=4, action="append", default=[], metavar=("METHOD", "SCENE", "STYLE", "METADATA"),
+                   help="the stylize job's metadata.json behind a method's row of SCENE x STYLE (its "
+                        "fit.mimic_psnr is the mimic PSNR column); repeatable")
     p.add_argument("--out", required=True, help="output folder (results/report)")
     p.add_argument("--settings", default="{}", help="JSON: the config's report section + seed, device")
     return p.parse_args(argv)
@@ -236,12 +330,17 @@ def main(argv=None) -> int:
     evals = load_evals(args.evals)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    note = gap_note(evals)
-    written = write_table(table(evals), out / "table_mean", "Consistency, style and content: mean over scenes x styles",
-                          note)
+    fits = load_fits(args.fit)
+    for line in missing_references(evals):
+        print(f"note: style retained: no reference row for {line}", file=sys.stderr)
+    for line in missing_fits(evals, fits):
+        print(f"note: mimic PSNR: no fit.mimic_psnr in the stylize metadata of {line}", file=sys.stderr)
+    written = write_table(table(evals, fits), out / "table_mean",
+                          "Consistency, style and content: mean over scenes x styles", table_notes(evals, fits))
     for scene in sorted({ev["scene"] for ev in evals}):
         sel = [ev for ev in evals if ev["scene"] == scene]
-        written += write_table(table(sel), out / f"table_{scene}", f"Scene {scene}: mean over its styles", note)
+        written += write_table(table(sel, fits), out / f"table_{scene}", f"Scene {scene}: mean over its styles",
+                               table_notes(sel, fits))
     written.append(error_vs_gap(evals, out / "error_vs_gap.png"))
     for scene, style in sorted({(ev["scene"], ev["style"]) for ev in evals}):
         sel = [ev for ev in evals if ev["scene"] == scene and ev["style"] == style]
@@ -250,6 +349,8 @@ def main(argv=None) -> int:
         if figure is not None:
             written.append(figure)
     atomic_write_json(out / "report.json", {"files": [str(p) for p in written], "evals": args.evals,
+                                            "fits": [dict(zip(("method", "scene", "style", "metadata"), entry))
+                                                     for entry in args.fit],
                                             "metadata": metadata("report", config=settings, seed=settings["seed"])})
     print((out / "table_mean.md").read_text())
     return 0
