@@ -53,7 +53,8 @@ def crop_to(images: torch.Tensor, height: int, width: int) -> torch.Tensor:
 
 
 def load_decoder(path, map_location="cpu") -> Decoder:
-    """A decoder from ``decoder.pt`` (written by train_decoder: {'decoder': state_dict, ...})."""
+    """A decoder from ``decoder.pt``: pre-trained (train_decoder: {'decoder': state_dict, 'iterations', ...})
+    or fine-tuned for one style by a stylize job ({'decoder': state_dict, 'fine_tuned_for': style})."""
     state = torch.load(path, map_location=map_location, weights_only=True)
     if not isinstance(state, dict) or "decoder" not in state:
         raise SystemExit(f"error: {path}: not a decoder file (no 'decoder' state dict)")

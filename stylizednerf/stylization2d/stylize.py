@@ -65,7 +65,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m stylizednerf stylize-2d", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("inputs", nargs="+", help="images, folders of images, or cameras.json files")
-    parser.add_argument("--decoder", required=True, help="decoder.pt from pretrain-decoder")
+    parser.add_argument("--decoder", required=True,
+                        help="decoder.pt from pretrain-decoder, or a stylize job's fine-tuned decoder.pt")
     parser.add_argument("--style", required=True, help="style image")
     parser.add_argument("--out", required=True, help="output folder (PNG per input, same stem)")
     parser.add_argument("--bundle", action="store_true",

@@ -28,9 +28,12 @@ SCENES = list(config["scenes"])
 STYLES = list(config["styles"])
 
 
-def settings(section, **extra):
-    """A stage's settings as one JSON argument: its config section plus the global seed/device."""
+def settings(section, omit=(), **extra):
+    """A stage's settings as one JSON argument: its config section (less the keys in ``omit``, which
+    only the workflow reads) plus the global seed/device."""
     values = {"seed": config["seed"], "device": config["device"], **config.get(section, {}), **extra}
+    for key in omit:
+        values.pop(key, None)
     return json.dumps(values, sort_keys=True)
 
 
@@ -64,6 +67,17 @@ def eval_methods():
         else:
             print(f"note: evaluate: no rule produces method '{method}' yet; left out", file=sys.stderr)
     return methods
+
+
+def fit_entries():
+    """(method, scene, style, metadata.json) of each evaluated row that has a stylize job (report.smk)."""
+    entries = []
+    for method in eval_methods():
+        rule_name, path = FIT_SOURCES.get(method, ("", ""))
+        if rule_defined(rule_name):
+            entries += [(method, scene, style, path.format(scene=scene, style=style))
+                        for scene in SCENES for style in STYLES]
+    return entries
 
 
 def eval_source(wildcards):

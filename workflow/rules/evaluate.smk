@@ -9,10 +9,14 @@ EVAL_SOURCES = {
     "adain": "results/{scene}/{style}/adain",  # per-frame AdaIN of the gt frames (2D baseline)
     "stylizednerf": "results/{scene}/{style}/render",  # rule render: ours (mutual learning)
     "sequential": "results/{scene}/{style}/render_sequential",  # the official sequential variant
+    # the fine-tuned 2D decoders per frame on the gt frames, after mutual / sequential learning
+    "decoder_mutual": "results/{scene}/{style}/decoder_mutual",
+    "decoder_sequential": "results/{scene}/{style}/decoder_sequential",
 }
 # The rule that must exist for a method to be evaluated by `rule all`; others are skipped with a note.
 EVAL_PRODUCERS = {"gt": "render_path", "adain": "adain_frames", "stylizednerf": "render",
-                  "sequential": "render_sequential"}
+                  "sequential": "render_sequential", "decoder_mutual": "decoder_frames",
+                  "decoder_sequential": "decoder_frames_sequential"}
 
 
 wildcard_constraints:
@@ -31,7 +35,8 @@ rule evaluate:
     log:
         "results/logs/evaluate/{scene}/{style}/{method}.log",
     params:
-        settings=settings("evaluate"),
+        # methods decides which evaluate jobs exist, not how one runs: a new row reruns no other job
+        settings=settings("evaluate", omit=("methods",)),
         source=eval_source,
     conda:
         "../../envs/metrics.yaml"

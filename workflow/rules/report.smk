@@ -1,11 +1,19 @@
 # Paper-style tables and figures from every eval JSON (METHOD.md 7). `snakemake --report
 # report.html` collects them with the captions in workflow/report/.
 
+# The stylize job behind a StylizedNeRF row: its metadata.json records the style module's fit to
+# the fine-tuned decoder ("fit": {"mimic_psnr": dB}), the tables' mimic PSNR. (rule, metadata.json)
+FIT_SOURCES = {
+    "stylizednerf": ("stylize", "results/{scene}/{style}/stylize/metadata.json"),
+    "sequential": ("stylize_sequential", "results/{scene}/{style}/stylize_sequential/metadata.json"),
+}
+
 
 rule report:
     input:
         evals=lambda wc: expand("results/{scene}/{style}/eval/{method}.json", scene=SCENES, style=STYLES,
                                 method=eval_methods()),
+        fits=lambda wc: [entry[-1] for entry in fit_entries()],
     output:
         report(multiext("results/report/table_mean", ".csv", ".md", ".tex"),
                caption="../report/table.rst", category="Tables"),
@@ -21,10 +29,11 @@ rule report:
         "results/logs/report/report.log",
     params:
         settings=settings("report"),
+        fits=lambda wc: " ".join(f"--fit {' '.join(entry)}" for entry in fit_entries()),
     conda:
         "../../envs/metrics.yaml"
     shell:
-        "python -m stylizednerf report --evals {input.evals} --out results/report"
+        "python -m stylizednerf report --evals {input.evals} {params.fits} --out results/report"
         " --settings {params.settings:q} > {log} 2>&1"
 
 

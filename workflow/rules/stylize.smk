@@ -31,8 +31,11 @@ rule stylize:
         latents="results/stylization2d/style_latents.json",
         style="results/styles/{style}.png",
     output:
-        # model.pt (style module + latents), decoder.pt (fine-tuned), losses.json, views.png
-        "results/{scene}/{style}/stylize/model.pt",
+        # model.pt (style module + latents), decoder.pt (fine-tuned), losses.json, views.png,
+        # metadata.json (with the fit of the style module to the decoder): one folder, written atomically
+        model="results/{scene}/{style}/stylize/model.pt",
+        decoder="results/{scene}/{style}/stylize/decoder.pt",
+        metadata="results/{scene}/{style}/stylize/metadata.json",
     log:
         "results/logs/stylize/{scene}/{style}.log",
     threads: 4
@@ -75,6 +78,31 @@ rule render:
         " --out results/{wildcards.scene}/{wildcards.style}/render --settings {params.settings:q} > {log} 2>&1"
 
 
+# The fine-tuned 2D decoder of the mutual-learning job, applied frame by frame to the unstylized
+# path (as adain_frames does with the pre-trained one): the evaluation's 'decoder_mutual' row.
+rule decoder_frames:
+    input:
+        path="results/{scene}/path/cameras.json",
+        decoder="results/{scene}/{style}/stylize/decoder.pt",
+        style="results/styles/{style}.png",
+    output:
+        # the folder (frames/ + cameras.json) is written atomically with it
+        "results/{scene}/{style}/decoder_mutual/cameras.json",
+    log:
+        "results/logs/decoder_frames/{scene}/{style}.log",
+    threads: 4
+    resources:
+        gpu=1,
+    params:
+        settings=settings("adain"),
+    conda:
+        "../../envs/stylization2d.yaml"
+    shell:
+        "python -m stylizednerf stylize-2d --bundle --decoder {input.decoder} --style {input.style}"
+        " --out results/{wildcards.scene}/{wildcards.style}/decoder_mutual --settings {params.settings:q}"
+        " {input.path} > {log} 2>&1"
+
+
 rule render_path:
     input:
         model="results/{scene}/nerf/model.pt",
@@ -108,7 +136,9 @@ if config["stylize"]["sequential_baseline"]:
             latents="results/stylization2d/style_latents.json",
             style="results/styles/{style}.png",
         output:
-            "results/{scene}/{style}/stylize_sequential/model.pt",
+            model="results/{scene}/{style}/stylize_sequential/model.pt",
+            decoder="results/{scene}/{style}/stylize_sequential/decoder.pt",
+            metadata="results/{scene}/{style}/stylize_sequential/metadata.json",
         log:
             "results/logs/stylize_sequential/{scene}/{style}.log",
         threads: 4
@@ -147,6 +177,28 @@ if config["stylize"]["sequential_baseline"]:
             " --model {input.model} --cameras {input.cameras}"
             " --out results/{wildcards.scene}/{wildcards.style}/render_sequential"
             " --settings {params.settings:q} > {log} 2>&1"
+
+    # The sequential job's fine-tuned decoder per frame: the evaluation's 'decoder_sequential' row.
+    rule decoder_frames_sequential:
+        input:
+            path="results/{scene}/path/cameras.json",
+            decoder="results/{scene}/{style}/stylize_sequential/decoder.pt",
+            style="results/styles/{style}.png",
+        output:
+            "results/{scene}/{style}/decoder_sequential/cameras.json",
+        log:
+            "results/logs/decoder_frames_sequential/{scene}/{style}.log",
+        threads: 4
+        resources:
+            gpu=1,
+        params:
+            settings=settings("adain"),
+        conda:
+            "../../envs/stylization2d.yaml"
+        shell:
+            "python -m stylizednerf stylize-2d --bundle --decoder {input.decoder} --style {input.style}"
+            " --out results/{wildcards.scene}/{wildcards.style}/decoder_sequential --settings {params.settings:q}"
+            " {input.path} > {log} 2>&1"
 
     FINAL_OUTPUTS["render_sequential"] = lambda: expand(
         "results/{scene}/{style}/render_sequential/video.mp4", scene=SCENES, style=STYLES)

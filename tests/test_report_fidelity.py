@@ -1,0 +1,205 @@
+"""Fidelity in every table (issue 14): style retained, the stylize jobs' mimic PSNR, and the rows of
+the fine-tuned 2D decoders (rules decoder_frames, decoder_frames_sequential)."""
+
+import csv
+import json
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+import stylizednerf  # noqa: F401
+from stylizednerf import __main__ as cli
+from stylizednerf.metrics.report import style_retained
+from conftest import run_snakemake
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+# ---- the formula --------------------------------------------------------------------------------
+
+def test_style_retained_is_zero_at_gt_one_at_adain_and_linear_between():
+    s_gt, s_adain = 2.5, 0.5
+    assert style_retained(s_gt, s_gt, s_adain) == 0.0
+    assert style_retained(s_adain, s_gt, s_adain) == 1.0
+    assert style_retained(1.5, s_gt, s_adain) == pytest.approx(0.5)
+    assert style_retained(0.25, s_gt, s_adain) == pytest.approx(1.125)  # more style than AdaIN: > 1
+    assert style_retained(3.0, s_gt, s_adain) == pytest.approx(-0.25)  # further from the style than gt: < 0
+
+
+@pytest.mark.parametrize("args", [(1.0, None, 0.5), (1.0, 2.0, None), (None, 2.0, 0.5), (1.0, math.nan, 0.5),
+                                  (1.0, 2.0, 2.0)])
+def test_style_retained_is_none_without_both_references_or_when_they_tie(args):
+    assert style_retained(*args) is None
+
+
+# ---- the report's columns from small fake eval JSONs ------------------------------------------
+
+def _fake_eval(folder: Path, scene, style, method, style_loss, rng) -> Path:
+    """An eval JSON as stage evaluate writes it, reduced to what the report reads (no frames)."""
+    gap = lambda: {"rmse": float(rng.uniform(0.01, 0.1)), "lpips": float(rng.uniform(0.01, 0.1)),  # noqa: E731
+                   "pairs": 3}
+    data = {"method": method, "scene": scene, "style": style, "gaps": [1, 7], "short_gap": 1, "long_gap": 7,
+            "per_gap": {"1": gap(), "7": gap()}, "style_loss": style_loss, "content_loss": float(rng.uniform(0, 1)),
+            "frames_dir": str(folder / "none"), "frame_names": [], "style_image": None, "error_maps": None}
+    path = folder / scene / style / f"{method}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data))
+    return path
+
+
+def _read_csv(path: Path) -> dict:
+    with open(path) as f:
+        return {row["method"]: row for row in csv.DictReader(f)}
+
+
+def test_report_shows_style_retained_and_mimic_psnr(tmp_path):
+    rng = np.random.default_rng(14)
+    scene = "synth"
+    losses = {  # style x method -> S; 'bare' has no AdaIN row, so no style retained there
+        "waves": {"gt": 3.0, "adain": 1.0, "stylizednerf": float(rng.uniform(1, 3)),
+                  "sequential": float(rng.uniform(1, 3)), "decoder_mutual": float(rng.uniform(1, 3))},
+        "bare": {"gt": 2.0, "stylizednerf": float(rng.uniform(1, 3)), "decoder_mutual": float(rng.uniform(1, 3))},
+    }
+    evals = [_fake_eval(tmp_path / "evals", scene, style, method, s, rng)
+             for style, rows in losses.items() for method, s in rows.items()]
+    psnr = {style: float(rng.uniform(15, 35)) for style in losses}
+    fits = []
+    for style in losses:  # stylizednerf: with the fit record; sequential: an older output without it
+        mutual = tmp_path / style / "stylize" / "metadata.json"
+        mutual.parent.mkdir(parents=True)
+        mutual.write_text(json.dumps({"stage": "stylize", "fit": {"mimic_psnr": psnr[style], "mimic_mse": 0.01}}))
+        fits += ["--fit", "stylizednerf", scene, style, str(mutual)]
+    old = tmp_path / "waves" / "stylize_sequential" / "metadata.json"
+    old.parent.mkdir(parents=True)
+    old.write_text(json.dumps({"stage": "stylize", "final": {"mimic": 0.02}}))
+    fits += ["--fit", "sequential", scene, "waves", str(old)]
+
+    out = tmp_path / "report"
+    assert cli.main(["report", "--evals", *map(str, evals), *fits, "--out", str(out)]) == 0
+
+    mean = _read_csv(out / "table_mean.csv")
+    assert list(mean) == ["gt", "adain", "stylizednerf", "sequential", "decoder_mutual"]
+    header = (out / "table_mean.csv").read_text().splitlines()[0].split(",")
+    assert header[5:9] == ["style loss", "style retained", "content loss", "mimic PSNR"]
+    waves = losses["waves"]
+    expected = {m: (waves["gt"] - waves[m]) / (waves["gt"] - waves["adain"]) for m in waves}
+    for method in ("gt", "adain", "stylizednerf", "sequential", "decoder_mutual"):
+        # only 'waves' has both references: its ratio is the mean table's
+        assert float(mean[method]["style retained"]) == pytest.approx(expected[method], rel=1e-5), method
+        assert float(mean[method]["style loss"]) == pytest.approx(
+            np.mean([rows[method] for rows in losses.values() if method in rows]), rel=1e-5)
+    assert float(mean["stylizednerf"]["mimic PSNR"]) == pytest.approx(np.mean(list(psnr.values())), rel=1e-5)
+    for method in ("gt", "adain", "sequential", "decoder_mutual"):
+        assert mean[method]["mimic PSNR"] == "", method  # not a StylizedNeRF row, or no fit record
+
+    markdown = (out / "table_mean.md").read_text()
+    assert "| 2D decoder after mutual learning |" in markdown
+    assert "synth/bare (adain)" in markdown  # the note names the scene x style without a reference
+    assert "synth/waves sequential" in markdown  # and the stylize output without a fit record
+    row = next(line for line in markdown.splitlines() if line.startswith("| StylizedNeRF (ours) |"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[6] == f"{expected['stylizednerf']:.4f}" and cells[8] == f"{np.mean(list(psnr.values())):.2f}"
+    sequential = next(line for line in markdown.splitlines() if line.startswith("| StylizedNeRF sequential |"))
+    assert [c.strip() for c in sequential.strip("|").split("|")][8] == ""  # an empty cell, not a crash
+    tex = (out / "table_mean.tex").read_text()
+    assert "retained" in tex and "PSNR (dB)" in tex and "2D decoder after mutual learning" in tex
+    assert json.loads((out / "report.json").read_text())["fits"][0]["method"] == "stylizednerf"
+
+
+def test_report_without_reference_rows_leaves_style_retained_empty(tmp_path):
+    rng = np.random.default_rng(3)
+    evals = [_fake_eval(tmp_path, "synth", "waves", m, float(rng.uniform(1, 3)), rng)
+             for m in ("stylizednerf", "decoder_mutual")]
+    assert cli.main(["report", "--evals", *map(str, evals), "--out", str(tmp_path / "report")]) == 0
+    mean = _read_csv(tmp_path / "report" / "table_mean.csv")
+    assert all(row["style retained"] == "" and row["style loss"] != "" for row in mean.values())
+    assert "synth/waves (gt, adain)" in (tmp_path / "report" / "table_synth.md").read_text()
+
+
+# ---- the fine-tuned decoder's row: its file and its frames -------------------------------------
+
+def test_fine_tuned_decoder_file_runs_the_decoder_row(tmp_path):
+    """The stylize job's decoder.pt ({'decoder', 'fine_tuned_for'}) loads, and stylize-2d --bundle (the
+    decoder_frames rule) uses its weights, not the pre-trained ones."""
+    from PIL import Image
+
+    from stylizednerf.cameras import Camera, CameraSet, read_cameras, write_cameras
+    from stylizednerf.fileio import atomic_save_torch
+    from stylizednerf.stylization2d.decoder import Decoder, load_decoder
+
+    torch.manual_seed(0)
+    pretrained, fine_tuned = Decoder(), Decoder()
+    atomic_save_torch(tmp_path / "pretrained.pt", {"decoder": pretrained.state_dict(), "iterations": 1})
+    atomic_save_torch(tmp_path / "fine_tuned.pt", {"decoder": fine_tuned.state_dict(), "fine_tuned_for": "waves"})
+    loaded = load_decoder(tmp_path / "fine_tuned.pt").state_dict()
+    assert all(torch.equal(loaded[k], v) for k, v in fine_tuned.state_dict().items())
+
+    rng = np.random.default_rng(0)
+    frames = tmp_path / "path" / "frames"
+    frames.mkdir(parents=True)
+    cams = []
+    for n in range(2):
+        Image.fromarray((rng.random((24, 32, 3)) * 255).astype(np.uint8)).save(frames / f"{n:03d}.png")
+        cams.append(Camera(f"{n:03d}.png", 32, 24, 30.0, 30.0, 16.0, 12.0, np.eye(4), 0.1, 10.0))
+    write_cameras(tmp_path / "path" / "cameras.json", CameraSet(cams, frames))
+    Image.fromarray((rng.random((40, 40, 3)) * 255).astype(np.uint8)).save(tmp_path / "style.png")
+    outputs = {}
+    for name in ("pretrained", "fine_tuned"):
+        out = tmp_path / f"decoder_{name}"
+        assert cli.main(["stylize-2d", "--bundle", "--decoder", str(tmp_path / f"{name}.pt"), "--style",
+                         str(tmp_path / "style.png"), "--out", str(out), "--device", "cpu",
+                         str(tmp_path / "path" / "cameras.json")]) == 0
+        assert len(read_cameras(out / "cameras.json")) == 2
+        outputs[name] = np.asarray(Image.open(out / "frames" / "000.png"), dtype=np.int16)
+    assert outputs["fine_tuned"].shape == (24, 32, 3)
+    assert np.abs(outputs["fine_tuned"] - outputs["pretrained"]).mean() > 1.0
+
+
+# ---- the workflow: decoder rows, fit inputs of the report -------------------------------------
+
+def _dry_run(tmp_path, **stylize) -> str:
+    config = yaml.safe_load((ROOT / "config.yaml").read_text())
+    config["stylize"].update(stylize)
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    done = run_snakemake(["-n", "-p", "-s", str(ROOT / "Snakefile"), "--directory", str(tmp_path)], cwd=ROOT,
+                         timeout=300)
+    return done.stdout
+
+
+def _jobs(output: str, rule: str) -> list[str]:
+    return [chunk for chunk in re.split(r"^rule ", output, flags=re.M)[1:] if chunk.startswith(f"{rule}:")]
+
+
+@pytest.mark.parametrize("sequential", [False, True])
+def test_workflow_evaluates_the_decoder_rows_and_feeds_the_fits_to_the_report(tmp_path, sequential):
+    output = _dry_run(tmp_path, sequential_baseline=sequential)
+    styles = list(yaml.safe_load((ROOT / "config.yaml").read_text())["styles"])
+    variants = ["mutual", "sequential"] if sequential else ["mutual"]
+    for variant, rule in (("mutual", "decoder_frames"), ("sequential", "decoder_frames_sequential")):
+        jobs = _jobs(output, rule)
+        assert len(jobs) == (len(styles) if variant in variants else 0), rule
+        for job in jobs:
+            source = "stylize" if variant == "mutual" else "stylize_sequential"
+            assert re.search(rf"--decoder results/demo/\w+/{source}/decoder\.pt ", job), job
+            assert re.search(rf"--out results/demo/\w+/decoder_{variant} ", job), job
+    evaluated = {re.search(r"--method (\w+)", job).group(1) for job in _jobs(output, "evaluate")}
+    assert {f"decoder_{v}" for v in variants} <= evaluated
+    assert ("decoder_sequential" in evaluated) == sequential
+    (report,) = _jobs(output, "report")
+    for style in styles:
+        for method, folder in (("stylizednerf", "stylize"), ("sequential", "stylize_sequential")):
+            fit = f"--fit {method} demo {style} results/demo/{style}/{folder}/metadata.json"
+            assert (fit in report) == (method == "stylizednerf" or sequential), fit
+            assert (f"results/demo/{style}/{folder}/metadata.json" in report.split("output:")[0]) == (
+                method == "stylizednerf" or sequential)
+
+
+def test_schema_default_methods_include_the_decoder_rows():
+    schema = yaml.safe_load((ROOT / "workflow" / "schemas" / "config.schema.yaml").read_text())
+    methods = schema["properties"]["evaluate"]["properties"]["methods"]
+    assert {"decoder_mutual", "decoder_sequential"} <= set(methods["default"]) <= set(methods["items"]["enum"])
