@@ -75,8 +75,12 @@ def test_evaluate_and_report(sequence_dirs, data_root, monkeypatch, tmp_path):
     assert table[0] == ("method,short LPIPS,short RMSE,long LPIPS,long RMSE,style loss,style retained,content loss,"
                         "mimic PSNR,runs")
     assert [line.split(",")[0] for line in table[1:]] == ["gt", "adain"]
-    # the reference rows bound style retained: 0 for the unstylized frames, 1 for per-frame AdaIN
-    assert [float(line.split(",")[6]) for line in table[1:]] == [0.0, 1.0]
+    # style retained: the 'adain' row here is colour jitter, no closer to the noise style than gt
+    # (measured S 5.0e-4 against 4.5e-4), so there is no scale: empty cells and a note saying why
+    gt_s, adain_s = gt["style_loss"], adain["style_loss"]
+    cells = [line.split(",")[6] for line in table[1:]]
+    assert cells == (["", ""] if adain_s >= gt_s else ["0", "1"]), (gt_s, adain_s)
+    assert (adain_s >= gt_s) == ("synth/noise (adain" in (report_dir / "table_mean.md").read_text())
     assert [line.split(",")[8] for line in table[1:]] == ["", ""]  # mimic PSNR: StylizedNeRF rows only
 
 

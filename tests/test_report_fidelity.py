@@ -32,8 +32,9 @@ def test_style_retained_is_zero_at_gt_one_at_adain_and_linear_between():
 
 
 @pytest.mark.parametrize("args", [(1.0, None, 0.5), (1.0, 2.0, None), (None, 2.0, 0.5), (1.0, math.nan, 0.5),
-                                  (1.0, 2.0, 2.0)])
-def test_style_retained_is_none_without_both_references_or_when_they_tie(args):
+                                  (1.0, 2.0, 2.0), (1.0, 2.0, 2.5)])
+def test_style_retained_is_none_without_both_references_or_a_scale_between_them(args):
+    """Missing losses, tied references, or per-frame AdaIN further from the style than gt: no value."""
     assert style_retained(*args) is None
 
 
@@ -115,10 +116,14 @@ def test_report_without_reference_rows_leaves_style_retained_empty(tmp_path):
     rng = np.random.default_rng(3)
     evals = [_fake_eval(tmp_path, "synth", "waves", m, float(rng.uniform(1, 3)), rng)
              for m in ("stylizednerf", "decoder_mutual")]
+    # a second scene x style whose AdaIN is further from the style than gt (an undertrained decoder)
+    evals += [_fake_eval(tmp_path, "synth", "flat", m, s, rng)
+              for m, s in (("gt", 1.0), ("adain", 1.5), ("stylizednerf", 2.0))]
     assert cli.main(["report", "--evals", *map(str, evals), "--out", str(tmp_path / "report")]) == 0
     mean = _read_csv(tmp_path / "report" / "table_mean.csv")
     assert all(row["style retained"] == "" and row["style loss"] != "" for row in mean.values())
-    assert "synth/waves (gt, adain)" in (tmp_path / "report" / "table_synth.md").read_text()
+    note = (tmp_path / "report" / "table_synth.md").read_text()
+    assert "synth/waves (gt, adain)" in note and "synth/flat (adain 1.5 >= gt 1)" in note
 
 
 # ---- the fine-tuned decoder's row: its file and its frames -------------------------------------

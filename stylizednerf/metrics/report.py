@@ -12,8 +12,9 @@ Writes into ``--out``:
 
   *Style retained* (METHOD.md 7) = (S_gt - S_method) / (S_gt - S_adain), S the style loss of the
   same scene x style: 0 = no more style than the unstylized NeRF, 1 = as much as per-frame AdaIN.
-  Where that scene x style has no gt or no adain eval, its cell is empty and the table's note says
-  so (the mean table averages the scene x styles that have both).
+  Where that scene x style has no gt or no adain eval, or AdaIN's style loss is not below gt's (no
+  scale to read the ratio on: an undertrained decoder), its cell is empty and the table's note says
+  so (the mean table averages the scene x styles that have a value).
   *Mimic PSNR* (dB): how closely the stylized NeRF fits its 2D decoder's stylizations at the end of
   training (L_mimic), from the ``"fit": {"mimic_psnr": ...}`` entry of the stylize job's
   ``metadata.json`` given with ``--fit``; empty for other rows and where the entry is absent.
@@ -71,9 +72,11 @@ def load_evals(paths) -> list[dict]:
 def style_retained(s_method, s_gt, s_adain) -> float | None:
     """(S_gt - S_method) / (S_gt - S_adain): 0 = the unstylized NeRF's style loss, 1 = per-frame AdaIN's.
 
-    None when a loss is missing (None or NaN) or the references tie (S_gt == S_adain)."""
+    None when a loss is missing (None or NaN) or when per-frame AdaIN is not closer to the style
+    than the unstylized frames (S_adain >= S_gt): then the references span no scale to read
+    against, and a ratio would call a method further from the style than both "more stylized"."""
     values = (s_method, s_gt, s_adain)
-    if any(v is None or math.isnan(v) for v in values) or s_gt == s_adain:
+    if any(v is None or math.isnan(v) for v in values) or s_adain >= s_gt:
         return None
     return (s_gt - s_method) / (s_gt - s_adain)
 
@@ -92,9 +95,19 @@ def missing_references(evals) -> list[str]:
     """'scene/style (gt, adain)' for each scene x style lacking a reference row (or its style loss)."""
     lines = []
     for (scene, style), entry in sorted(reference_losses(evals).items()):
-        absent = [m for m in ("gt", "adain") if entry[m] is None]
+        absent = [m for m in ("gt", "adain") if entry[m] is None or math.isnan(entry[m])]
         if absent:
             lines.append(f"{scene}/{style} ({', '.join(absent)})")
+    return lines
+
+
+def inverted_references(evals) -> list[str]:
+    """'scene/style' where per-frame AdaIN's style loss is not below the unstylized NeRF's."""
+    lines = []
+    for (scene, style), entry in sorted(reference_losses(evals).items()):
+        s_gt, s_adain = entry["gt"], entry["adain"]
+        if s_gt is not None and s_adain is not None and s_adain >= s_gt:
+            lines.append(f"{scene}/{style} (adain {s_adain:.4g} >= gt {s_gt:.4g})")
     return lines
 
 
@@ -167,6 +180,10 @@ def table_notes(evals, fits: dict | None = None) -> str:
     missing = missing_references(evals)
     if missing:
         notes.append("style retained empty where a reference row is missing: " + "; ".join(missing))
+    inverted = inverted_references(evals)
+    if inverted:
+        notes.append("style retained empty where per-frame AdaIN's style loss is not below the unstylized "
+                     "NeRF's (no scale to read it on): " + "; ".join(inverted))
     no_fit = missing_fits(evals, fits or {})
     if no_fit:
         notes.append("mimic PSNR empty where the stylize job recorded no fit: " + "; ".join(no_fit))
@@ -333,6 +350,8 @@ def main(argv=None) -> int:
     fits = load_fits(args.fit)
     for line in missing_references(evals):
         print(f"note: style retained: no reference row for {line}", file=sys.stderr)
+    for line in inverted_references(evals):
+        print(f"note: style retained: per-frame AdaIN is not closer to the style than gt for {line}", file=sys.stderr)
     for line in missing_fits(evals, fits):
         print(f"note: mimic PSNR: no fit.mimic_psnr in the stylize metadata of {line}", file=sys.stderr)
     written = write_table(table(evals, fits), out / "table_mean",
