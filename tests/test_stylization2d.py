@@ -111,6 +111,21 @@ def test_decoder_output_has_input_size(encoder, size):
     assert torch.equal(crop_to(padded, *size), images)
 
 
+def test_pre_encoded_style_gives_the_same_frames(encoder):
+    """stylize-2d encodes the style once for all frames: the result must not change."""
+    from stylizednerf.stylization2d.stylize import encode_style
+
+    decoder = Decoder().eval()
+    images = torch.rand(2, 3, 20, 28, generator=_generator(7))
+    style = torch.rand(1, 3, 36, 30, generator=_generator(8))
+    other = torch.rand(1, 3, 36, 30, generator=_generator(9))
+    feat = encode_style(style, decoder, encoder)
+    expected = stylize_images(images, style, decoder, encoder, alpha=0.8)
+    assert torch.equal(stylize_images(images, style, decoder, encoder, alpha=0.8, style_feat=feat), expected)
+    assert not torch.equal(stylize_images(images, style, decoder, encoder, alpha=0.8,
+                                          style_feat=encode_style(other, decoder, encoder)), expected)
+
+
 def test_losses_vanish_only_at_target():
     g = _generator(5)
     feats = [torch.rand(2, c, s, s, generator=g) for c, s in ((4, 16), (8, 8), (8, 4), (16, 2))]

@@ -29,14 +29,25 @@ def _encode_style(encoder, style: torch.Tensor) -> torch.Tensor:
     return encoder(pad_to_multiple(style) if min(style.shape[-2:]) < 8 else style)
 
 
+@torch.no_grad()
+def encode_style(style: torch.Tensor, decoder, encoder) -> torch.Tensor:
+    """relu4_1 features of one style image (1, 3, h, w), as :func:`stylize_images` computes them
+    (the decoder's device, its autocast), to reuse across calls: ``stylize_images(..., style_feat=)``."""
+    device = next(decoder.parameters()).device
+    with autocast(device):
+        return _encode_style(encoder, style.to(device))
+
+
 def stylize_images(images: torch.Tensor, style: torch.Tensor, decoder, encoder, alpha: float = 1.0,
-                   batch_size: int = 8, grad: bool = False, clamp: bool = True) -> torch.Tensor:
+                   batch_size: int = 8, grad: bool = False, clamp: bool = True,
+                   style_feat: torch.Tensor | None = None) -> torch.Tensor:
     """AdaIN-stylize ``images`` (N, 3, H, W) in [0,1] with ``style`` (1 or N, 3, h, w) in [0,1].
 
     Any H, W >= 1: inputs are reflect-padded to multiples of 8 and outputs cropped back, so the
     result has the inputs' size. ``alpha`` in [0, 1] blends the AdaIN target with the content
     features (stylization strength). ``grad=True`` keeps the graph (for fine-tuning the decoder)
     and processes everything as one batch. Runs on the decoder's device, bf16 autocast on CUDA.
+    ``style_feat``: the batch-1 style's features from :func:`encode_style` (not encoded again).
     """
     device = next(decoder.parameters()).device
     height, width = images.shape[-2:]
@@ -45,7 +56,8 @@ def stylize_images(images: torch.Tensor, style: torch.Tensor, decoder, encoder, 
     if style.shape[0] not in (1, images.shape[0]):
         raise ValueError(f"style batch {style.shape[0]} must be 1 or the number of images {images.shape[0]}")
     with torch.set_grad_enabled(grad), autocast(device):
-        shared_style = _encode_style(encoder, style) if style.shape[0] == 1 else None
+        shared_style = style_feat if style_feat is not None else (
+            _encode_style(encoder, style) if style.shape[0] == 1 else None)
         step = images.shape[0] if grad else batch_size
         for start in range(0, images.shape[0], step):
             chunk = images[start:start + step].to(device)
@@ -113,7 +125,8 @@ def _stylize_files(paths, out_dir, style, decoder, encoder, alpha):
     from stylizednerf.fileio import atomic_save_image
     from stylizednerf.stylization2d.data import load_rgb, to_tensor, to_uint8
 
+    style_feat = encode_style(style, decoder, encoder)  # once, not per frame (a 512-px VGG pass each)
     for path in tqdm(paths, desc="stylize-2d", unit="img", mininterval=2.0):
         image = to_tensor(load_rgb(path))
-        result = stylize_images(image, style, decoder, encoder, alpha=alpha)
+        result = stylize_images(image, style, decoder, encoder, alpha=alpha, style_feat=style_feat)
         atomic_save_image(Path(out_dir) / f"{path.stem}.png", to_uint8(result[0]))
