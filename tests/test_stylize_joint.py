@@ -37,7 +37,8 @@ def test_one_module_renders_each_style_from_its_latent():
     targets[0] = torch.tensor([0.8, 0.2, 0.2])
     targets[1] = torch.tensor([0.2, 0.3, 0.9])
     mu = torch.stack([torch.full((8,), 1.0), torch.full((8,), -1.0)])
-    settings = {"rays": 256, "hidden": 16, "layers": 2, "chunk": 4096, "nerf_lr": 1e-2, "joint_steps": 60}
+    settings = {"rays": 256, "hidden": 16, "layers": 2, "chunk": 4096, "nerf_lr": 1e-2, "joint_steps": 60,
+                "encoding_levels": 4, "encoding_log2_table": 10, "encoding_max_resolution": 64}
     stylizer = JointStylizer(settings, FrozenField(_tiny_nerf(cameras)), views, targets, mu,
                              torch.full((2, 8), 0.1), "cpu", seed=0)
     log = stylizer.run(progress=False)
@@ -88,7 +89,7 @@ def test_joint_stages_write_a_transition_video(tmp_path):
             "--decoders", str(decoder), str(decoder), "--out", str(joint),
             "--checkpoint-dir", str(tmp_path / "joint" / "stylize_ckpt"),
             "--settings", json.dumps({**cpu, "rays": 256, "hidden": 16, "layers": 2, "chunk": 4096,
-                                      "joint_steps": 6, "checkpoint_every": 2})]
+                                      "joint_steps": 6, "checkpoint_every": 2, "encoding_levels": 4, "encoding_log2_table": 10, "encoding_max_resolution": 64})]
     assert main(args) == 0
     state = torch.load(joint / "model.pt", weights_only=True)
     assert state["styles"] == ["strokes", "mosaic"] and state["latents"].shape == (2, 3, 32)

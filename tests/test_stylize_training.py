@@ -13,6 +13,7 @@ import torch
 from stylizednerf.stylize.train import Stylizer, TrainingViews
 
 TINY = {"rounds": 2, "decoder_steps": 2, "nerf_steps": 3, "batch_views": 2, "rays": 256, "hidden": 16, "layers": 2,
+        "encoding_levels": 4, "encoding_log2_table": 10, "encoding_max_resolution": 64,
         "mimic_2d_pixels": 64, "chunk": 4096}
 
 
@@ -289,7 +290,7 @@ def test_ray_cache_gives_the_same_renders_and_steps(encoder, encoding):
     args = (field, _views(cameras), encoder, Decoder(), torch.rand(1, 3, 32, 32), torch.zeros(32),
             torch.full((32,), 0.1), "cpu")
     settings = {**TINY, "background": 0.5, "chunk": 100,  # chunks across view and row boundaries
-                "encoding": encoding, "encoding_levels": 4, "encoding_log2_table": 10, "encoding_max_resolution": 64}
+                "encoding": encoding}
     cached = Stylizer(settings, *args, seed=3)
     assert (cached.ray_cache.positions is not None) == (encoding == "hash")
     direct = Stylizer({**settings, "ray_cache_bytes": 0}, *args, seed=3)

@@ -64,7 +64,7 @@ DEFAULTS = {
     "neighbours": 3,  # L_co partners of each view: its nearest cameras
     "hidden": 128,
     "layers": 4,
-    "encoding": "none",  # the style module's own trainable position encoding: hash | none
+    "encoding": "hash",  # the style module's own trainable position encoding: hash | none (BENCHMARKS.md, issue 14)
     "encoding_levels": 16,
     "encoding_log2_table": 19,
     "encoding_base_resolution": 16,
