@@ -76,6 +76,27 @@ def test_fused_geometry_sampling_matches_the_nerf_api():
     assert fused.weights.sum() > 0
 
 
+def test_fit_reports_per_view_codes_and_the_mean_latent(encoder):
+    """``fit`` measures the trained NeRF against its targets with each view's code and with the
+    style's mean latent: equal when every code is the mean, different when the codes differ."""
+    from stylizednerf.stylization2d.decoder import Decoder
+    from stylizednerf.stylize.field import FrozenField
+
+    cameras = _cameras(n=3)
+    torch.manual_seed(0)
+    stylizer = Stylizer(TINY, FrozenField(_tiny_nerf(cameras)), _views(cameras), encoder, Decoder(),
+                        torch.rand(1, 3, 32, 32), torch.zeros(32), torch.full((32,), 0.5), "cpu", seed=0)
+    stylizer.run(progress=False)
+    fit = stylizer.fit()
+    expected = ((stylizer.render_training_views() - stylizer.targets) ** 2).mean()
+    assert abs(fit["mimic_mse"] - float(expected)) < 1e-6
+    assert abs(fit["mean_latent_psnr"] - fit["mimic_psnr"]) > 1e-4  # the codes were drawn around the mean
+    with torch.no_grad():
+        stylizer.latents.codes.copy_(stylizer.latents.mu.expand_as(stylizer.latents.codes))
+    same = stylizer.fit()
+    assert abs(same["mean_latent_psnr"] - same["mimic_psnr"]) < 1e-4
+
+
 @pytest.mark.parametrize("mutual", [True, False])
 def test_geometry_is_bit_identical_after_stylization(encoder, mutual):
     from stylizednerf.stylization2d.decoder import Decoder

@@ -147,8 +147,8 @@ def stylize(views_dir, model_path, decoder_path, latents_path, style_path, style
         log = stylizer.run(checkpoints if checkpoint_dir else None, checkpoints.resume())
     seconds = time.perf_counter() - start
     fit = stylizer.fit()
-    print(f"fit of the 2D targets (training views, per-view codes): L_mimic {fit['mimic_mse']:.5f} MSE, "
-          f"{fit['mimic_psnr']:.2f} dB", flush=True)
+    print(f"fit of the 2D targets (training views): per-view codes {fit['mimic_mse']:.5f} MSE, "
+          f"{fit['mimic_psnr']:.2f} dB; the style's mean latent {fit['mean_latent_psnr']:.2f} dB", flush=True)
 
     out = Path(out)
     with atomic_dir(out) as tmp:

@@ -482,20 +482,23 @@ class Stylizer:
         return torch.cat(rgbs).reshape(height, width, 3).clamp(0, 1), torch.cat(depths).reshape(height, width)
 
     @torch.no_grad()
-    def render_training_views(self) -> torch.Tensor:
+    def render_training_views(self, mean_latent: bool = False) -> torch.Tensor:
+        """Every training view (V, H, W, 3) under its own code, or under the style's mean latent
+        (what a rendered path uses)."""
         H, W = self.views.size
+        code = (lambda i: self.latents.mean()) if mean_latent else (
+            lambda i: self.latents(torch.tensor(i, device=self.device)))
         if self.ray_cache is not None:
             pixels = torch.arange(H * W, device=self.device)
             out = []
             for i in range(self.views.count):
-                latent = self.latents(torch.tensor(i, device=self.device))
+                latent = code(i)
                 with self._amp():
                     rgb = self.ray_cache.render(self.style_module, i * H * W + pixels, latent, self.s["background"])
                 out.append(rgb.float().clamp(0, 1).reshape(H, W, 3))
             return torch.stack(out)
         return torch.stack([
-            self.render_image(self.views.K[i], self.views.c2w[i], H, W, self.latents(torch.tensor(i, device=self.device)))[0]
-            for i in range(self.views.count)])
+            self.render_image(self.views.K[i], self.views.c2w[i], H, W, code(i))[0] for i in range(self.views.count)])
 
     # ---- checkpoints ---------------------------------------------------------------------
     def state(self, phase_index: int, step: int) -> dict:
@@ -560,8 +563,12 @@ class Stylizer:
 
     @torch.no_grad()
     def fit(self) -> dict:
-        """The trained NeRF against its final 2D targets on the training views (each view's code)."""
-        return mimic_psnr(self.render_training_views(), self.targets)
+        """The trained NeRF against its final 2D targets on the training views: with each view's
+        code (what L_mimic trains), and with the style's mean latent (what a rendered path uses;
+        the gap shows how much the per-view codes carry that novel views do not get)."""
+        fit = mimic_psnr(self.render_training_views(), self.targets)
+        mean = mimic_psnr(self.render_training_views(mean_latent=True), self.targets)
+        return {**fit, "mean_latent_mse": mean["mimic_mse"], "mean_latent_psnr": mean["mimic_psnr"]}
 
     def export(self) -> dict:
         """What ``render`` needs: the style module, its shape, and the latents."""
