@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# There, after setup.sh: bench/stylize.py into results/bench/NAME, log results/bench_NAME.log, which
+# ends with "BENCH_DONE rc=N" (start it with setsid to outlive the call; poll for that line).
+# usage: bench/device/bench.sh NAME --styles ... [--variant NAME=JSON ...]
+cd "$(dirname "$0")/../.."
+export PYTHONPATH=$PWD:/tmp/site PYTHONUNBUFFERED=1 PYTHONPYCACHEPREFIX=/tmp/pycache
+name=$1; shift
+python3 bench/stylize.py --scene fern --out "results/bench/$name" --lpips .bench_data/weights/alexnet.ckpt "$@" \
+  > "results/bench_$name.log" 2>&1
+echo "BENCH_DONE rc=$?" >> "results/bench_$name.log"
