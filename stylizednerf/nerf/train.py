@@ -4,17 +4,16 @@ Writes into DIR (atomically, as one folder): ``model.pt`` (the best checkpoint b
 on a fixed subset of training-view pixels that is never trained on; test views are not used),
 ``metrics.json`` (test PSNR/SSIM/LPIPS on every ``holdout_every``-th view), ``test/`` renders and
 depth maps, ``curve.png`` and ``log.json`` (the training curve). A checkpoint is saved every
-``checkpoint_every`` steps into ``DIR_ckpt/`` (sibling folder); a rerun resumes from it and the
-folder is removed once the outputs are written.
+``checkpoint_every`` steps into ``DIR_ckpt/last.pt`` (sibling folder, a
+:class:`stylizednerf.checkpoint.Checkpoint`: fingerprinted by the result settings, the camera
+parameters and the images' bytes); a rerun with the same fingerprint resumes from it, any other
+checkpoint is set aside, and it is removed once the outputs are written.
 
 :class:`Trainer` is the reusable core (bench/nerf.py drives it by wall-clock time).
 """
 
 import argparse
-import hashlib
-import json
 import math
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -23,6 +22,7 @@ import numpy as np
 import torch
 
 from stylizednerf.cameras import CameraSet, read_cameras
+from stylizednerf.checkpoint import Checkpoint
 from stylizednerf.nerf.imagemetrics import lpips_or_none, mse_to_psnr, psnr, ssim
 from stylizednerf.nerf.model import NerfModel, resolve_config
 from stylizednerf.nerf.rays import SceneSpace, camera_rays
@@ -30,7 +30,7 @@ from stylizednerf.nerf.render import checkpoint_payload, render_cameras, render_
 from stylizednerf.config import parse_settings
 from stylizednerf.device import resolve_device
 
-CHECKPOINT_FORMAT = "stylizednerf-nerf-train/1"
+CHECKPOINT_KIND = "pretrain-nerf/2"  # bump when the saved state changes shape
 
 
 def load_image(path: Path, width: int, height: int) -> np.ndarray:
@@ -92,10 +92,10 @@ class Trainer:
         self.graph = None
         self._step_fn = None
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else None
-        self.settings_hash = self._settings_hash()
+        self.checkpoint = Checkpoint(self.checkpoint_dir / "last.pt" if self.checkpoint_dir else None,
+                                     self.fingerprint() if self.checkpoint_dir else {}, log=log)
         self.initial_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
-        if self.checkpoint_dir is not None:
-            self._try_resume()
+        self._try_resume()
 
     # ---- data ------------------------------------------------------------------------------
 
@@ -310,34 +310,30 @@ class Trainer:
 
     # ---- checkpoints -----------------------------------------------------------------------
 
-    def _settings_hash(self) -> str:
-        cfg = {k: v for k, v in self.cfg.items() if k != "device"}
-        key = json.dumps({"cfg": cfg, "views": [c.file for c in self.camera_set.cameras]}, sort_keys=True)
-        return hashlib.sha256(key.encode()).hexdigest()[:16]
+    def fingerprint(self) -> dict:
+        """The result settings (the unused field's section left out) and the inputs' contents:
+        camera parameters in order and the images' bytes."""
+        from stylizednerf.checkpoint import fingerprint, hash_files, hash_value
+
+        unused = "mlp" if self.cfg["field"] == "fast" else "fast"
+        settings = {k: v for k, v in self.cfg.items() if k != unused}
+        cams = self.camera_set
+        cameras = {"scene_kind": cams.scene_kind,
+                   "frames": [{k: v for k, v in c.__dict__.items() if k != "file"} for c in cams.cameras]}
+        return fingerprint(CHECKPOINT_KIND, settings,
+                           {"cameras": hash_value(cameras), "images": hash_files(cams.image_paths())})
 
     def save_checkpoint(self) -> None:
-        from stylizednerf.fileio import atomic_save_torch
-
-        payload = {
-            "format": CHECKPOINT_FORMAT, "settings_hash": self.settings_hash, "step": self.step,
-            "elapsed": self.elapsed, "history": self.history, "best_val": self.best_val,
+        self.checkpoint.save({
+            "step": self.step, "elapsed": self.elapsed, "history": self.history, "best_val": self.best_val,
             "best_step": self.best_step, "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
             "best_state": self.best_state, "rng_cpu": torch.get_rng_state(),
             "rng_cuda": torch.cuda.get_rng_state() if self.cuda else None,
-        }
-        atomic_save_torch(self.checkpoint_dir / "last.pt", payload)
+        })
 
     def _try_resume(self) -> None:
-        path = self.checkpoint_dir / "last.pt"
-        if not path.is_file():
-            return
-        try:
-            payload = torch.load(path, map_location=self.device, weights_only=True)
-        except Exception as error:  # noqa: BLE001  a corrupt checkpoint means starting over
-            self.log(f"note: ignoring unreadable checkpoint {path} ({error})")
-            return
-        if payload.get("format") != CHECKPOINT_FORMAT or payload.get("settings_hash") != self.settings_hash:
-            self.log(f"note: checkpoint {path} is from other settings; starting over")
+        payload = self.checkpoint.load(map_location=self.device)
+        if payload is None:
             return
         self.model.load_state_dict(payload["model"])
         self.optimizer.load_state_dict(payload["optimizer"])
@@ -348,7 +344,7 @@ class Trainer:
         torch.set_rng_state(payload["rng_cpu"].cpu())
         if self.cuda and payload.get("rng_cuda") is not None:
             torch.cuda.set_rng_state(payload["rng_cuda"].cpu())
-        self.log(f"resumed from {path} at step {self.step}")
+        self.log(f"resumed at step {self.step}")
 
     # ---- the full loop ---------------------------------------------------------------------
 
@@ -376,7 +372,7 @@ class Trainer:
             self.history.append(entry)
             bar.set_postfix(psnr=f"{entry['train_psnr']:.2f}",
                             val=f"{self.best_val:.2f}" if self.best_val > -math.inf else "-")
-            if self.checkpoint_dir is not None and ckpt_every > 0 and (
+            if self.checkpoint.enabled and ckpt_every > 0 and (
                     self.step % ckpt_every == 0 or self.step == self.iterations):
                 self.save_checkpoint()
         bar.close()
@@ -490,7 +486,7 @@ def main(argv=None) -> int:
           file=sys.stderr)
     trainer.train(progress=not args.no_progress)
     metrics = write_outputs(trainer, out, cameras_path)
-    shutil.rmtree(ckpt, ignore_errors=True)
+    trainer.checkpoint.remove()  # the outputs are complete: a rerun starts afresh
     test = metrics["test"]
     print(f"pretrain-nerf: {trainer.step} steps in {trainer.elapsed:.1f} s, best val {trainer.best_val:.2f} dB "
           f"at step {trainer.best_step}, test PSNR {test['psnr']} SSIM {test['ssim']}", file=sys.stderr)

@@ -1,0 +1,208 @@
+"""One Checkpoint for every trainer (issue 15): a checkpoint resumes only the run it belongs to.
+
+Per trainer, through its entry point on CPU at tiny sizes: a kill (simulated by raising right
+after a checkpoint is written) and a rerun give bit-identical outputs; other input bytes under the
+same path or another result setting set the checkpoint aside (a note, a fresh start); a runtime
+setting does not; a truncated checkpoint gives a note and a fresh start with exit status 0; a
+finished job leaves no checkpoint behind.
+"""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from stylizednerf import checkpoint as ckpt_module
+from stylizednerf.checkpoint import Checkpoint, fingerprint, hash_files, to_host
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+class Killed(Exception):
+    """Stands in for a killed job."""
+
+
+def kill_after_saves(monkeypatch, count: int) -> None:
+    """The ``count``-th checkpoint write completes, then the job dies."""
+    original = Checkpoint.save
+    calls = []
+
+    def save(self, state):
+        original(self, state)
+        calls.append(1)
+        if len(calls) == count:
+            raise Killed
+
+    monkeypatch.setattr(Checkpoint, "save", save)
+    monkeypatch.setattr(Checkpoint, "__call__", save)
+
+
+def truncate(path) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+def assert_same_tensors(a: dict, b: dict) -> None:
+    assert a.keys() == b.keys()
+    for key in a:
+        if isinstance(a[key], dict):
+            assert_same_tensors(a[key], b[key])
+        elif torch.is_tensor(a[key]):
+            assert torch.equal(a[key], b[key]), key
+        else:
+            assert a[key] == b[key], key
+
+
+# ---- the module --------------------------------------------------------------------------------
+
+def test_hash_files_follows_bytes_not_names(tmp_path):
+    (tmp_path / "a.png").write_bytes(b"one")
+    (tmp_path / "b.png").write_bytes(b"two")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "c.png").write_bytes(b"one")
+    (tmp_path / "sub" / "d.png").write_bytes(b"two")
+    assert hash_files([tmp_path / "a.png", tmp_path / "b.png"]) == hash_files([tmp_path / "sub"])
+    assert hash_files([tmp_path / "a.png", tmp_path / "b.png"]) != hash_files([tmp_path / "b.png", tmp_path / "a.png"])
+    before = hash_files([tmp_path / "sub"])
+    (tmp_path / "sub" / "d.png").write_bytes(b"TWO")
+    assert hash_files([tmp_path / "sub"]) != before
+
+
+def test_fingerprint_leaves_out_runtime_settings_and_is_plain_data(tmp_path):
+    a = fingerprint("t/1", {"lr": 1e-3, "chunk": 4, "device": "cpu", "fast": {"log_every": 5, "hidden": 8}}, {"x": "h"})
+    b = fingerprint("t/1", {"lr": 1e-3, "chunk": 8, "device": "cuda", "fast": {"log_every": 9, "hidden": 8}}, {"x": "h"})
+    assert a == b == {"kind": "t/1", "settings": {"fast": {"hidden": 8}, "lr": 1e-3}, "inputs": {"x": "h"}}
+    torch.save({"fingerprint": a}, tmp_path / "f.pt")
+    assert torch.load(tmp_path / "f.pt", weights_only=True)["fingerprint"] == a
+
+
+def test_checkpoint_sets_aside_what_does_not_belong(tmp_path):
+    notes = []
+    path = tmp_path / "ckpt" / "state.pt"
+    mine = fingerprint("t/1", {"lr": 1.0}, {"images": "aa"})
+    Checkpoint(path, mine).save({"step": 3, "w": torch.ones(2)})
+    state = Checkpoint(path, mine, log=notes.append).load()
+    assert state["step"] == 3 and torch.equal(state["w"], torch.ones(2))
+    assert Checkpoint(path, fingerprint("t/1", {"lr": 2.0}, {"images": "aa"}), log=notes.append).load() is None
+    assert notes[-1].startswith("note: ") and "settings.lr" in notes[-1] and "\n" not in notes[-1]
+    assert not path.exists() and path.with_name("state.pt.stale").is_file()
+    for damage in (truncate, lambda p: p.write_bytes(b"not a checkpoint"),
+                   lambda p: torch.save({"step": 1}, p)):  # unreadable, foreign, not ours
+        Checkpoint(path, mine).save({"step": 1})
+        damage(path)
+        assert Checkpoint(path, mine, log=notes.append).load() is None
+        assert "starting afresh" in notes[-1] and "\n" not in notes[-1]
+        assert not path.exists()
+    Checkpoint(path, mine).remove()
+    assert not path.parent.exists()  # checkpoint, set-aside copy and the emptied folder are gone
+
+
+def test_checkpoint_host_copy_is_independent_of_the_training_tensors():
+    weight = torch.ones(3)
+    state = {"module": {"weight": weight}, "opt": {"state": {0: {"exp_avg": weight * 2}},
+                                                   "param_groups": [{"lr": 0.1, "params": [0]}]},
+             "log": [{"loss": 1.0}], "pair": (weight, 5)}
+    host = to_host(state)
+    weight.add_(1.0)  # the next training step
+    assert torch.equal(host["module"]["weight"], torch.ones(3))
+    assert torch.equal(host["opt"]["state"][0]["exp_avg"], torch.full((3,), 2.0))
+    assert host["opt"]["param_groups"] == [{"lr": 0.1, "params": [0]}] and host["log"] == [{"loss": 1.0}]
+    assert isinstance(host["pair"], tuple) and host["pair"][1] == 5 and torch.equal(host["pair"][0], torch.ones(3))
+
+
+def test_background_writes_resume_and_surface_failures(tmp_path):
+    path = tmp_path / "ckpt" / "state.pt"
+    weight = torch.zeros(4)
+    with Checkpoint(path, {"kind": "t"}, background=True) as writer:
+        assert writer.load() is None
+        for step in range(3):
+            weight.add_(1.0)
+            writer({"step": step, "weight": weight})
+    state = Checkpoint(path, {"kind": "t"}).load()
+    assert state["step"] == 2 and torch.equal(state["weight"], torch.full((4,), 3.0))
+    with pytest.raises(Exception):  # a failed write surfaces when the block ends ...
+        with Checkpoint(path, {"kind": "t"}, background=True) as writer:
+            writer({"not saveable": lambda: None})
+    assert [p.name for p in path.parent.iterdir()] == ["state.pt"]  # ... and leaves nothing half-written
+
+
+# ---- NeRF pre-training -------------------------------------------------------------------------
+
+NERF = {"device": "cpu", "seed": 0, "holdout_every": 0, "val_rays": 64, "val_every": 5, "log_every": 5,
+        "checkpoint_every": 5, "render_chunk": 4096,
+        "fast": {"iterations": 10, "batch_rays": 64, "levels": 4, "log2_table": 10, "base_resolution": 4,
+                 "max_resolution": 32, "hidden": 16, "grid_resolution": 8, "grid_update_every": 4,
+                 "coarse_samples": 16, "samples": 8, "lr_decay_steps": None}}
+
+
+@pytest.fixture(scope="module")
+def nerf_scene(tmp_path_factory):
+    """A tiny scene (cameras.json + images) and the model.pt of an uninterrupted run."""
+    from stylizednerf.cameras import write_cameras
+    from stylizednerf.nerf.train import main
+    from tests.test_nerf import _camera_set, _write_images
+
+    root = tmp_path_factory.mktemp("nerf_scene")
+    cams = _camera_set(root / "images", count=4)
+    _write_images(cams)
+    write_cameras(root / "cameras.json", cams)
+    assert main(["--cameras", str(root / "cameras.json"), "--out", str(root / "reference"), "--no-progress",
+                 "--settings", json.dumps(NERF)]) == 0
+    return root
+
+
+def _nerf_run(scene, tmp_path, settings=NERF):
+    from stylizednerf.nerf.train import main
+
+    return main(["--cameras", str(scene / "cameras.json"), "--out", str(tmp_path / "nerf"), "--no-progress",
+                 "--checkpoint-dir", str(tmp_path / "nerf_ckpt"), "--settings", json.dumps(settings)])
+
+
+def _nerf_model(path):
+    return torch.load(path / "model.pt", weights_only=True)["state_dict"]
+
+
+def _nerf_killed(scene, tmp_path, monkeypatch):
+    with monkeypatch.context() as patch:
+        kill_after_saves(patch, 1)  # after step 5 of 10
+        with pytest.raises(Killed):
+            _nerf_run(scene, tmp_path)
+    assert (tmp_path / "nerf_ckpt" / "last.pt").is_file()
+
+
+@pytest.mark.parametrize("change", ["none", "runtime"])
+def test_nerf_kill_and_resume_is_bit_identical(nerf_scene, tmp_path, monkeypatch, capsys, change):
+    _nerf_killed(nerf_scene, tmp_path, monkeypatch)
+    capsys.readouterr()
+    settings = NERF if change == "none" else {**NERF, "render_chunk": 1024, "compile": True, "log_every": 1}
+    assert _nerf_run(nerf_scene, tmp_path, settings) == 0
+    assert "resumed at step 5" in capsys.readouterr().err
+    assert_same_tensors(_nerf_model(tmp_path / "nerf"), _nerf_model(nerf_scene / "reference"))
+    assert not (tmp_path / "nerf_ckpt").exists()
+
+
+@pytest.mark.parametrize("change", ["image", "setting", "truncated"])
+def test_nerf_checkpoint_of_another_run_is_set_aside(nerf_scene, tmp_path, monkeypatch, capsys, change):
+    scene = tmp_path / "scene"
+    shutil.copytree(nerf_scene, scene)
+    _nerf_killed(scene, tmp_path, monkeypatch)
+    capsys.readouterr()
+    settings = NERF
+    if change == "image":  # same path, other bytes
+        image = scene / "images" / "001.png"
+        from PIL import Image
+
+        Image.fromarray(255 - np.asarray(Image.open(image))).save(image)
+    elif change == "setting":
+        settings = {**NERF, "fast": {**NERF["fast"], "lr": 0.02}}
+    else:
+        truncate(tmp_path / "nerf_ckpt" / "last.pt")
+    assert _nerf_run(scene, tmp_path, settings) == 0
+    err = capsys.readouterr().err
+    expected = {"image": "other inputs.images", "setting": "other settings.fast", "truncated": "cannot be read"}[change]
+    assert expected in err and "starting afresh" in err and "resumed" not in err and "Traceback" not in err
+    if change == "truncated":  # a fresh start is the uninterrupted run
+        assert_same_tensors(_nerf_model(tmp_path / "nerf"), _nerf_model(nerf_scene / "reference"))
+    assert not (tmp_path / "nerf_ckpt").exists()
