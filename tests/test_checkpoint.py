@@ -14,7 +14,6 @@ import numpy as np
 import pytest
 import torch
 
-from stylizednerf import checkpoint as ckpt_module
 from stylizednerf.checkpoint import Checkpoint, fingerprint, hash_files, to_host
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -206,3 +205,98 @@ def test_nerf_checkpoint_of_another_run_is_set_aside(nerf_scene, tmp_path, monke
     if change == "truncated":  # a fresh start is the uninterrupted run
         assert_same_tensors(_nerf_model(tmp_path / "nerf"), _nerf_model(nerf_scene / "reference"))
     assert not (tmp_path / "nerf_ckpt").exists()
+
+
+# ---- the 2D side: decoder pre-training and the style VAE ----------------------------------------
+
+DECODER = {"iterations": 4, "batch_size": 2, "crop_size": 32, "load_size": 40, "log_every": 2, "sample_every": 100,
+           "checkpoint_every": 2, "sample_size": 24, "device": "cpu", "seed": 3}
+VAE = {"iterations": 40, "batch_size": 8, "crops_per_style": 4, "crop_size": 32, "load_size": 40, "hidden": 32,
+       "log_every": 10, "checkpoint_every": 20, "device": "cpu", "plot_samples": 8}
+TRAINERS_2D = {
+    # stage, settings, checkpoint file, a result setting, runtime settings, output file, its tensors
+    "decoder": ("pretrain-decoder", DECODER, "decoder_ckpt.pt", {"lr": 2e-4},
+                {"log_every": 1, "sample_every": 1, "max_seconds": 1000}, "decoder.pt", "decoder"),
+    "vae": ("train-vae", VAE, "vae_ckpt.pt", {"kl_weight": 0.2}, {"log_every": 5, "plot_samples": 4},
+            "vae.pt", "vae"),
+}
+
+
+@pytest.fixture(scope="module")
+def images_2d(tmp_path_factory):
+    """Content and style images, and each 2D trainer's output of an uninterrupted run."""
+    from tests.test_stylization2d import _write_images
+
+    root = tmp_path_factory.mktemp("images_2d")
+    _write_images(root / "contents", [(45, 61), (40, 40)], 0)
+    _write_images(root / "styles", [(50, 50), (48, 64)], 1)
+    for name in TRAINERS_2D:
+        assert _run_2d(root, root / "reference", name) == 0
+    return root
+
+
+def _run_2d(root, out, name, settings=None):
+    from stylizednerf.__main__ import main
+
+    stage, defaults = TRAINERS_2D[name][:2]
+    contents = ["--contents", str(root / "contents")] if name == "decoder" else []
+    return main([stage, *contents, "--styles", *map(str, sorted((root / "styles").glob("*.png"))),
+                 "--out", str(out / "stylization2d"), "--checkpoint-dir", str(out / "ckpt"), "--no-progress",
+                 "--settings", json.dumps(settings or defaults)])
+
+
+def _killed_2d(root, out, name, monkeypatch):
+    with monkeypatch.context() as patch:
+        kill_after_saves(patch, 1)  # half-way
+        with pytest.raises(Killed):
+            _run_2d(root, out, name)
+    assert (out / "ckpt" / TRAINERS_2D[name][2]).is_file()
+
+
+def _result_2d(out, name):
+    _, _, _, _, _, file, key = TRAINERS_2D[name]
+    return torch.load(out / "stylization2d" / file, weights_only=True)[key]
+
+
+@pytest.mark.parametrize("name", list(TRAINERS_2D))
+@pytest.mark.parametrize("change", ["none", "runtime"])
+def test_2d_kill_and_resume_is_bit_identical(images_2d, tmp_path, monkeypatch, capsys, name, change):
+    _killed_2d(images_2d, tmp_path, name, monkeypatch)
+    capsys.readouterr()
+    settings = TRAINERS_2D[name][1]
+    if change == "runtime":
+        settings = {**settings, **TRAINERS_2D[name][4]}
+    assert _run_2d(images_2d, tmp_path, name, settings) == 0
+    assert "resumed at iteration" in capsys.readouterr().out
+    assert_same_tensors(_result_2d(tmp_path, name), _result_2d(images_2d / "reference", name))
+    if name == "vae":
+        latents = (tmp_path / "stylization2d" / "style_latents.json").read_text()
+        assert latents == (images_2d / "reference" / "stylization2d" / "style_latents.json").read_text()
+    assert not (tmp_path / "ckpt").exists()
+
+
+@pytest.mark.parametrize("name", list(TRAINERS_2D))
+@pytest.mark.parametrize("change", ["style image", "setting", "truncated"])
+def test_2d_checkpoint_of_another_run_is_set_aside(images_2d, tmp_path, monkeypatch, capsys, name, change):
+    root = tmp_path / "inputs"
+    shutil.copytree(images_2d / "contents", root / "contents")
+    shutil.copytree(images_2d / "styles", root / "styles")
+    _killed_2d(root, tmp_path, name, monkeypatch)
+    capsys.readouterr()
+    settings = TRAINERS_2D[name][1]
+    if change == "style image":  # same path, other bytes
+        from PIL import Image
+
+        image = root / "styles" / "001.png"
+        Image.fromarray(255 - np.asarray(Image.open(image))).save(image)
+    elif change == "setting":
+        settings = {**settings, **TRAINERS_2D[name][3]}
+    else:
+        truncate(tmp_path / "ckpt" / TRAINERS_2D[name][2])
+    assert _run_2d(root, tmp_path, name, settings) == 0
+    out = capsys.readouterr().out
+    expected = {"style image": "other inputs.styles", "setting": "other settings.", "truncated": "cannot be read"}
+    assert expected[change] in out and "starting afresh" in out and "resumed" not in out
+    if change == "truncated":  # a fresh start is the uninterrupted run
+        assert_same_tensors(_result_2d(tmp_path, name), _result_2d(images_2d / "reference", name))
+    assert not (tmp_path / "ckpt").exists()

@@ -273,7 +273,7 @@ def _write_images(folder, sizes, seed):
 
 
 @pytest.mark.slow
-def test_pretrain_decoder_resume_and_stylize_cli(tmp_path):
+def test_pretrain_decoder_and_stylize_cli(tmp_path):
     from stylizednerf.__main__ import main
 
     contents = tmp_path / "contents"
@@ -289,10 +289,7 @@ def test_pretrain_decoder_resume_and_stylize_cli(tmp_path):
         assert (out / name).is_file()
     grid = np.asarray(Image.open(out / "samples.png"))
     assert grid.shape == (24 * 4, 24 * 3, 3)  # (1 + 3 contents) x (1 + 2 styles)
-    assert (tmp_path / "stylization2d_ckpt" / "decoder_ckpt.pt").is_file()
-    assert main([*args, "--settings", json.dumps({**settings, "iterations": 6})]) == 0
-    metrics = json.loads((out / "decoder_metrics.json").read_text())
-    assert metrics["resumed_from"] == 4 and metrics["history"][-1]["iteration"] == 6
+    assert not (tmp_path / "stylization2d_ckpt").exists()  # a finished job leaves no checkpoint (issue 15)
 
     stylized = tmp_path / "stylized"
     assert main(["stylize-2d", "--decoder", str(out / "decoder.pt"), "--style", str(styles[0]), "--out",

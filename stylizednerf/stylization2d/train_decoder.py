@@ -10,12 +10,13 @@ loss = content_weight * content + style_weight * style (AdaIN, METHOD.md section
 lr / (1 + lr_decay * i). Writes ``decoder.pt`` ({'decoder': state_dict, ...}), ``samples.png``
 (contents x styles, refreshed every ``sample_every`` iterations and at the end) and
 ``decoder_metrics.json`` (loss curve, speed, metadata). A checkpoint every ``checkpoint_every``
-iterations in ``--checkpoint-dir`` (default: ``<out>_ckpt``) resumes a killed run.
+iterations in ``--checkpoint-dir`` (default: ``<out>_ckpt``; a
+:class:`stylizednerf.checkpoint.Checkpoint` fingerprinted by the result settings and the content
+and style images' bytes) resumes a killed run of the same settings and inputs; it is removed when
+the outputs are written.
 """
 
 import argparse
-import hashlib
-import json
 import time
 from pathlib import Path
 
@@ -36,9 +37,7 @@ DEFAULTS = {
     "sample_size": 128, "extra_content": "", "compile": False, "seed": 0, "device": "auto",
     "max_seconds": 0,  # > 0: stop at the first log interval after this much training time
 }
-# settings that change the result: a checkpoint made with other values is not resumed
-_FINGERPRINT_KEYS = ("batch_size", "crop_size", "load_size", "min_scale", "lr", "lr_decay", "style_weight",
-                     "content_weight", "seed")
+CHECKPOINT_KIND = "pretrain-decoder/2"  # bump when the saved state changes shape
 
 
 def decoder_step(encoder, decoder, content: torch.Tensor, style: torch.Tensor, style_weight: float,
@@ -74,16 +73,10 @@ def make_grid(contents: torch.Tensor, styles: torch.Tensor, decoder, encoder, ba
     return to_uint8(grid)
 
 
-def _fingerprint(settings: dict, content_paths, style_paths) -> str:
-    record = {k: settings[k] for k in _FINGERPRINT_KEYS}
-    record["contents"] = [str(p) for p in content_paths]
-    record["styles"] = [str(p) for p in style_paths]
-    return hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()[:16]
-
-
 def train_decoder(settings: dict, content_paths, style_paths, out_dir, checkpoint_dir=None,
                   progress: bool = True) -> dict:
     """Train a decoder; write decoder.pt, samples.png, decoder_metrics.json in ``out_dir``."""
+    from stylizednerf.checkpoint import Checkpoint, fingerprint, hash_files
     from stylizednerf.fileio import atomic_save_image, atomic_save_torch, atomic_write_json
     from stylizednerf.provenance import metadata
     from stylizednerf.stylization2d.data import ImageBank
@@ -92,7 +85,8 @@ def train_decoder(settings: dict, content_paths, style_paths, out_dir, checkpoin
     s = {**DEFAULTS, **settings}
     out_dir = Path(out_dir)
     checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else out_dir.parent / f"{out_dir.name}_ckpt"
-    checkpoint = checkpoint_dir / "decoder_ckpt.pt"
+    checkpoint = Checkpoint(checkpoint_dir / "decoder_ckpt.pt", fingerprint(
+        CHECKPOINT_KIND, s, {"contents": hash_files(content_paths), "styles": hash_files(style_paths)}))
     device = resolve_device(s["device"])
     torch.manual_seed(s["seed"])
     if s["crop_size"] % 8:
@@ -114,18 +108,14 @@ def train_decoder(settings: dict, content_paths, style_paths, out_dir, checkpoin
     generator.manual_seed(s["seed"])
     step_fn = torch.compile(decoder_step) if s["compile"] else decoder_step
 
-    fingerprint = _fingerprint(s, content_paths, style_paths)
     start, history, train_seconds = 0, [], 0.0
-    if checkpoint.is_file():
-        state = torch.load(checkpoint, map_location=device, weights_only=True)
-        if state.get("fingerprint") == fingerprint:
-            decoder.load_state_dict(state["decoder"])
-            optimizer.load_state_dict(state["optimizer"])
-            generator.set_state(state["generator"].cpu())
-            start, history, train_seconds = state["iteration"], state["history"], state["train_seconds"]
-            print(f"resuming from {checkpoint} at iteration {start}")
-        else:
-            print(f"ignoring {checkpoint}: made with other settings or inputs")
+    state = checkpoint.load(map_location=device)
+    if state is not None:
+        decoder.load_state_dict(state["decoder"])
+        optimizer.load_state_dict(state["optimizer"])
+        generator.set_state(state["generator"].cpu())
+        start, history, train_seconds = state["iteration"], state["history"], state["train_seconds"]
+        print(f"resumed at iteration {start}")
 
     # fixed sample grid inputs: the first contents / styles, centre crops
     sample_c = contents.center_crops(s["sample_size"])[: s["sample_contents"]]
@@ -135,10 +125,10 @@ def train_decoder(settings: dict, content_paths, style_paths, out_dir, checkpoin
         atomic_save_image(out_dir / "samples.png", make_grid(sample_c, sample_s, decoder, encoder))
 
     def save_checkpoint(iteration):
-        atomic_save_torch(checkpoint, {
+        checkpoint.save({
             "decoder": decoder.state_dict(), "optimizer": optimizer.state_dict(),
             "generator": generator.get_state(), "iteration": iteration, "history": history,
-            "train_seconds": train_seconds, "fingerprint": fingerprint})
+            "train_seconds": train_seconds})
 
     decoder.train()
     running = torch.zeros(3, device=device)  # summed (total, content, style) since the last log
@@ -177,7 +167,7 @@ def train_decoder(settings: dict, content_paths, style_paths, out_dir, checkpoin
                 save_checkpoint(done)
                 break
         sample_now = done % s["sample_every"] == 0 and done < s["iterations"]
-        # also at the end, so a later run with more iterations continues from here
+        # also at the end: a job killed while writing its outputs only writes them again
         checkpoint_now = done % s["checkpoint_every"] == 0 or done == s["iterations"]
         if sample_now or checkpoint_now:  # keep their time out of the training time
             if device.type == "cuda":
@@ -207,6 +197,7 @@ def train_decoder(settings: dict, content_paths, style_paths, out_dir, checkpoin
         "metadata": metadata("pretrain-decoder", config=s, seed=s["seed"]),
     }
     atomic_write_json(out_dir / "decoder_metrics.json", report)
+    checkpoint.remove()  # the outputs are complete: a rerun starts afresh
     return report
 
 

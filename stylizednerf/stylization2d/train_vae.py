@@ -8,12 +8,13 @@ channel means and stds (1024 values each). Writes ``vae.pt``, ``style_latents.js
 (``{style: {"mu": [32], "sigma": [32]}}``: the posterior of the whole style image, style name =
 file stem), ``latents.png`` (PCA of the posterior means: each style's crops as a cloud, the
 whole image as a labelled star, samples from N(mu, sigma^2) as faint dots) and
-``vae_metrics.json``.
+``vae_metrics.json``. A checkpoint every ``checkpoint_every`` iterations in ``--checkpoint-dir``
+(default: ``<out>_ckpt``; a :class:`stylizednerf.checkpoint.Checkpoint` fingerprinted by the result
+settings and the style images' bytes) resumes a killed run of the same settings and inputs; it is
+removed when the outputs are written.
 """
 
 import argparse
-import hashlib
-import json
 import time
 from pathlib import Path
 
@@ -29,6 +30,7 @@ DEFAULTS = {
     "min_scale": 0.3, "lr": 1e-3, "kl_weight": 0.1, "latent_dim": 32, "hidden": 512, "log_every": 100,
     "checkpoint_every": 1000, "plot_samples": 64, "seed": 0, "device": "auto",
 }
+CHECKPOINT_KIND = "train-vae/2"  # bump when the saved state changes shape
 
 
 @torch.no_grad()
@@ -91,6 +93,7 @@ def plot_latents(path, names, mu, crops_mu, labels, samples):
 
 
 def train_vae(settings: dict, style_paths, out_dir, checkpoint_dir=None, progress: bool = True) -> dict:
+    from stylizednerf.checkpoint import Checkpoint, fingerprint, hash_files
     from stylizednerf.fileio import atomic_save_torch, atomic_write_json
     from stylizednerf.provenance import metadata
     from stylizednerf.stylization2d.data import ImageBank
@@ -99,7 +102,8 @@ def train_vae(settings: dict, style_paths, out_dir, checkpoint_dir=None, progres
     s = {**DEFAULTS, **settings}
     out_dir = Path(out_dir)
     checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else out_dir.parent / f"{out_dir.name}_ckpt"
-    checkpoint = checkpoint_dir / "vae_ckpt.pt"
+    checkpoint = Checkpoint(checkpoint_dir / "vae_ckpt.pt",
+                            fingerprint(CHECKPOINT_KIND, s, {"styles": hash_files(style_paths)}))
     device = resolve_device(s["device"])
     torch.manual_seed(s["seed"])
     names = [Path(p).stem for p in style_paths]
@@ -119,21 +123,14 @@ def train_vae(settings: dict, style_paths, out_dir, checkpoint_dir=None, progres
     with torch.no_grad():  # start the reconstruction at the data mean: the shared part needs no learning
         vae.decoder[-1].bias.copy_(data.mean(0))
     optimizer = torch.optim.Adam(vae.parameters(), lr=s["lr"])
-    record = {k: s[k] for k in DEFAULTS if k not in ("log_every", "checkpoint_every", "plot_samples", "device",
-                                                        "iterations")}
-    record["styles"] = [str(p) for p in style_paths]
-    fingerprint = hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()[:16]
     start, history = 0, []
-    if checkpoint.is_file():
-        state = torch.load(checkpoint, map_location=device, weights_only=True)
-        if state.get("fingerprint") == fingerprint:
-            vae.load_state_dict(state["vae"])
-            optimizer.load_state_dict(state["optimizer"])
-            generator.set_state(state["generator"].cpu())
-            start, history = state["iteration"], state["history"]
-            print(f"resuming from {checkpoint} at iteration {start}")
-        else:
-            print(f"ignoring {checkpoint}: made with other settings or inputs")
+    state = checkpoint.load(map_location=device)
+    if state is not None:
+        vae.load_state_dict(state["vae"])
+        optimizer.load_state_dict(state["optimizer"])
+        generator.set_state(state["generator"].cpu())
+        start, history = state["iteration"], state["history"]
+        print(f"resumed at iteration {start}")
 
     running = torch.zeros(3, device=device)
     count = 0
@@ -157,9 +154,8 @@ def train_vae(settings: dict, style_paths, out_dir, checkpoint_dir=None, progres
             running.zero_()
             count = 0
         if done % s["checkpoint_every"] == 0 or done == s["iterations"]:
-            atomic_save_torch(checkpoint, {"vae": vae.state_dict(), "optimizer": optimizer.state_dict(),
-                                           "generator": generator.get_state(), "iteration": done,
-                                           "history": history, "fingerprint": fingerprint})
+            checkpoint.save({"vae": vae.state_dict(), "optimizer": optimizer.state_dict(),
+                             "generator": generator.get_state(), "iteration": done, "history": history})
     train_seconds = time.perf_counter() - tic
 
     vae.eval()
@@ -191,6 +187,7 @@ def train_vae(settings: dict, style_paths, out_dir, checkpoint_dir=None, progres
         "device": str(device), "metadata": metadata("train-vae", config=s, seed=s["seed"]),
     }
     atomic_write_json(out_dir / "vae_metrics.json", report)
+    checkpoint.remove()  # the outputs are complete: a rerun starts afresh
     return report
 
 
