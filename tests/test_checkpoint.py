@@ -300,3 +300,123 @@ def test_2d_checkpoint_of_another_run_is_set_aside(images_2d, tmp_path, monkeypa
     if change == "truncated":  # a fresh start is the uninterrupted run
         assert_same_tensors(_result_2d(tmp_path, name), _result_2d(images_2d / "reference", name))
     assert not (tmp_path / "ckpt").exists()
+
+
+# ---- the stylized NeRF: stylize and stylize-joint ----------------------------------------------
+
+STYLIZE = {"device": "cpu", "seed": 0, "rounds": 2, "decoder_steps": 2, "nerf_steps": 3, "batch_views": 2,
+           "rays": 256, "hidden": 16, "layers": 2, "encoding_levels": 4, "encoding_log2_table": 10,
+           "encoding_max_resolution": 64, "mimic_2d_pixels": 64, "chunk": 4096, "checkpoint_every": 2,
+           "previews": 2}
+JOINT = {"device": "cpu", "seed": 0, "rays": 256, "hidden": 16, "layers": 2, "chunk": 4096, "joint_steps": 6,
+         "checkpoint_every": 2, "encoding_levels": 4, "encoding_log2_table": 10, "encoding_max_resolution": 64}
+RUNTIME_3D = {"chunk": 1024, "previews": 1, "cuda_graph": False, "sequential_baseline": True, "checkpoint_every": 3}
+
+
+@pytest.fixture(scope="module")
+def stylize_inputs(tmp_path_factory):
+    """A small demo scene's NeRF (untrained), its views, a decoder, latents, two style images, and
+    the stylize / stylize-joint outputs of uninterrupted runs."""
+    from PIL import Image
+
+    from stylizednerf.__main__ import main
+    from stylizednerf.cameras import read_cameras
+    from stylizednerf.demo.cli import write_demo_scene
+    from stylizednerf.demo.styles import demo_style
+    from stylizednerf.nerf.render import checkpoint_payload
+    from stylizednerf.stylization2d.decoder import Decoder
+    from tests.test_stylize_training import _tiny_nerf
+
+    root = tmp_path_factory.mktemp("stylize_inputs")
+    write_demo_scene(root / "scene", {"width": 32, "height": 24, "views": 4, "supersample": 1})
+    cameras = read_cameras(root / "scene" / "cameras.json")
+    torch.save(checkpoint_payload(_tiny_nerf(cameras, holdout_every=4)), root / "model.pt")
+    torch.manual_seed(0)
+    torch.save({"decoder": Decoder().state_dict()}, root / "decoder.pt")
+    (root / "style_latents.json").write_text(json.dumps({"strokes": {"mu": [0.5] * 32, "sigma": [0.1] * 32},
+                                                         "mosaic": {"mu": [-0.5] * 32, "sigma": [0.1] * 32}}))
+    for name in ("strokes", "mosaic"):
+        Image.fromarray(demo_style(name, 48)).save(root / f"{name}.png")
+    assert main(["render-views", "--model", str(root / "model.pt"), "--cameras", str(root / "scene" / "cameras.json"),
+                 "--out", str(root / "views"), "--settings", json.dumps({"device": "cpu", "seed": 0})]) == 0
+    for stage in ("stylize", "stylize-joint"):
+        assert _run_3d(stage, root, root / "reference") == 0
+    return root
+
+
+def _run_3d(stage, root, out, settings=None):
+    from stylizednerf.__main__ import main
+
+    common = ["--views", str(root / "views"), "--model", str(root / "model.pt"),
+              "--latents", str(root / "style_latents.json"), "--out", str(out / stage),
+              "--checkpoint-dir", str(out / "ckpt")]
+    if stage == "stylize":
+        args = [*common, "--decoder", str(root / "decoder.pt"), "--style-image", str(root / "strokes.png"),
+                "--style", "strokes"]
+    else:
+        args = [*common, "--styles", "strokes", "mosaic", "--style-images", str(root / "strokes.png"),
+                str(root / "mosaic.png"), "--decoders", str(root / "decoder.pt"), str(root / "decoder.pt")]
+    defaults = STYLIZE if stage == "stylize" else JOINT
+    return main([stage, *args, "--settings", json.dumps(settings or defaults)])
+
+
+def _killed_3d(stage, root, out, monkeypatch):
+    with monkeypatch.context() as patch:
+        kill_after_saves(patch, 2)  # stylize: mid-way through round 0's NeRF phase; joint: after step 4 of 6
+        with pytest.raises(Killed):
+            _run_3d(stage, root, out)
+    assert (out / "ckpt" / "state.pt").is_file()
+
+
+def _result_3d(out, stage):
+    model = torch.load(out / stage / "model.pt", weights_only=True)
+    result = {"style_module": model["style_module"], "latents": model["latents"]}
+    if stage == "stylize":
+        result["decoder"] = torch.load(out / "stylize" / "decoder.pt", weights_only=True)["decoder"]
+    return result
+
+
+@pytest.mark.parametrize("stage", ["stylize", "stylize-joint"])
+@pytest.mark.parametrize("change", ["none", "runtime"])
+def test_stylize_kill_and_resume_is_bit_identical(stylize_inputs, tmp_path, monkeypatch, capsys, stage, change):
+    _killed_3d(stage, stylize_inputs, tmp_path, monkeypatch)
+    capsys.readouterr()
+    settings = STYLIZE if stage == "stylize" else JOINT
+    if change == "runtime":
+        settings = {**settings, **RUNTIME_3D}
+    assert _run_3d(stage, stylize_inputs, tmp_path, settings) == 0
+    assert "resuming from" in capsys.readouterr().out
+    assert_same_tensors(_result_3d(tmp_path, stage), _result_3d(stylize_inputs / "reference", stage))
+    assert not (tmp_path / "ckpt").exists()
+
+
+@pytest.mark.parametrize("stage", ["stylize", "stylize-joint"])
+@pytest.mark.parametrize("change", ["input", "setting", "truncated"])
+def test_stylize_checkpoint_of_another_run_is_set_aside(stylize_inputs, tmp_path, monkeypatch, capsys, stage, change):
+    root = tmp_path / "inputs"
+    shutil.copytree(stylize_inputs, root, ignore=shutil.ignore_patterns("reference"))
+    _killed_3d(stage, root, tmp_path, monkeypatch)
+    capsys.readouterr()
+    settings = STYLIZE if stage == "stylize" else JOINT
+    if change == "input":  # same path, other bytes: the style image (stylize) or a decoder (joint)
+        from PIL import Image
+
+        from stylizednerf.stylization2d.decoder import Decoder
+
+        if stage == "stylize":
+            Image.fromarray(255 - np.asarray(Image.open(root / "strokes.png"))).save(root / "strokes.png")
+        else:
+            torch.manual_seed(1)
+            torch.save({"decoder": Decoder().state_dict()}, root / "decoder.pt")
+    elif change == "setting":  # the style module's shape: resuming would be a size-mismatch error
+        settings = {**settings, "hidden": 32}
+    else:
+        truncate(tmp_path / "ckpt" / "state.pt")
+    assert _run_3d(stage, root, tmp_path, settings) == 0
+    out = capsys.readouterr().out
+    expected = {"input": "other inputs.style_image" if stage == "stylize" else "other inputs.decoders",
+                "setting": "other settings.hidden", "truncated": "cannot be read"}[change]
+    assert expected in out and "starting afresh" in out and "resuming" not in out
+    if change == "truncated":  # a fresh start is the uninterrupted run
+        assert_same_tensors(_result_3d(tmp_path, stage), _result_3d(stylize_inputs / "reference", stage))
+    assert not (tmp_path / "ckpt").exists()

@@ -172,41 +172,6 @@ def test_shared_code_on_cuda_matches_the_sparse_path():
     assert (other - shared).abs().mean().item() > 1e-2
 
 
-def test_checkpoint_host_copy_is_independent_of_the_training_tensors():
-    from stylizednerf.stylize.cli import to_host
-
-    weight = torch.ones(3)
-    state = {"module": {"weight": weight}, "opt": {"state": {0: {"exp_avg": weight * 2}},
-                                                   "param_groups": [{"lr": 0.1, "params": [0]}]},
-             "log": [{"loss": 1.0}], "pair": (weight, 5)}
-    host = to_host(state)
-    weight.add_(1.0)  # the next training step
-    assert torch.equal(host["module"]["weight"], torch.ones(3))
-    assert torch.equal(host["opt"]["state"][0]["exp_avg"], torch.full((3,), 2.0))
-    assert host["opt"]["param_groups"] == [{"lr": 0.1, "params": [0]}] and host["log"] == [{"loss": 1.0}]
-    assert isinstance(host["pair"], tuple) and host["pair"][1] == 5 and torch.equal(host["pair"][0], torch.ones(3))
-
-
-def test_checkpoint_writer_writes_in_the_background_and_resumes(tmp_path):
-    from stylizednerf.stylize.cli import CheckpointWriter
-
-    weight = torch.zeros(4)
-    with CheckpointWriter(tmp_path / "ckpt") as writer:
-        assert writer.resume() is None
-        for step in range(3):
-            weight.add_(1.0)
-            writer({"step": step, "weight": weight})
-    again = CheckpointWriter(tmp_path / "ckpt")
-    state = again.resume()
-    assert state["step"] == 2 and torch.equal(state["weight"], torch.full((4,), 3.0))
-    again.remove()
-    assert not (tmp_path / "ckpt" / "state.pt").exists()
-    with pytest.raises(Exception):  # a failed write surfaces when the block ends ...
-        with CheckpointWriter(tmp_path / "ckpt") as writer:
-            writer({"not saveable": lambda: None})
-    assert [p.name for p in (tmp_path / "ckpt").iterdir()] == []  # ... and leaves nothing half-written
-
-
 @pytest.mark.parametrize("geometry_features", [True, False])
 def test_own_position_encoding_renders_by_position_and_learns(geometry_features):
     """A module with its own hash grid reads the samples' positions: the same features at other

@@ -3,7 +3,10 @@
 * ``render-views``: the pre-trained NeRF's RGB, z-depth and world points of the training views,
   one view at a time (memory stays bounded) -> ``results/{scene}/views/``.
 * ``stylize``: one scene x style: fine-tune the decoder and train the style module + latents
-  (mutual or sequential) -> ``results/{scene}/{style}/stylize/``.
+  (mutual or sequential) -> ``results/{scene}/{style}/stylize/``. With ``--checkpoint-dir`` a
+  killed job resumes from ``state.pt`` there (:func:`training_checkpoint`: fingerprinted by the
+  result settings, the style and the bytes of the views, NeRF, decoder, latents and style image;
+  another job's checkpoint is set aside); the finished job removes it.
 * ``render``: the stylized NeRF along the camera path (the style's mean latent) and at the
   held-out test views -> ``results/{scene}/{style}/render/``.
 * ``render-path``: the unstylized NeRF along the same path (the evaluation's ``gt``) ->
@@ -20,12 +23,15 @@ import numpy as np
 import torch
 
 from stylizednerf.cameras import CameraSet, read_cameras, write_cameras
+from stylizednerf.checkpoint import Checkpoint, fingerprint, hash_files
 from stylizednerf.fileio import atomic_dir, atomic_save_torch, atomic_write_json
 from stylizednerf.provenance import metadata, write_metadata
 from stylizednerf.device import resolve_device as pick_device
 from stylizednerf.config import parse_settings
 
 RENDER_DEFAULTS = {"frames": 120, "fps": 30, "width": None, "chunk": 131072}
+STYLIZE_CHECKPOINT = "stylize/1"  # checkpoint kinds: bump when a saved state changes shape
+JOINT_CHECKPOINT = "stylize-joint/1"
 
 
 def require(path, what: str) -> Path:
@@ -141,10 +147,14 @@ def stylize(views_dir, model_path, decoder_path, latents_path, style_path, style
     stylizer, options = build_stylizer(views_dir, model_path, decoder_path, latents_path, style_path, style_name,
                                        settings)
 
-    checkpoints = CheckpointWriter(checkpoint_dir)
+    checkpoints = training_checkpoint(
+        checkpoint_dir, STYLIZE_CHECKPOINT, {**stylizer.s, "seed": seed, "style": style_name},
+        lambda: {"views": hash_files(views_files(views_dir)), "model": hash_files([model_path]),
+                 "decoder": hash_files([decoder_path]), "latents": hash_files([latents_path]),
+                 "style_image": hash_files([style_path])})
     start = time.perf_counter()
     with checkpoints:
-        log = stylizer.run(checkpoints if checkpoint_dir else None, checkpoints.resume())
+        log = stylizer.run(checkpoints if checkpoints.enabled else None, checkpoints.load())
     seconds = time.perf_counter() - start
     fit = stylizer.fit()
     print(f"fit of the 2D targets (training views): per-view codes {fit['mimic_mse']:.5f} MSE, "
@@ -163,59 +173,22 @@ def stylize(views_dir, model_path, decoder_path, latents_path, style_path, style
     return {"seconds": round(seconds, 2), "final": log[-1] if log else {}, "fit": fit}
 
 
-class CheckpointWriter:
-    """A training job's resumable checkpoint (``<folder>/state.pt``; no folder: none).
-
-    Called with a state dict, it copies the state to the host and a background thread writes it
-    (atomically), so training does not wait for the disk (~20 checkpoints of ~45 MB per style at
-    the paper's defaults). One write at a time, in order; leaving the ``with`` block waits for the
-    last one and re-raises a failed write."""
-
-    def __init__(self, folder):
-        self.path = Path(folder) / "state.pt" if folder else None
-        self._pool = ThreadPoolExecutor(max_workers=1)
-        self._pending = None
-
-    def resume(self):
-        """The saved state, or None."""
-        if self.path is None or not self.path.exists():
-            return None
-        print(f"resuming from {self.path}", flush=True)
-        return torch.load(self.path, map_location="cpu", weights_only=True)  # generator state stays on the CPU
-
-    def __call__(self, state: dict) -> None:
-        host = to_host(state)  # the GPU tensors change with the next step
-        self._wait()
-        self._pending = self._pool.submit(atomic_save_torch, self.path, host)
-
-    def _wait(self) -> None:
-        if self._pending is not None:
-            pending, self._pending = self._pending, None
-            pending.result()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc) -> None:
-        try:
-            self._wait()
-        finally:
-            self._pool.shutdown()
-
-    def remove(self) -> None:
-        if self.path is not None and self.path.exists():
-            self.path.unlink()
+def views_files(views_dir) -> list[Path]:
+    """The files of a views folder that :func:`read_training_views` reads."""
+    cameras = read_cameras(require(Path(views_dir) / "cameras.json", "views camera file"))
+    return [Path(views_dir) / "cameras.json", *cameras.image_paths(), *cameras.depth_paths()]
 
 
-def to_host(state):
-    """A copy of a (nested) state dict with every tensor copied to the CPU."""
-    if torch.is_tensor(state):
-        return state.detach().to("cpu", copy=True)
-    if isinstance(state, dict):
-        return {key: to_host(value) for key, value in state.items()}
-    if isinstance(state, (list, tuple)):
-        return type(state)(to_host(value) for value in state)
-    return state
+def training_checkpoint(folder, kind: str, settings: dict, inputs) -> Checkpoint:
+    """The resumable checkpoint ``<folder>/state.pt`` of a stylize or stylize-joint job (no folder:
+    none), written in the background (~20 checkpoints of ~45 MB per style at the paper's
+    defaults); ``inputs`` (name -> digest) is a mapping or a function giving one, called only
+    when there is a folder."""
+    if not folder:
+        return Checkpoint(None, {})
+    inputs = inputs() if callable(inputs) else inputs
+    return Checkpoint(Path(folder) / "state.pt", fingerprint(kind, settings, inputs),
+                      log=lambda message: print(message, flush=True), background=True)
 
 
 def write_previews(stylizer, path, count: int) -> None:

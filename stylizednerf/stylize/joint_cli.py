@@ -1,7 +1,8 @@
 """The joint mode's stages (see :mod:`stylizednerf.stylize.joint`).
 
 * ``stylize-joint``: one style module for a scene's style set, trained on each style's fine-tuned
-  decoder's stylizations of the training views -> ``results/{scene}/joint/stylize/``.
+  decoder's stylizations of the training views -> ``results/{scene}/joint/stylize/``; resumable
+  as ``stylize`` is (its fingerprint holds the style list and every style's image and decoder).
 * ``render-interpolation``: the joint module along the camera path while its code moves from the
   first style's mean latent through the others' to the last one's -> PNG frames, depth, an MP4
   and the per-frame codes in ``results/{scene}/joint/interpolation/``.
@@ -15,6 +16,7 @@ import numpy as np
 import torch
 
 from stylizednerf.cameras import read_cameras, write_cameras
+from stylizednerf.checkpoint import hash_files
 from stylizednerf.config import parse_settings
 from stylizednerf.device import resolve_device
 from stylizednerf.fileio import atomic_dir, atomic_save_torch, atomic_write_json
@@ -64,10 +66,14 @@ def stylize_joint(views_dir, model_path, latents_path, styles: list[str], style_
         raise SystemExit(f"error: stylize-joint: {error.args[0]}") from None
     print(f"set-up {time.perf_counter() - start:.1f} s ({len(styles)} styles, {views.count} views)", flush=True)
 
-    checkpoints = cli.CheckpointWriter(checkpoint_dir)
+    checkpoints = cli.training_checkpoint(
+        checkpoint_dir, cli.JOINT_CHECKPOINT, {**stylizer.s, "seed": seed, "styles": list(styles)},
+        lambda: {"views": hash_files(cli.views_files(views_dir)), "model": hash_files([model_path]),
+                 "latents": hash_files([latents_path]), "style_images": hash_files(style_paths),
+                 "decoders": hash_files(decoder_paths)})
     t0 = time.perf_counter()
     with checkpoints:
-        log = stylizer.run(checkpoints if checkpoint_dir else None, checkpoints.resume())
+        log = stylizer.run(checkpoints if checkpoints.enabled else None, checkpoints.load())
     seconds = time.perf_counter() - t0
 
     out = Path(out)
