@@ -46,6 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import stylizednerf  # noqa: E402,F401  (compat shim first)
 from stylizednerf.cameras import read_cameras  # noqa: E402
+from stylizednerf.metrics.report import style_retained  # noqa: E402  (the report's definition)
 from stylizednerf.stylize import cli  # noqa: E402
 
 TINY = {"rounds": 2, "decoder_steps": 2, "nerf_steps": 10, "batch_views": 2, "rays": 1024, "hidden": 32, "layers": 2}
@@ -98,11 +99,6 @@ class Scorer:
 
     def row(self, frames: torch.Tensor, style_path) -> dict:
         return {"consistency": self.consistency(frames), **self.fidelity(frames, style_path)}
-
-
-def style_retained(style_loss: float, gt: float, adain: float) -> float | None:
-    """(S_gt - S) / (S_gt - S_adain): 0 = the unstylized frames' style, 1 = per-frame AdaIN's."""
-    return None if gt == adain else (gt - style_loss) / (gt - adain)
 
 
 @torch.no_grad()
