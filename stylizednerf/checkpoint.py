@@ -27,17 +27,18 @@ from pathlib import Path
 import torch
 
 from stylizednerf.fileio import atomic_save_torch
+from stylizednerf.settings import TRAINERS
 
 FORMAT = "stylizednerf-checkpoint/1"
 
-# settings that never change what a trainer computes: devices, logging, previews and samples,
-# checkpoint and progress frequencies, chunk and cache sizes, compilation, CUDA graphs, time
-# limits, and keys the workflow or the stage (not the trainer) reads
-RUNTIME_KEYS = frozenset({
-    "device", "log_every", "sample_every", "checkpoint_every", "previews", "sample_contents", "sample_styles",
-    "sample_size", "plot_samples", "chunk", "render_chunk", "compile", "cuda_graph", "ray_cache_bytes",
-    "max_seconds", "sequential_baseline", "extra_content",
-})
+# A resumable state does not depend on these, although a job's result may: the time budget
+# (a checkpoint from a run with another budget is the same state), the extra content folder
+# (its images' bytes are in the fingerprint's inputs) and a key only the workflow reads.
+CHECKPOINT_ONLY_KEYS = frozenset({"max_seconds", "extra_content", "sequential_baseline"})
+# settings that never change what a trainer computes: the runtime fields of the trainers' typed
+# settings (stylizednerf.settings: devices, logging, previews and samples, checkpoint and progress
+# frequencies, chunk and cache sizes, compilation, CUDA graphs) and the keys above
+RUNTIME_KEYS = frozenset().union(*(cls.runtime_names() for cls in TRAINERS)) | CHECKPOINT_ONLY_KEYS
 
 
 def hash_files(paths) -> str:

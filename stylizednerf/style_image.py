@@ -18,10 +18,10 @@ import numpy as np
 
 from stylizednerf.fileio import atomic_save_image, atomic_write_json
 from stylizednerf.provenance import metadata
-from stylizednerf.config import parse_settings
+from stylizednerf.settings import StyleImageSettings
 
-DEFAULT_MAX_SIZE = 1024
-DEFAULT_STYLE_SIZE = 256
+DEFAULT_MAX_SIZE = StyleImageSettings().max_size  # the schema's style_images.max_size
+DEFAULT_STYLE_SIZE = StyleImageSettings().style_size  # the schema's demo.style_size
 
 
 def _integer_to_uint8(array: np.ndarray) -> np.ndarray:
@@ -116,7 +116,9 @@ def main(argv=None) -> int:
     parser.add_argument("--out", required=True, help="output PNG, e.g. results/styles/NAME.png")
     parser.add_argument("--settings", default="{}",
                         help="JSON: max_size (longest side), style_size (demo styles), seed")
+    parser.add_argument("--runtime", default="{}",
+                        help="JSON: runtime settings (not changing the result; the workflow does not track them)")
     args = parser.parse_args(argv)
-    settings = parse_settings(args.settings)
+    settings = StyleImageSettings.parse(args.settings, args.runtime).to_dict()
     print(json.dumps(prepare_style(args.name, args.source, args.out, settings)))
     return 0

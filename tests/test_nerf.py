@@ -210,7 +210,7 @@ def test_bad_input_one_line_errors(tmp_path):
 
     with pytest.raises(SystemExit, match="error: .*missing.json"):
         main(["--cameras", str(tmp_path / "missing.json"), "--out", str(tmp_path / "out")])
-    with pytest.raises(ValueError, match="unknown key 'fast.nope'"):
+    with pytest.raises(ValueError, match="unknown setting 'fast.nope'"):
         resolve_config({"fast": {"nope": 1}})
 
 

@@ -58,10 +58,11 @@ def demo_default(tmp_path_factory):
     import yaml
 
     from stylizednerf.paths import PROJECT_ROOT
+    from stylizednerf.settings import DemoSettings
 
     config = yaml.safe_load((PROJECT_ROOT / "config.yaml").read_text())
     folder = tmp_path_factory.mktemp("demo") / "scene"
-    write_demo_scene(folder, {**config["demo"], "seed": config["seed"]})
+    write_demo_scene(folder, DemoSettings.from_config(config).to_dict())  # the demo section's scene keys
     return folder / "cameras.json", config["scenes"]["demo"]["downscale"]
 
 

@@ -30,12 +30,10 @@ from stylizednerf.fileio import atomic_path, atomic_write_json, atomic_write_tex
 from stylizednerf.paths import IMAGE_SUFFIXES
 from stylizednerf.provenance import metadata
 from stylizednerf.warp import DEPTH_TOLERANCE
-from stylizednerf.config import parse_settings
+from stylizednerf.settings import EvaluateSettings
 from stylizednerf.device import resolve_device as pick_device
 
-DEFAULTS = {"gaps": [1, 7], "depth_tolerance": DEPTH_TOLERANCE, "lpips_checkpoint": None, "batch_size": 8,
-            "max_pairs": None, "style_size": None, "seed": 0, "device": "auto",
-            "methods": None}  # methods: read by the workflow only
+DEFAULTS = EvaluateSettings().to_dict()  # the schema's evaluate section + seed, device
 
 
 def read_rgb(path: Path) -> np.ndarray:
@@ -148,13 +146,14 @@ def parse_args(argv):
     p.add_argument("--pairs", required=True, help="per-pair CSV")
     p.add_argument("--error-maps", default=None, help="NPZ with one warp per gap, for figures")
     p.add_argument("--settings", default="{}", help="JSON: the config's evaluate section + seed, device")
+    p.add_argument("--runtime", default="{}",
+                   help="JSON: runtime settings (not changing the result; the workflow does not track them)")
     return p.parse_args(argv)
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    given = parse_settings(args.settings, DEFAULTS, "evaluate")
-    settings = {**DEFAULTS, **given}
+    settings = EvaluateSettings.parse(args.settings, args.runtime).to_dict()
     gaps = [int(g) for g in settings["gaps"]]
     if not gaps or min(gaps) < 1:
         raise SystemExit("error: settings gaps must be a non-empty list of integers >= 1")

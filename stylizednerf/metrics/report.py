@@ -39,7 +39,7 @@ import numpy as np
 import stylizednerf  # noqa: F401
 from stylizednerf.fileio import atomic_path, atomic_write_json, atomic_write_text
 from stylizednerf.provenance import metadata
-from stylizednerf.config import parse_settings
+from stylizednerf.settings import ReportSettings
 
 METHOD_ORDER = ["gt", "adain", "stylizednerf", "sequential", "decoder_mutual", "decoder_sequential"]
 METHOD_LABELS = {"gt": "NeRF (no style)", "adain": "AdaIN per frame", "stylizednerf": "StylizedNeRF (ours)",
@@ -47,7 +47,7 @@ METHOD_LABELS = {"gt": "NeRF (no style)", "adain": "AdaIN per frame", "stylizedn
                  "decoder_sequential": "2D decoder after sequential learning"}
 COLUMNS = ["short LPIPS", "short RMSE", "long LPIPS", "long RMSE", "style loss", "style retained", "content loss",
            "mimic PSNR"]
-DEFAULTS = {"grid_frames": 5, "seed": 0, "device": "auto"}
+DEFAULTS = ReportSettings().to_dict()  # the schema's report section + seed, device
 
 
 def load_evals(paths) -> list[dict]:
@@ -334,6 +334,8 @@ def parse_args(argv):
                         "fit.mimic_psnr is the mimic PSNR column); repeatable")
     p.add_argument("--out", required=True, help="output folder (results/report)")
     p.add_argument("--settings", default="{}", help="JSON: the config's report section + seed, device")
+    p.add_argument("--runtime", default="{}",
+                   help="JSON: runtime settings (not changing the result; the workflow does not track them)")
     return p.parse_args(argv)
 
 
@@ -342,8 +344,7 @@ def main(argv=None) -> int:
 
     matplotlib.use("Agg")
     args = parse_args(argv)
-    given = parse_settings(args.settings)
-    settings = {**DEFAULTS, **{k: v for k, v in given.items() if k in DEFAULTS}}
+    settings = ReportSettings.parse(args.settings, args.runtime).to_dict()
     evals = load_evals(args.evals)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

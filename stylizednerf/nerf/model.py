@@ -6,7 +6,6 @@ camera z = 1, see rays.py) and returns colour, world z-depth and opacity per ray
 module needs (see stylizednerf.nerf.render for the contract).
 """
 
-import copy
 
 import torch
 from torch import nn
@@ -15,50 +14,16 @@ from stylizednerf.nerf.fields import FastField, MLPField
 from stylizednerf.nerf.rays import Rays, SceneSpace
 from stylizednerf.nerf.rendering import composite, distortion_loss, expected_parameter, render_weights
 from stylizednerf.nerf.samplers import DensityGrid, merge_edges, pdf_edges, uniform_edges
+from stylizednerf.settings import NerfSettings
 
-# Defaults of the `nerf:` config section (the schema repeats them). Sizes here are the GPU ones.
-DEFAULTS = {
-    "field": "fast",
-    "holdout_every": 8,
-    "checkpoint_every": 1000,
-    "val_every": 250,
-    "val_rays": 16384,
-    "log_every": 100,
-    "render_chunk": 65536,
-    "compile": False,
-    "cuda_graph": False,
-    "background": 0.0,
-    "fast": {
-        "iterations": 8000, "batch_rays": 8192, "lr": 0.01, "lr_decay_steps": 12000,
-        "levels": 16, "features_per_level": 2, "log2_table": 19, "base_resolution": 16,
-        "max_resolution": 2048, "hidden": 64, "grid_resolution": 128, "grid_decay": 0.95,
-        "grid_update_every": 16, "coarse_samples": 128, "samples": 48, "uniform_fraction": 0.1,
-        "grid_sampling": "alpha", "distortion_weight": 0.0, "weight_decay": 1e-6,
-        "random_background": True,
-    },
-    "mlp": {
-        "iterations": 120000, "batch_rays": 2048, "lr": 5e-4, "lr_decay_steps": 100000,
-        "depth": 8, "width": 256, "pos_frequencies": 10, "dir_frequencies": 4,
-        "coarse_samples": 64, "samples": 64,
-    },
-}
+# Defaults of the `nerf:` config section: the schema's, through the typed settings (GPU sizes).
+DEFAULTS = NerfSettings().to_dict()
 
 
 def resolve_config(settings: dict | None) -> dict:
-    """DEFAULTS overlaid with ``settings`` (nested dicts merged; unknown keys are errors)."""
-    cfg = copy.deepcopy(DEFAULTS)
-    for key, value in (settings or {}).items():
-        if key in ("seed", "device"):
-            cfg[key] = value
-        elif key not in cfg:
-            raise ValueError(f"nerf settings: unknown key '{key}'")
-        elif isinstance(cfg[key], dict):
-            for sub, sub_value in (value or {}).items():
-                if sub not in cfg[key]:
-                    raise ValueError(f"nerf settings: unknown key '{key}.{sub}'")
-                cfg[key][sub] = sub_value
-        else:
-            cfg[key] = value
+    """The schema's defaults overlaid with ``settings`` (nested dicts merged); an unknown key raises
+    :class:`stylizednerf.settings.SettingsError` naming it."""
+    cfg = NerfSettings.from_dict(settings).to_dict()
     if cfg["fast"]["grid_sampling"] not in ("transmittance", "alpha"):
         raise ValueError("nerf settings: fast.grid_sampling must be transmittance or alpha")
     if cfg["field"] not in ("fast", "mlp"):

@@ -27,7 +27,7 @@ from stylizednerf.nerf.imagemetrics import lpips_or_none, mse_to_psnr, psnr, ssi
 from stylizednerf.nerf.model import NerfModel, resolve_config
 from stylizednerf.nerf.rays import SceneSpace, camera_rays
 from stylizednerf.nerf.render import checkpoint_payload, render_cameras, render_rays_chunked
-from stylizednerf.config import parse_settings
+from stylizednerf.settings import NerfSettings
 from stylizednerf.device import resolve_device
 
 CHECKPOINT_KIND = "pretrain-nerf/2"  # bump when the saved state changes shape
@@ -464,13 +464,15 @@ def main(argv=None) -> int:
     parser.add_argument("--cameras", required=True, help="cameras.json of the scene")
     parser.add_argument("--out", required=True, help="output folder (e.g. results/{scene}/nerf)")
     parser.add_argument("--settings", default="{}", help="JSON: the nerf config section + seed + device")
+    parser.add_argument("--runtime", default="{}",
+                        help="JSON: runtime settings (not changing the result; the workflow does not track them)")
     parser.add_argument("--checkpoint-dir", default=None, help="default: the output folder's sibling <out>_ckpt")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
     cameras_path = Path(args.cameras)
     out = Path(args.out)
     ckpt = Path(args.checkpoint_dir) if args.checkpoint_dir else out.parent / f"{out.name}_ckpt"
-    settings = parse_settings(args.settings)
+    settings = NerfSettings.parse(args.settings, args.runtime).to_dict()
     try:
         camera_set = read_cameras(cameras_path)
     except FileNotFoundError:

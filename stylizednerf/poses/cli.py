@@ -32,7 +32,7 @@ from stylizednerf.poses.export import write_exports
 from stylizednerf.poses.images import _names, prepare_images
 from stylizednerf.poses.report import plot_cameras
 from stylizednerf.provenance import metadata
-from stylizednerf.config import parse_settings
+from stylizednerf.settings import ColmapSettings
 
 
 def parse_args(argv):
@@ -45,6 +45,8 @@ def parse_args(argv):
     parser.add_argument("--kind", choices=["forward", "360"], default="forward")
     parser.add_argument("--out", required=True, help="scene results folder, e.g. results/fern")
     parser.add_argument("--settings", default="{}", help="JSON: the colmap config section plus seed/device")
+    parser.add_argument("--runtime", default="{}",
+                        help="JSON: runtime settings (not changing the result; the workflow does not track them)")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads when settings say -1")
     return parser.parse_args(argv)
 
@@ -154,7 +156,7 @@ def colmap_poses(name: str, work_images: Path, names: list[str], options: sfm.Sf
 
 
 def run(args) -> dict:
-    settings = parse_settings(args.settings)
+    settings = ColmapSettings.parse(args.settings, args.runtime).to_dict()
     options = sfm_options(settings, args.threads)
     sources, folder, downscale, shipped = find_inputs(args.source, args.downscale)
     if args.poses == "provided" and shipped is None:

@@ -8,6 +8,7 @@ Python API: :func:`stylize_images`.
 """
 
 import argparse
+import json
 from pathlib import Path
 
 import torch
@@ -15,7 +16,7 @@ from tqdm import tqdm
 
 from stylizednerf.stylization2d.adain import adain, blend
 from stylizednerf.stylization2d.decoder import crop_to, load_decoder, pad_to_multiple
-from stylizednerf.config import parse_settings
+from stylizednerf.settings import AdainSettings
 from stylizednerf.device import resolve_device
 
 
@@ -84,14 +85,18 @@ def main(argv=None) -> int:
     parser.add_argument("--bundle", action="store_true",
                         help="write --out atomically as a frame folder: OUT/frames/*.png plus OUT/cameras.json "
                              "(a copy of the single cameras.json input, pointing at frames/); for evaluation")
-    parser.add_argument("--alpha", type=float, default=1.0, help="stylization strength in [0, 1]")
-    parser.add_argument("--style-size", type=int, default=512, help="shorter side of the style image")
+    parser.add_argument("--alpha", type=float, default=None, help="stylization strength in [0, 1] (default: adain.alpha)")
+    parser.add_argument("--style-size", type=int, default=None,
+                        help="shorter side of the style image (default: adain.style_size)")
     parser.add_argument("--device", default=None, help="auto|cpu|cuda (default: settings or auto)")
     parser.add_argument("--settings", default="{}", help="JSON settings (device, alpha, style_size)")
+    parser.add_argument("--runtime", default="{}",
+                        help="JSON: runtime settings (not changing the result; the workflow does not track them)")
     args = parser.parse_args(argv)
-    settings = parse_settings(args.settings)
-    device = resolve_device(args.device or settings.get("device", "auto"))
-    alpha = float(settings.get("alpha", args.alpha))
+    typed = AdainSettings.parse(args.settings, args.runtime)
+    given = {**json.loads(args.settings or "{}"), **json.loads(args.runtime or "{}")}  # beat the flags
+    device = resolve_device(args.device or typed.device)
+    alpha = float(given.get("alpha", typed.alpha if args.alpha is None else args.alpha))
     if not 0.0 <= alpha <= 1.0:
         raise SystemExit(f"error: alpha: {alpha} is not in [0, 1]")
     if not Path(args.decoder).is_file():
@@ -103,7 +108,7 @@ def main(argv=None) -> int:
         raise SystemExit("error: inputs: two input images share a file name stem; outputs would collide")
     encoder = VGGEncoder().to(device)
     decoder = load_decoder(args.decoder, map_location=device).to(device).eval()
-    style = to_tensor(load_rgb(args.style, short_side=int(settings.get("style_size", args.style_size))))
+    style = to_tensor(load_rgb(args.style, short_side=int(given.get("style_size", typed.style_size if args.style_size is None else args.style_size))))
     if args.bundle:
         if len(args.inputs) != 1 or not args.inputs[0].endswith(".json"):
             raise SystemExit("error: --bundle needs exactly one cameras.json input")

@@ -28,15 +28,9 @@ from stylizednerf.stylization2d.adain import adain
 from stylizednerf.stylization2d.decoder import Decoder
 from stylizednerf.stylization2d.losses import content_loss, style_loss
 from stylizednerf.stylization2d.stylize import autocast, resolve_device, stylize_images
-from stylizednerf.config import parse_settings
+from stylizednerf.settings import DecoderSettings
 
-DEFAULTS = {
-    "iterations": 160000, "batch_size": 8, "crop_size": 256, "load_size": 512, "min_scale": 0.5,
-    "lr": 1e-4, "lr_decay": 5e-5, "style_weight": 10.0, "content_weight": 1.0, "log_every": 50,
-    "sample_every": 1000, "checkpoint_every": 1000, "sample_contents": 4, "sample_styles": 6,
-    "sample_size": 128, "extra_content": "", "compile": False, "seed": 0, "device": "auto",
-    "max_seconds": 0,  # > 0: stop at the first log interval after this much training time
-}
+DEFAULTS = DecoderSettings().to_dict()  # the schema's decoder section + seed, device
 CHECKPOINT_KIND = "pretrain-decoder/2"  # bump when the saved state changes shape
 
 
@@ -82,7 +76,7 @@ def train_decoder(settings: dict, content_paths, style_paths, out_dir, checkpoin
     from stylizednerf.stylization2d.data import ImageBank
     from stylizednerf.stylization2d.vgg import FEATURE_SCALE, VGGEncoder
 
-    s = {**DEFAULTS, **settings}
+    s = DecoderSettings.from_dict(settings).to_dict()
     out_dir = Path(out_dir)
     checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else out_dir.parent / f"{out_dir.name}_ckpt"
     checkpoint = Checkpoint(checkpoint_dir / "decoder_ckpt.pt", fingerprint(
@@ -207,13 +201,15 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m stylizednerf pretrain-decoder", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--settings", default="{}", help="JSON: the config's decoder section + seed, device")
+    parser.add_argument("--runtime", default="{}",
+                        help="JSON: runtime settings (not changing the result; the workflow does not track them)")
     parser.add_argument("--contents", nargs="+", default=[], help="cameras.json files, image folders or images")
     parser.add_argument("--styles", nargs="+", required=True, help="style images")
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("--checkpoint-dir", default=None, help="default: <out>_ckpt")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
-    settings = parse_settings(args.settings, DEFAULTS, "decoder")
+    settings = DecoderSettings.parse(args.settings, args.runtime).to_dict()
     sources = list(args.contents)
     if settings.get("extra_content"):
         from stylizednerf.config import ConfigError, expand_data

@@ -23,13 +23,9 @@ from tqdm import tqdm
 
 from stylizednerf.stylization2d.stylize import autocast, resolve_device
 from stylizednerf.stylization2d.vae import StyleVAE, style_statistics, vae_loss
-from stylizednerf.config import parse_settings
+from stylizednerf.settings import VaeSettings
 
-DEFAULTS = {
-    "iterations": 5000, "batch_size": 64, "crops_per_style": 256, "crop_size": 256, "load_size": 512,
-    "min_scale": 0.3, "lr": 1e-3, "kl_weight": 0.1, "latent_dim": 32, "hidden": 512, "log_every": 100,
-    "checkpoint_every": 1000, "plot_samples": 64, "seed": 0, "device": "auto",
-}
+DEFAULTS = VaeSettings().to_dict()  # the schema's vae section + seed, device
 CHECKPOINT_KIND = "train-vae/2"  # bump when the saved state changes shape
 
 
@@ -99,7 +95,7 @@ def train_vae(settings: dict, style_paths, out_dir, checkpoint_dir=None, progres
     from stylizednerf.stylization2d.data import ImageBank
     from stylizednerf.stylization2d.vgg import FEATURE_SCALE, VGGEncoder
 
-    s = {**DEFAULTS, **settings}
+    s = VaeSettings.from_dict(settings).to_dict()
     out_dir = Path(out_dir)
     checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else out_dir.parent / f"{out_dir.name}_ckpt"
     checkpoint = Checkpoint(checkpoint_dir / "vae_ckpt.pt",
@@ -195,12 +191,14 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m stylizednerf train-vae", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--settings", default="{}", help="JSON: the config's vae section + seed, device")
+    parser.add_argument("--runtime", default="{}",
+                        help="JSON: runtime settings (not changing the result; the workflow does not track them)")
     parser.add_argument("--styles", nargs="+", required=True, help="style images (name = file stem)")
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("--checkpoint-dir", default=None, help="default: <out>_ckpt")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
-    settings = parse_settings(args.settings, DEFAULTS, "vae")
+    settings = VaeSettings.parse(args.settings, args.runtime).to_dict()
     for path in args.styles:
         if not Path(path).is_file():
             raise SystemExit(f"error: {path}: style image does not exist")

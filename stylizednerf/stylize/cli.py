@@ -27,9 +27,10 @@ from stylizednerf.checkpoint import Checkpoint, fingerprint, hash_files
 from stylizednerf.fileio import atomic_dir, atomic_save_torch, atomic_write_json
 from stylizednerf.provenance import metadata, write_metadata
 from stylizednerf.device import resolve_device as pick_device
-from stylizednerf.config import parse_settings
+from stylizednerf.settings import RenderPathSettings, RenderSettings, RenderViewsSettings, Settings, StylizeSettings
 
-RENDER_DEFAULTS = {"frames": 120, "fps": 30, "width": None, "chunk": 131072}
+# the schema's render section (the typed RenderSettings), without seed/device
+RENDER_DEFAULTS = {k: v for k, v in RenderSettings().to_dict().items() if k not in ("seed", "device")}
 STYLIZE_CHECKPOINT = "stylize/1"  # checkpoint kinds: bump when a saved state changes shape
 JOINT_CHECKPOINT = "stylize-joint/1"
 
@@ -116,12 +117,13 @@ def build_stylizer(views_dir, model_path, decoder_path, latents_path, style_path
     from stylizednerf.stylization2d.vgg import VGGEncoder
     from stylizednerf.stylize.field import load_field
     from stylizednerf.stylize.latents import read_style_latents
+    from stylizednerf.settings import SettingsError
     from stylizednerf.stylize.train import Stylizer, resolve_settings, trainer_settings
 
     try:
         options = resolve_settings(trainer_settings(settings))
-    except KeyError as error:
-        raise SystemExit(f"error: stylize: {error.args[0]}") from None
+    except SettingsError as error:
+        raise SystemExit(str(error)) from None
     start = time.perf_counter()
     device = pick_device(settings.get("device"))
     seed = int(settings.get("seed", 0))
@@ -344,8 +346,15 @@ class StyleRenderer:
 def _parser(stage: str, doc: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=f"python -m stylizednerf {stage}", description=doc)
     parser.add_argument("--settings", default="{}", help="JSON: the config section plus seed/device")
+    parser.add_argument("--runtime", default="{}",
+                        help="JSON: runtime settings (not changing the result; the workflow does not track them)")
     parser.add_argument("--out", required=True, help="output folder (replaced atomically)")
     return parser
+
+
+def parse_stage_settings(args, settings_class: type[Settings]) -> dict:
+    """``--settings`` + ``--runtime`` as the stage's typed settings (unknown keys: one line), as a dict."""
+    return settings_class.parse(args.settings, args.runtime).to_dict()
 
 
 def main_render_views(argv=None) -> int:
@@ -353,7 +362,7 @@ def main_render_views(argv=None) -> int:
     parser.add_argument("--model", required=True, help="the pre-trained NeRF (results/{scene}/nerf/model.pt)")
     parser.add_argument("--cameras", required=True, help="the scene's cameras.json")
     args = parser.parse_args(argv)
-    print(json.dumps(render_views(args.model, args.cameras, args.out, parse_settings(args.settings))))
+    print(json.dumps(render_views(args.model, args.cameras, args.out, parse_stage_settings(args, RenderViewsSettings))))
     return 0
 
 
@@ -368,7 +377,7 @@ def main_stylize(argv=None) -> int:
     parser.add_argument("--checkpoint-dir", default=None, help="where a resumable checkpoint lives while training")
     args = parser.parse_args(argv)
     result = stylize(args.views, args.model, args.decoder, args.latents, args.style_image, args.style, args.out,
-                     parse_settings(args.settings), args.checkpoint_dir)
+                     parse_stage_settings(args, StylizeSettings), args.checkpoint_dir)
     print(json.dumps(result, default=str))
     return 0
 
@@ -379,7 +388,7 @@ def main_render(argv=None) -> int:
     parser.add_argument("--model", required=True, help="the pre-trained NeRF")
     parser.add_argument("--cameras", required=True, help="the scene's cameras.json")
     args = parser.parse_args(argv)
-    print(json.dumps(render(args.stylized, args.model, args.cameras, args.out, parse_settings(args.settings))))
+    print(json.dumps(render(args.stylized, args.model, args.cameras, args.out, parse_stage_settings(args, RenderSettings))))
     return 0
 
 
@@ -388,5 +397,6 @@ def main_render_path(argv=None) -> int:
     parser.add_argument("--model", required=True, help="the pre-trained NeRF")
     parser.add_argument("--cameras", required=True, help="the scene's cameras.json")
     args = parser.parse_args(argv)
-    print(json.dumps(render_unstylized_path(args.model, args.cameras, args.out, parse_settings(args.settings))))
+    print(json.dumps(render_unstylized_path(args.model, args.cameras, args.out,
+                                                     parse_stage_settings(args, RenderPathSettings))))
     return 0

@@ -17,6 +17,7 @@ import time
 import torch
 from tqdm import tqdm
 
+from stylizednerf.settings import JointSettings
 from stylizednerf.stylize.latents import StyleLatents
 from stylizednerf.stylize.losses import mimic_loss
 from stylizednerf.stylize.ray_cache import cache_training_views
@@ -24,7 +25,7 @@ from stylizednerf.stylize.rays import pixel_rays
 from stylizednerf.stylize.style_module import StyleModule, render_samples
 from stylizednerf.stylize.train import LOG_EVERY, flush_losses, module_options, resolve_settings, style_module_params
 
-JOINT_DEFAULTS = {"joint_steps": 4000}
+JOINT_DEFAULTS = {"joint_steps": JointSettings().joint_steps}  # the schema's joint.steps
 
 
 def interpolation_latents(mu: torch.Tensor, frames: int) -> torch.Tensor:

@@ -17,7 +17,7 @@ import torch
 
 from stylizednerf.cameras import read_cameras, write_cameras
 from stylizednerf.checkpoint import hash_files
-from stylizednerf.config import parse_settings
+from stylizednerf.settings import JointSettings, RenderInterpolationSettings
 from stylizednerf.device import resolve_device
 from stylizednerf.fileio import atomic_dir, atomic_save_torch, atomic_write_json
 from stylizednerf.provenance import metadata, write_metadata
@@ -143,7 +143,7 @@ def main_stylize_joint(argv=None) -> int:
     parser.add_argument("--checkpoint-dir", default=None, help="where a resumable checkpoint lives while training")
     args = parser.parse_args(argv)
     result = stylize_joint(args.views, args.model, args.latents, args.styles, args.style_images, args.decoders,
-                           args.out, parse_settings(args.settings), args.checkpoint_dir)
+                           args.out, cli.parse_stage_settings(args, JointSettings), args.checkpoint_dir)
     print(json.dumps(result, default=str))
     return 0
 
@@ -155,5 +155,5 @@ def main_render_interpolation(argv=None) -> int:
     parser.add_argument("--cameras", required=True, help="the scene's cameras.json")
     args = parser.parse_args(argv)
     print(json.dumps(render_interpolation(args.joint, args.model, args.cameras, args.out,
-                                          parse_settings(args.settings))))
+                                          cli.parse_stage_settings(args, RenderInterpolationSettings))))
     return 0

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import torch
 from tqdm import tqdm
 
+from stylizednerf.settings import TRAINER_KEYS, SettingsError, StyleTrainerSettings
 from stylizednerf.stylization2d.adain import adain
 from stylizednerf.stylization2d.decoder import crop_to, pad_to_multiple
 from stylizednerf.stylize.latents import StyleLatents
@@ -41,43 +42,9 @@ from stylizednerf.warp import splat_correspondence
 LOG_EVERY = 50  # steps between host syncs (loss log, progress bar)
 CO_CACHE_PIXELS = 1 << 27  # L_co splat geometry kept for at most this many (pair, pixel)s, ~5 bytes each
 
-# Defaults follow METHOD.md / the public code where they say something; the rest are ours.
-DEFAULTS = {
-    "mutual": True,
-    "rounds": 4,  # alternations of decoder and NeRF updates (mutual mode)
-    "decoder_steps": 250,  # per round; the code fine-tunes 1000 iterations in total
-    "nerf_steps": 500,  # per round
-    "batch_views": 4,  # decoder batch (the code: 4 views)
-    "rays": 4096,  # rays per NeRF step
-    "decoder_lr": 1e-4,  # the code: 1e-4 / (1 + 5e-5 i)
-    "decoder_lr_decay": 5e-5,
-    "nerf_lr": 5e-3,
-    "latent_lr": 1e-3,
-    "co_weight": 50.0,  # METHOD: decoder loss = 50 L_co + content + style
-    "content_weight": 1.0,
-    "style_weight": 10.0,  # the decoder pre-training's weight: fine-tuning keeps its balance
-    "mimic_weight": 1.0,  # NeRF side
-    "mimic_2d_weight": 1.0,  # decoder side, mutual mode only
-    "mimic_2d_pixels": 0,  # 0: whole rendered views; N: N random pixels per view and step (CPU)
-    "prior_weight": 0.1,  # L_d: 0.1 * sum (l - mu)^2 / (sigma + 1e-3)
-    "point_tolerance": 0.05,
-    "neighbours": 3,  # L_co partners of each view: its nearest cameras
-    "hidden": 128,
-    "layers": 4,
-    "encoding": "hash",  # the style module's own trainable position encoding: hash | none (BENCHMARKS.md, issue 14)
-    "encoding_levels": 16,
-    "encoding_log2_table": 19,
-    "encoding_base_resolution": 16,
-    "encoding_max_resolution": 2048,
-    "encoding_lr": 1e-2,  # hash tables learn at Instant-NGP's rate, far above the MLP's
-    "geometry_features": True,  # the MLP also reads the frozen field's features
-    "chunk": 131072,  # rays per chunk when rendering whole views (~2 GB of temporaries)
-    "checkpoint_every": 200,  # steps
-    "background": None,
-    "sample_threshold": 1e-4,  # samples lighter than this skip the style MLP
-    "ray_cache_bytes": 12 << 30,  # frozen geometry of all training pixels kept up to this size (0: off)
-    "cuda_graph": True,  # style-module steps as one CUDA graph (CUDA and the ray cache only)
-}
+# The trainer's settings and their defaults: the schema's stylize section (METHOD.md / the public
+# code's values where they say something), through the typed StyleTrainerSettings.
+DEFAULTS = {k: v for k, v in StyleTrainerSettings().to_dict().items() if k in TRAINER_KEYS}
 
 
 # keys of the stylize config section that the stage or the workflow reads, not the trainer
@@ -117,9 +84,10 @@ def mimic_psnr(rendered: torch.Tensor, targets: torch.Tensor) -> dict:
 
 
 def resolve_settings(settings: dict) -> dict:
+    """:data:`DEFAULTS` overlaid with ``settings``; an unknown key raises SettingsError naming it."""
     unknown = set(settings) - set(DEFAULTS) - set(STAGE_KEYS)
     if unknown:
-        raise KeyError(f"unknown stylize setting(s): {', '.join(sorted(unknown))}")
+        raise SettingsError(f"error: stylize: unknown setting '{sorted(unknown)[0]}'")
     return {**DEFAULTS, **settings}
 
 
