@@ -7,8 +7,10 @@ from snakemake.utils import validate
 
 from stylizednerf.config import ConfigError, check_config
 from stylizednerf.paths import import_from_checkout, prefer_this_python
+from stylizednerf.settings import SCHEMA_PATH, STAGES
 
-SCHEMA = os.path.join(workflow.basedir, "workflow", "schemas", "config.schema.yaml")
+# found from the package (not workflow.basedir), so a `module` deployment finds it too
+SCHEMA = str(SCHEMA_PATH)
 
 # A bad config stops here with one line naming the key, before any job is scheduled.
 try:
@@ -28,13 +30,20 @@ SCENES = list(config["scenes"])
 STYLES = list(config["styles"])
 
 
-def settings(section, omit=(), **extra):
-    """A stage's settings as one JSON argument: its config section (less the keys in ``omit``, which
-    only the workflow reads) plus the global seed/device."""
-    values = {"seed": config["seed"], "device": config["device"], **config.get(section, {}), **extra}
-    for key in omit:
-        values.pop(key, None)
-    return json.dumps(values, sort_keys=True)
+def settings(stage, **extra):
+    """A stage's *result* settings as one JSON argument, for the rule's params (Snakemake reruns a job
+    when they change): only the config keys the stage's typed settings read (stylizednerf.settings),
+    less its runtime fields, plus ``extra`` overrides."""
+    return json.dumps(STAGES[stage].from_config(config, **extra).result(), sort_keys=True)
+
+
+# Each stage's *runtime* settings (device, chunk sizes, compile, CUDA graphs, logging, previews)
+# reach its job as `--runtime "$STYLIZEDNERF_RUNTIME_<STAGE>"`, an environment variable set here
+# (wherever Snakemake evaluates this file: locally, and in each cluster job), not as params, so
+# changing one reruns nothing (Snakemake's code trigger compares the unformatted command).
+for _stage, _settings_class in STAGES.items():
+    os.environ["STYLIZEDNERF_RUNTIME_" + _stage.upper().replace("-", "_")] = json.dumps(
+        _settings_class.from_config(config).runtime(), sort_keys=True)
 
 
 def final_outputs():

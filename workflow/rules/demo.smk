@@ -8,11 +8,11 @@ rule demo_scene:
     log:
         "results/logs/demo_scene.log",
     params:
-        settings=settings("demo"),
+        settings=settings("demo-scene"),
     conda:
         "../../envs/demo.yaml"
     shell:
-        "python -m stylizednerf demo-scene --out results/inputs/demo --settings {params.settings:q} > {log} 2>&1"
+        "python -m stylizednerf demo-scene --out results/inputs/demo --settings {params.settings:q} --runtime \"$STYLIZEDNERF_RUNTIME_DEMO_SCENE\" > {log} 2>&1"
 
 
 # Only when some scene uses the demo (config/paper.yaml has none).

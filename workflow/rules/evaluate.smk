@@ -36,7 +36,7 @@ rule evaluate:
         "results/logs/evaluate/{scene}/{style}/{method}.log",
     params:
         # methods decides which evaluate jobs exist, not how one runs: a new row reruns no other job
-        settings=settings("evaluate", omit=("methods",)),
+        settings=settings("evaluate"),
         source=eval_source,
     conda:
         "../../envs/metrics.yaml"
@@ -46,7 +46,7 @@ rule evaluate:
         " --style {input.style} --reference-frames results/{wildcards.scene}/path/frames"
         " --method {wildcards.method} --scene {wildcards.scene} --style-name {wildcards.style}"
         " --out {output.json} --pairs {output.pairs} --error-maps {output.maps}"
-        " --settings {params.settings:q} > {log} 2>&1"
+        " --settings {params.settings:q} --runtime \"$STYLIZEDNERF_RUNTIME_EVALUATE\" > {log} 2>&1"
 
 
 FINAL_OUTPUTS["evaluate"] = lambda: expand("results/{scene}/{style}/eval/{method}.json", scene=SCENES,

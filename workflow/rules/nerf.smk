@@ -15,13 +15,13 @@ rule pretrain_nerf:
     resources:
         gpu=1,
     params:
-        settings=settings("nerf"),
+        settings=settings("pretrain-nerf"),
         out="results/{scene}/nerf",
     conda:
         "../../envs/nerf.yaml"
     shell:
         "python -m stylizednerf pretrain-nerf --cameras {input.cameras} --out {params.out}"
-        " --settings {params.settings:q} > {log} 2>&1"
+        " --settings {params.settings:q} --runtime \"$STYLIZEDNERF_RUNTIME_PRETRAIN_NERF\" > {log} 2>&1"
 
 
 FINAL_OUTPUTS["pretrain_nerf"] = lambda: expand("results/{scene}/nerf/metrics.json", scene=SCENES)

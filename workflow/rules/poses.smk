@@ -21,13 +21,13 @@ rule colmap:
         poses=lambda wc: config["scenes"][wc.scene].get("poses", "colmap"),
         kind=lambda wc: config["scenes"][wc.scene].get("kind", "forward"),
         downscale=lambda wc: config["scenes"][wc.scene].get("downscale", 1),
-        settings=settings("colmap"),
+        settings=settings("poses"),
     conda:
         "../../envs/poses.yaml"
     shell:
         "python -m stylizednerf poses --scene {wildcards.scene} --source {params.source:q}"
         " --poses {params.poses} --kind {params.kind} --downscale {params.downscale}"
-        " --out results/{wildcards.scene} --threads {threads} --settings {params.settings:q} > {log} 2>&1"
+        " --out results/{wildcards.scene} --threads {threads} --settings {params.settings:q} --runtime \"$STYLIZEDNERF_RUNTIME_POSES\" > {log} 2>&1"
 
 
 FINAL_OUTPUTS["colmap"] = lambda: expand("results/{scene}/poses/report.json", scene=SCENES)

@@ -34,7 +34,7 @@ rule report:
         "../../envs/metrics.yaml"
     shell:
         "python -m stylizednerf report --evals {input.evals} {params.fits} --out results/report"
-        " --settings {params.settings:q} > {log} 2>&1"
+        " --settings {params.settings:q} --runtime \"$STYLIZEDNERF_RUNTIME_REPORT\" > {log} 2>&1"
 
 
 FINAL_OUTPUTS["report"] = lambda: ["results/report/report.json"] if eval_methods() else []

@@ -11,12 +11,12 @@ rule prepare_style:
         "results/logs/prepare_style/{style}.log",
     params:
         source=lambda wc: config["styles"][wc.style],
-        settings=settings("style_images", style_size=config.get("demo", {}).get("style_size", 256)),
+        settings=settings("prepare-style"),
     conda:
         "../../envs/demo.yaml"
     shell:
         "python -m stylizednerf prepare-style --name {wildcards.style} --source {params.source:q}"
-        " --out {output.png} --settings {params.settings:q} > {log} 2>&1"
+        " --out {output.png} --settings {params.settings:q} --runtime \"$STYLIZEDNERF_RUNTIME_PREPARE_STYLE\" > {log} 2>&1"
 
 
 FINAL_OUTPUTS["prepare_style"] = lambda: expand("results/styles/{style}.png", style=STYLES)

@@ -18,13 +18,13 @@ rule pretrain_decoder:
     resources:
         gpu=1,
     params:
-        settings=settings("decoder"),
+        settings=settings("pretrain-decoder"),
     conda:
         "../../envs/stylization2d.yaml"
     shell:
         "python -m stylizednerf pretrain-decoder --contents {input.cameras} --styles {input.styles}"
         " --out results/stylization2d --checkpoint-dir results/stylization2d_ckpt"
-        " --settings {params.settings:q} > {log} 2>&1"
+        " --settings {params.settings:q} --runtime \"$STYLIZEDNERF_RUNTIME_PRETRAIN_DECODER\" > {log} 2>&1"
 
 
 rule train_vae:
@@ -41,12 +41,12 @@ rule train_vae:
     resources:
         gpu=1,
     params:
-        settings=settings("vae"),
+        settings=settings("train-vae"),
     conda:
         "../../envs/stylization2d.yaml"
     shell:
         "python -m stylizednerf train-vae --styles {input.styles} --out results/stylization2d"
-        " --checkpoint-dir results/stylization2d_ckpt --settings {params.settings:q} > {log} 2>&1"
+        " --checkpoint-dir results/stylization2d_ckpt --settings {params.settings:q} --runtime \"$STYLIZEDNERF_RUNTIME_TRAIN_VAE\" > {log} 2>&1"
 
 
 # Per-frame AdaIN on the unstylized NeRF path (rule render_path): the evaluation's 'adain' row.
@@ -64,12 +64,12 @@ rule adain_frames:
     resources:
         gpu=1,
     params:
-        settings=settings("adain"),
+        settings=settings("stylize-2d"),
     conda:
         "../../envs/stylization2d.yaml"
     shell:
         "python -m stylizednerf stylize-2d --bundle --decoder {input.decoder} --style {input.style}"
-        " --out results/{wildcards.scene}/{wildcards.style}/adain --settings {params.settings:q}"
+        " --out results/{wildcards.scene}/{wildcards.style}/adain --settings {params.settings:q} --runtime \"$STYLIZEDNERF_RUNTIME_STYLIZE_2D\""
         " {input.path} > {log} 2>&1"
 
 

@@ -15,12 +15,12 @@ rule render_views:
     resources:
         gpu=1,
     params:
-        settings=settings("render"),
+        settings=settings("render-views"),
     conda:
         "../../envs/stylize.yaml"
     shell:
         "python -m stylizednerf render-views --model {input.model} --cameras {input.cameras}"
-        " --out results/{wildcards.scene}/views --settings {params.settings:q} > {log} 2>&1"
+        " --out results/{wildcards.scene}/views --settings {params.settings:q} --runtime \"$STYLIZEDNERF_RUNTIME_RENDER_VIEWS\" > {log} 2>&1"
 
 
 rule stylize:
@@ -51,7 +51,7 @@ rule stylize:
         " --decoder {input.decoder} --latents {input.latents} --style-image {input.style}"
         " --style {wildcards.style} --out results/{wildcards.scene}/{wildcards.style}/stylize"
         " --checkpoint-dir results/{wildcards.scene}/{wildcards.style}/stylize_ckpt"
-        " --settings {params.settings:q} > {log} 2>&1"
+        " --settings {params.settings:q} --runtime \"$STYLIZEDNERF_RUNTIME_STYLIZE\" > {log} 2>&1"
 
 
 rule render:
@@ -75,7 +75,7 @@ rule render:
     shell:
         "python -m stylizednerf render --stylized results/{wildcards.scene}/{wildcards.style}/stylize"
         " --model {input.model} --cameras {input.cameras}"
-        " --out results/{wildcards.scene}/{wildcards.style}/render --settings {params.settings:q} > {log} 2>&1"
+        " --out results/{wildcards.scene}/{wildcards.style}/render --settings {params.settings:q} --runtime \"$STYLIZEDNERF_RUNTIME_RENDER\" > {log} 2>&1"
 
 
 # The fine-tuned 2D decoder of the mutual-learning job, applied frame by frame to the unstylized
@@ -94,12 +94,12 @@ rule decoder_frames:
     resources:
         gpu=1,
     params:
-        settings=settings("adain"),
+        settings=settings("stylize-2d"),
     conda:
         "../../envs/stylization2d.yaml"
     shell:
         "python -m stylizednerf stylize-2d --bundle --decoder {input.decoder} --style {input.style}"
-        " --out results/{wildcards.scene}/{wildcards.style}/decoder_mutual --settings {params.settings:q}"
+        " --out results/{wildcards.scene}/{wildcards.style}/decoder_mutual --settings {params.settings:q} --runtime \"$STYLIZEDNERF_RUNTIME_STYLIZE_2D\""
         " {input.path} > {log} 2>&1"
 
 
@@ -116,12 +116,12 @@ rule render_path:
     resources:
         gpu=1,
     params:
-        settings=settings("render"),
+        settings=settings("render-path"),
     conda:
         "../../envs/stylize.yaml"
     shell:
         "python -m stylizednerf render-path --model {input.model} --cameras {input.cameras}"
-        " --out results/{wildcards.scene}/path --settings {params.settings:q} > {log} 2>&1"
+        " --out results/{wildcards.scene}/path --settings {params.settings:q} --runtime \"$STYLIZEDNERF_RUNTIME_RENDER_PATH\" > {log} 2>&1"
 
 
 # The official code's sequential pipeline (fine-tune the decoder with L_co, then fit the style
@@ -153,7 +153,7 @@ if config["stylize"]["sequential_baseline"]:
             " --decoder {input.decoder} --latents {input.latents} --style-image {input.style}"
             " --style {wildcards.style} --out results/{wildcards.scene}/{wildcards.style}/stylize_sequential"
             " --checkpoint-dir results/{wildcards.scene}/{wildcards.style}/stylize_sequential_ckpt"
-            " --settings {params.settings:q} > {log} 2>&1"
+            " --settings {params.settings:q} --runtime \"$STYLIZEDNERF_RUNTIME_STYLIZE\" > {log} 2>&1"
 
     rule render_sequential:
         input:
@@ -176,7 +176,7 @@ if config["stylize"]["sequential_baseline"]:
             "python -m stylizednerf render --stylized results/{wildcards.scene}/{wildcards.style}/stylize_sequential"
             " --model {input.model} --cameras {input.cameras}"
             " --out results/{wildcards.scene}/{wildcards.style}/render_sequential"
-            " --settings {params.settings:q} > {log} 2>&1"
+            " --settings {params.settings:q} --runtime \"$STYLIZEDNERF_RUNTIME_RENDER\" > {log} 2>&1"
 
     # The sequential job's fine-tuned decoder per frame: the evaluation's 'decoder_sequential' row.
     rule decoder_frames_sequential:
@@ -192,12 +192,12 @@ if config["stylize"]["sequential_baseline"]:
         resources:
             gpu=1,
         params:
-            settings=settings("adain"),
+            settings=settings("stylize-2d"),
         conda:
             "../../envs/stylization2d.yaml"
         shell:
             "python -m stylizednerf stylize-2d --bundle --decoder {input.decoder} --style {input.style}"
-            " --out results/{wildcards.scene}/{wildcards.style}/decoder_sequential --settings {params.settings:q}"
+            " --out results/{wildcards.scene}/{wildcards.style}/decoder_sequential --settings {params.settings:q} --runtime \"$STYLIZEDNERF_RUNTIME_STYLIZE_2D\""
             " {input.path} > {log} 2>&1"
 
     FINAL_OUTPUTS["render_sequential"] = lambda: expand(
@@ -232,7 +232,7 @@ if config["joint"]["enabled"]:
         resources:
             gpu=1,
         params:
-            settings=settings("stylize", joint_steps=config["joint"]["steps"]),
+            settings=settings("stylize-joint"),
             styles=" ".join(STYLES),
             decoders=lambda wildcards: " ".join(
                 f"results/{wildcards.scene}/{style}/stylize/decoder.pt" for style in STYLES
@@ -244,7 +244,7 @@ if config["joint"]["enabled"]:
             " --latents {input.latents} --styles {params.styles} --style-images {input.styles}"
             " --decoders {params.decoders} --out results/{wildcards.scene}/joint/stylize"
             " --checkpoint-dir results/{wildcards.scene}/joint/stylize_ckpt"
-            " --settings {params.settings:q} > {log} 2>&1"
+            " --settings {params.settings:q} --runtime \"$STYLIZEDNERF_RUNTIME_STYLIZE_JOINT\" > {log} 2>&1"
 
     rule render_interpolation:
         input:
@@ -260,13 +260,13 @@ if config["joint"]["enabled"]:
         resources:
             gpu=1,
         params:
-            settings=settings("render"),
+            settings=settings("render-interpolation"),
         conda:
             "../../envs/stylize.yaml"
         shell:
             "python -m stylizednerf render-interpolation --joint results/{wildcards.scene}/joint/stylize"
             " --model {input.model} --cameras {input.cameras}"
-            " --out results/{wildcards.scene}/joint/interpolation --settings {params.settings:q} > {log} 2>&1"
+            " --out results/{wildcards.scene}/joint/interpolation --settings {params.settings:q} --runtime \"$STYLIZEDNERF_RUNTIME_RENDER_INTERPOLATION\" > {log} 2>&1"
 
     FINAL_OUTPUTS["render_interpolation"] = lambda: expand(
         "results/{scene}/joint/interpolation/video.mp4", scene=SCENES)
