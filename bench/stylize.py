@@ -46,6 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import stylizednerf  # noqa: E402,F401  (compat shim first)
 from stylizednerf.cameras import read_cameras  # noqa: E402
+from stylizednerf.images import to_uint8  # noqa: E402
 from stylizednerf.metrics.report import style_retained  # noqa: E402  (the report's definition)
 from stylizednerf.stylize import cli  # noqa: E402
 
@@ -154,7 +155,7 @@ def run_stage(args: list, settings: dict, log: Path) -> None:
 
 
 def grid_image(rows: list[torch.Tensor], picks) -> np.ndarray:
-    return np.concatenate([np.concatenate([cli.to_uint8(r[k]) for k in picks], axis=1) for r in rows], axis=0)
+    return np.concatenate([np.concatenate([to_uint8(r[k]) for k in picks], axis=1) for r in rows], axis=0)
 
 
 def summary(report: dict) -> dict:

@@ -3,8 +3,9 @@
 Every style ends up as an RGB PNG no larger than ``max_size`` on its longest side:
 
 * ``demo`` styles are generated (:mod:`stylizednerf.demo.styles`) at ``style_size``;
-* files are read from any PIL mode: EXIF orientation applied, transparency composited on white,
-  palettes expanded, CMYK converted, 16-bit and 32-bit greyscale scaled to 8 bits (not clipped).
+* files are read from any PIL mode by the project's one image reader (:mod:`stylizednerf.images`):
+  EXIF orientation applied, transparency composited on white, palettes expanded, CMYK converted,
+  16-bit and 32-bit greyscale scaled to 8 bits (not clipped).
 
 A file that cannot be decoded (e.g. a truncated JPEG) stops with one line naming it and writes
 nothing.
@@ -24,37 +25,6 @@ DEFAULT_MAX_SIZE = StyleImageSettings().max_size  # the schema's style_images.ma
 DEFAULT_STYLE_SIZE = StyleImageSettings().style_size  # the schema's demo.style_size
 
 
-def _integer_to_uint8(array: np.ndarray) -> np.ndarray:
-    """Greyscale 'I'/'I;16' pixels to 8 bits: 16-bit ranges are scaled, 8-bit ones kept."""
-    array = array.astype(np.float64)
-    scale = 255.0 / 65535.0 if array.max() > 255 else 1.0
-    return np.clip(array * scale + 0.5, 0, 255).astype(np.uint8)
-
-
-def to_rgb(image) -> "Image.Image":
-    """An RGB copy of a PIL image of any mode (transparency over white)."""
-    from PIL import Image, ImageOps
-
-    image = ImageOps.exif_transpose(image)
-    mode = image.mode
-    if mode.startswith("I;16") or mode == "I":
-        return Image.fromarray(_integer_to_uint8(np.asarray(image))).convert("RGB")
-    if mode == "F":
-        array = np.asarray(image, dtype=np.float64)
-        array = array * 255.0 if array.max() <= 1.0 else array
-        return Image.fromarray(np.clip(array + 0.5, 0, 255).astype(np.uint8)).convert("RGB")
-    if mode == "P":
-        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
-    elif mode in ("LA", "La", "PA", "RGBa"):
-        image = image.convert("RGBA")
-    elif mode == "L" and "transparency" in image.info:
-        image = image.convert("RGBA")
-    if image.mode == "RGBA":
-        white = Image.new("RGBA", image.size, (255, 255, 255, 255))
-        return Image.alpha_composite(white, image).convert("RGB")
-    return image.convert("RGB")
-
-
 def downscale(image, max_size: int):
     """Shrink so the longest side is at most ``max_size`` (aspect kept); never enlarge."""
     from PIL import Image
@@ -69,16 +39,12 @@ def downscale(image, max_size: int):
 
 def load_style_image(path, max_size: int = DEFAULT_MAX_SIZE) -> np.ndarray:
     """(H, W, 3) uint8 RGB of an image file; SystemExit with one line naming it if unreadable."""
-    from PIL import Image
+    from stylizednerf.images import ImageReadError, open_rgb
 
-    path = Path(path)
     try:
-        with Image.open(path) as image:
-            image.load()  # decodes fully: truncated or corrupt data fails here, not later
-            rgb = to_rgb(image)
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
-        message = " ".join(str(error).split()) or error.__class__.__name__
-        raise SystemExit(f"error: style image '{path}' cannot be read: {message}") from None
+        rgb = open_rgb(path)
+    except ImageReadError as error:
+        raise SystemExit(f"error: style image '{error.path}' cannot be read: {error.reason}") from None
     return np.asarray(downscale(rgb, max_size))
 
 

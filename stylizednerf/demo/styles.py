@@ -14,6 +14,8 @@ hundred strokes/blobs, never over pixels).
 
 import numpy as np
 
+from stylizednerf.images import to_uint8
+
 NAMES = ("strokes", "mosaic", "palette")
 
 
@@ -61,7 +63,7 @@ def strokes(size: int, seed: int) -> np.ndarray:
         alpha = np.clip(1.5 - dist, 0, 1)[..., None]
         bristles = 0.85 + 0.15 * np.sin(across * 3.0 + rng.uniform(0, 6.3))[..., None]
         image[y0:y1, x0:x1] = (1 - alpha) * image[y0:y1, x0:x1] + alpha * color * bristles
-    return _to_uint8(image)
+    return to_uint8(image)
 
 
 def mosaic(size: int, seed: int) -> np.ndarray:
@@ -85,7 +87,7 @@ def mosaic(size: int, seed: int) -> np.ndarray:
     image = tile_colors[nearest] * shading[:, None]
     grout = np.clip((size * 0.012 - gap) / (size * 0.006), 0, 1)[:, None]
     image = (1 - grout) * image + grout * np.array([0.08, 0.06, 0.05])
-    return _to_uint8(image.reshape(size, size, 3))
+    return to_uint8(image.reshape(size, size, 3))
 
 
 def palette(size: int, seed: int) -> np.ndarray:
@@ -106,11 +108,7 @@ def palette(size: int, seed: int) -> np.ndarray:
         r = np.hypot(xx - cx, yy - cy) / (radius * wobble)
         image = np.where((r < 1.0)[..., None], colors[rng.integers(0, len(colors) - 1)], image)
         image = np.where(((r >= 1.0) & (r < 1.12))[..., None], colors[-1], image)
-    return _to_uint8(image)
-
-
-def _to_uint8(image: np.ndarray) -> np.ndarray:
-    return (np.clip(image, 0, 1) * 255 + 0.5).astype(np.uint8)
+    return to_uint8(image)
 
 
 GENERATORS = {"strokes": strokes, "mosaic": mosaic, "palette": palette}

@@ -27,6 +27,7 @@ from PIL import Image
 import stylizednerf  # noqa: F401
 from stylizednerf.cameras import read_cameras
 from stylizednerf.fileio import atomic_path, atomic_write_json, atomic_write_text
+from stylizednerf.images import ImageReadError, open_rgb, read_rgb_float
 from stylizednerf.paths import IMAGE_SUFFIXES
 from stylizednerf.provenance import metadata
 from stylizednerf.warp import DEPTH_TOLERANCE
@@ -37,11 +38,11 @@ DEFAULTS = EvaluateSettings().to_dict()  # the schema's evaluate section + seed,
 
 
 def read_rgb(path: Path) -> np.ndarray:
+    """(H, W, 3) float32 in [0, 1]; SystemExit with one line naming the file if unreadable."""
     try:
-        with Image.open(path) as image:
-            return np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
-    except OSError as error:
-        raise SystemExit(f"error: {path}: cannot read image ({error})") from error
+        return read_rgb_float(path)
+    except ImageReadError as error:
+        raise SystemExit(f"error: {error}") from None
 
 
 def find_frame(folder: Path, name: str) -> Path:
@@ -104,13 +105,15 @@ def load_sequence(frames_dir, depth_dir, cameras_path, reference_dir=None):
 
 def load_style(path, frame_shape, style_size=None) -> torch.Tensor:
     """Style image (H, W, 3) in [0, 1], resized so its short side equals the frames' (or ``style_size``)."""
-    with Image.open(path) as image:
-        image = image.convert("RGB")
-        target = style_size or min(frame_shape[:2])
-        scale = target / min(image.size)
-        size = (max(1, round(image.size[0] * scale)), max(1, round(image.size[1] * scale)))
-        image = image.resize(size, Image.BICUBIC)
-        return torch.from_numpy(np.asarray(image, dtype=np.float32) / 255.0)
+    try:
+        image = open_rgb(path)
+    except ImageReadError as error:
+        raise SystemExit(f"error: {error}") from None
+    target = style_size or min(frame_shape[:2])
+    scale = target / min(image.size)
+    size = (max(1, round(image.size[0] * scale)), max(1, round(image.size[1] * scale)))
+    image = image.resize(size, Image.BICUBIC)
+    return torch.from_numpy(np.asarray(image, dtype=np.float32) / 255.0)
 
 
 def error_maps(frames, depth, K, c2w, gaps, depth_tolerance) -> dict:

@@ -228,12 +228,11 @@ def _save_figure(fig, path: Path) -> Path:
 
 
 def _read_image(path) -> np.ndarray | None:
-    from PIL import Image
+    from stylizednerf.images import ImageReadError, read_rgb
 
     try:
-        with Image.open(path) as image:
-            return np.asarray(image.convert("RGB"))
-    except (OSError, TypeError):
+        return read_rgb(path)
+    except (ImageReadError, TypeError):
         return None
 
 

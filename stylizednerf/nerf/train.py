@@ -23,6 +23,7 @@ import torch
 
 from stylizednerf.cameras import CameraSet, read_cameras
 from stylizednerf.checkpoint import Checkpoint
+from stylizednerf.images import to_uint8
 from stylizednerf.nerf.imagemetrics import lpips_or_none, mse_to_psnr, psnr, ssim
 from stylizednerf.nerf.model import NerfModel, resolve_config
 from stylizednerf.nerf.rays import SceneSpace, camera_rays
@@ -34,13 +35,10 @@ CHECKPOINT_KIND = "pretrain-nerf/2"  # bump when the saved state changes shape
 
 
 def load_image(path: Path, width: int, height: int) -> np.ndarray:
-    from PIL import Image
+    """(H, W, 3) float32 in [0, 1]; ValueError naming the file if unreadable or of the wrong size."""
+    from stylizednerf.images import read_rgb_float
 
-    try:
-        with Image.open(path) as image:
-            array = np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
-    except FileNotFoundError:
-        raise ValueError(f"{path}: image not found") from None
+    array = read_rgb_float(path)  # ImageReadError is a ValueError
     if array.shape[:2] != (height, width):
         raise ValueError(f"{path}: image is {array.shape[1]}x{array.shape[0]}, cameras.json says {width}x{height}")
     return array
@@ -395,10 +393,6 @@ def depth_to_color(depth: torch.Tensor) -> np.ndarray:
     lo, hi = np.percentile(inv, [2, 98])
     norm = np.clip((inv - lo) / max(hi - lo, 1e-9), 0, 1)
     return (colormaps["turbo"](norm)[..., :3] * 255).astype(np.uint8)
-
-
-def to_uint8(image: torch.Tensor) -> np.ndarray:
-    return (image.clamp(0, 1).numpy() * 255 + 0.5).astype(np.uint8)
 
 
 def plot_curve(path: Path, history: list[dict], test_psnr: float | None, best_step: int, title: str) -> None:

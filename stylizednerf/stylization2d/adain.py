@@ -26,14 +26,6 @@ def adain(content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
     return (content.float() - c_mean) / c_std * s_std + s_mean
 
 
-def adain_from_stats(content: torch.Tensor, s_mean: torch.Tensor, s_std: torch.Tensor) -> torch.Tensor:
-    """AdaIN with given target statistics (B or 1, C) or (B or 1, C, 1, 1), e.g. decoded by the VAE."""
-    c_mean, c_std = calc_mean_std(content)
-    s_mean = s_mean.reshape(s_mean.shape[0], -1, 1, 1).float()
-    s_std = s_std.reshape(s_std.shape[0], -1, 1, 1).float()
-    return (content.float() - c_mean) / c_std * s_std + s_mean
-
-
 def blend(content: torch.Tensor, target: torch.Tensor, alpha: float) -> torch.Tensor:
     """Stylization strength: alpha=1 -> the AdaIN target, alpha=0 -> the content features."""
     if alpha == 1.0:

@@ -1,8 +1,8 @@
 """Images for the 2D side: robust loading to RGB, and batched random resized crops on the device.
 
-Loading accepts any PIL mode (grayscale, RGBA/LA and palette with transparency composited on
-white, CMYK, 16-bit grayscale PNG) and returns RGB uint8; an unreadable file stops with one
-line naming it. :class:`ImageBank` keeps a set of images as one zero-padded uint8 tensor on the
+Loading goes through the project's one image reader (:mod:`stylizednerf.images`: any PIL mode,
+16-bit scaled, grey expanded, transparency composited on white) and returns RGB uint8; an
+unreadable file stops with one line naming it. :class:`ImageBank` keeps a set of images as one zero-padded uint8 tensor on the
 device so that a whole batch of random crops is cut with one ``grid_sample`` (no per-sample
 Python work, no host round trip).
 """
@@ -12,27 +12,12 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from stylizednerf.cameras import read_cameras
+from stylizednerf.images import ImageReadError, open_rgb
+from stylizednerf.images import to_uint8 as images_to_uint8
 from stylizednerf.paths import list_images
-
-
-def _to_rgb(image: Image.Image) -> Image.Image:
-    if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
-        array = np.asarray(image, dtype=np.float64)
-        top = 65535.0 if image.mode.startswith("I;16") or array.max() > 255 else 255.0
-        image = Image.fromarray(np.clip(array / top * 255.0 + 0.5, 0, 255).astype(np.uint8), "L")
-    elif image.mode == "F":
-        array = np.asarray(image, dtype=np.float64)
-        image = Image.fromarray(np.clip(array * (255.0 if array.max() <= 1.0 else 1.0), 0, 255).astype(np.uint8), "L")
-    if image.mode == "P" and "transparency" in image.info:
-        image = image.convert("RGBA")
-    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
-        image = image.convert("RGBA")
-        background = Image.new("RGBA", image.size, (255, 255, 255, 255))
-        image = Image.alpha_composite(background, image)
-    return image.convert("RGB")
 
 
 def load_rgb(path, short_side: int | None = None, max_side: int | None = None) -> np.ndarray:
@@ -41,13 +26,10 @@ def load_rgb(path, short_side: int | None = None, max_side: int | None = None) -
     ``short_side``: resize (keeping the aspect ratio) so the shorter side has this length.
     ``max_side``: shrink (never enlarge) so the longer side is at most this.
     """
-    path = Path(path)
     try:
-        with Image.open(path) as image:
-            image.load()
-            image = _to_rgb(image)
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as error:
-        raise SystemExit(f"error: {path}: cannot read image ({error.__class__.__name__}: {error})") from error
+        image = open_rgb(path)
+    except ImageReadError as error:
+        raise SystemExit(f"error: {error}") from None
     width, height = image.size
     scale = 1.0
     if short_side is not None:
@@ -67,8 +49,7 @@ def to_tensor(array: np.ndarray) -> torch.Tensor:
 
 def to_uint8(images: torch.Tensor) -> np.ndarray:
     """(3, H, W) or (B, 3, H, W) float in [0, 1] -> (H, W, 3) or (B, H, W, 3) uint8."""
-    array = (images.detach().float().clamp(0, 1) * 255.0 + 0.5).to(torch.uint8).cpu()
-    return array.movedim(-3, -1).numpy()
+    return images_to_uint8(images.movedim(-3, -1))
 
 
 def content_image_paths(sources) -> list[Path]:

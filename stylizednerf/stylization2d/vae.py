@@ -66,12 +66,3 @@ def vae_loss(x, reconstruction, mu, logvar, kl_weight: float = 0.1):
     recon = (reconstruction - x).pow(2).sum(1).mean()
     kl = kl_divergence(mu, logvar)
     return recon + kl_weight * kl, recon, kl
-
-
-def load_vae(path, map_location="cpu") -> StyleVAE:
-    state = torch.load(path, map_location=map_location, weights_only=True)
-    if not isinstance(state, dict) or "vae" not in state:
-        raise SystemExit(f"error: {path}: not a VAE file (no 'vae' state dict)")
-    vae = StyleVAE(state.get("features", FEATURES), state.get("hidden", HIDDEN), state.get("latent", LATENT))
-    vae.load_state_dict(state["vae"])
-    return vae

@@ -25,6 +25,7 @@ import torch
 from stylizednerf.cameras import CameraSet, read_cameras, write_cameras
 from stylizednerf.checkpoint import Checkpoint, fingerprint, hash_files
 from stylizednerf.fileio import atomic_dir, atomic_save_torch, atomic_write_json
+from stylizednerf.images import ImageReadError, read_rgb_float, to_uint8
 from stylizednerf.provenance import metadata, write_metadata
 from stylizednerf.device import resolve_device as pick_device
 from stylizednerf.settings import RenderPathSettings, RenderSettings, RenderViewsSettings, Settings, StylizeSettings
@@ -42,12 +43,6 @@ def require(path, what: str) -> Path:
     return path
 
 
-def to_uint8(image) -> np.ndarray:
-    if torch.is_tensor(image):  # rounded where the image is: a GPU frame crosses to the host as bytes
-        return (image.detach().float().clamp(0, 1) * 255.0 + 0.5).to(torch.uint8).cpu().numpy()
-    return (np.clip(np.asarray(image, dtype=np.float32), 0, 1) * 255.0 + 0.5).astype(np.uint8)
-
-
 def save_png(path, image) -> None:
     from PIL import Image
 
@@ -55,13 +50,11 @@ def save_png(path, image) -> None:
 
 
 def load_rgb(path) -> torch.Tensor:
-    from PIL import Image
-
+    """(H, W, 3) float32 in [0, 1]; SystemExit with one line naming the file if unreadable."""
     try:
-        with Image.open(path) as im:
-            return torch.from_numpy(np.asarray(im.convert("RGB"), dtype=np.float32) / 255.0)
-    except OSError as error:
-        raise SystemExit(f"error: {path}: cannot read image ({error})") from None
+        return torch.from_numpy(read_rgb_float(path))
+    except ImageReadError as error:
+        raise SystemExit(f"error: {error}") from None
 
 
 # ---- render-views ------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from stylizednerf.checkpoint import hash_files
 from stylizednerf.settings import JointSettings, RenderInterpolationSettings
 from stylizednerf.device import resolve_device
 from stylizednerf.fileio import atomic_dir, atomic_save_torch, atomic_write_json
+from stylizednerf.images import to_uint8
 from stylizednerf.provenance import metadata, write_metadata
 from stylizednerf.stylize import cli
 
@@ -93,8 +94,8 @@ def write_joint_previews(stylizer, styles: list[str], path) -> None:
 
     rows = []
     for s in range(len(styles)):
-        target = cli.to_uint8(stylizer.targets[s, 0])
-        nerf = cli.to_uint8(stylizer.render_training_view(s, 0))
+        target = to_uint8(stylizer.targets[s, 0])
+        nerf = to_uint8(stylizer.render_training_view(s, 0))
         rows.append(np.concatenate([target, nerf], axis=1))
     Image.fromarray(np.concatenate(rows, axis=0)).save(path)
 
