@@ -108,13 +108,16 @@ def adain_frames(frames: torch.Tensor, decoder_path, style_path, device) -> torc
     baseline) or a stylize job's fine-tuned one (its 2D side after mutual/sequential learning)."""
     from stylizednerf.stylization2d.decoder import load_decoder
     from stylizednerf.stylization2d.vgg import VGGEncoder
-    from stylizednerf.stylize.train import decode, style_features
+    from stylizednerf.stylization2d.stylize import adain_target, decode_target
+    from stylizednerf.stylize.train import style_features
 
     encoder, decoder = VGGEncoder().to(device), load_decoder(decoder_path).to(device).eval()
-    style = style_features(encoder, cli.load_rgb(style_path).permute(2, 0, 1)[None].to(device))
+    style = style_features(encoder, cli.load_rgb(style_path).permute(2, 0, 1)[None].to(device))[-1]
     out = []
     for frame in frames:
-        stylized, _, _ = decode(encoder, decoder, frame.permute(2, 0, 1)[None].to(device), style)
+        height, width = frame.shape[:2]
+        target = adain_target(encoder, frame.permute(2, 0, 1)[None].to(device), style)
+        stylized = decode_target(decoder, target, height, width)
         out.append(stylized[0].float().clamp(0, 1).permute(1, 2, 0).cpu())
     return torch.stack(out)
 

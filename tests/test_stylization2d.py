@@ -328,3 +328,24 @@ def test_train_vae_cli(tmp_path):
     assert (out / "latents.png").is_file() and (out / "vae.pt").is_file()
     with pytest.raises(SystemExit, match="unknown setting"):
         main(["train-vae", "--settings", '{"iteratons": 3}', "--styles", str(styles[0]), "--out", str(out)])
+
+
+def test_one_adain_encode_decode(encoder):
+    """stylize-2d, the stylize trainer's 2D targets and the bench's per-frame AdaIN all decode
+    ``adain_target``: AdaIN of the padded content's relu4_1 with the style's statistics."""
+    from stylizednerf.stylization2d.stylize import adain_target, decode_target, encode_style
+
+    decoder = Decoder().eval()
+    images = torch.rand(2, 3, 21, 30, generator=_generator(11))
+    style = torch.rand(1, 3, 24, 32, generator=_generator(12))
+    feat = encode_style(style, decoder, encoder)
+    with torch.no_grad():
+        content_feat = encoder(pad_to_multiple(images))
+        target = adain_target(encoder, images, feat)
+        assert torch.equal(target, adain(content_feat, feat))  # alpha 1: the AdaIN target itself
+        half = adain_target(encoder, images, feat, alpha=0.5)
+        assert torch.equal(half, blend(content_feat.float(), adain(content_feat, feat), 0.5))
+        assert not torch.equal(half, target)
+        expected = decode_target(decoder, target, 21, 30).float().clamp(0, 1)
+        assert torch.equal(crop_to(decoder(target), 21, 30), decode_target(decoder, target, 21, 30))
+    assert torch.equal(stylize_images(images, style, decoder, encoder), expected)

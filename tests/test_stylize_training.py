@@ -381,3 +381,26 @@ def test_cuda_graph_style_steps_equal_eager_steps():
     # new targets reach the captured graph (copied into its buffer)
     graphed.targets, eager.targets = 1.0 - target, 1.0 - target
     assert graphed.nerf_step()["mimic"].item() == pytest.approx(eager.nerf_step()["mimic"].item(), rel=1e-4)
+
+
+def test_stylizer_2d_targets_are_the_one_adain_target(encoder):
+    """The trainer's AdaIN targets (encoded once) and its decoder's views use the 2D side's
+    ``adain_target``/``decode_target``: the per-frame baseline and the mutual learning agree."""
+    from stylizednerf.stylization2d.decoder import Decoder
+    from stylizednerf.stylization2d.stylize import adain_target, decode_target
+    from stylizednerf.stylize.field import FrozenField
+
+    cameras = _cameras(n=3)
+    torch.manual_seed(0)
+    stylizer = Stylizer(TINY, FrozenField(_tiny_nerf(cameras)), _views(cameras), encoder, Decoder(),
+                        torch.rand(1, 3, 32, 32), torch.zeros(32), torch.full((32,), 0.5), "cpu", seed=0)
+    content = stylizer.views.rgb.permute(0, 3, 1, 2).float()
+    with torch.no_grad():
+        step = TINY["batch_views"]  # in the trainer's batches: a convolution's sums depend on the batch
+        expected = torch.cat([adain_target(encoder, content[i:i + step], stylizer.style_feats[-1])
+                              for i in range(0, len(content), step)])
+        assert torch.equal(stylizer.targets_2d, expected)
+        H, W = stylizer.views.size
+        decoded = torch.cat([decode_target(stylizer.decoder, expected[i:i + step], H, W)
+                             for i in range(0, len(content), step)]).float().clamp(0, 1).permute(0, 2, 3, 1)
+    assert torch.equal(stylizer.stylize_views(), decoded)

@@ -30,6 +30,20 @@ def _encode_style(encoder, style: torch.Tensor) -> torch.Tensor:
     return encoder(pad_to_multiple(style) if min(style.shape[-2:]) < 8 else style)
 
 
+def adain_target(encoder, content: torch.Tensor, style_feat: torch.Tensor, alpha: float = 1.0) -> torch.Tensor:
+    """What the decoder decodes: AdaIN of the relu4_1 features of contents (B, 3, H, W) in [0, 1]
+    (reflect-padded to multiples of 8) with the statistics of ``style_feat`` (1 or B, 512, h, w),
+    blended with the content features by ``alpha``. The one AdaIN encode step of the project."""
+    content_feat = encoder(pad_to_multiple(content))
+    target = adain(content_feat, style_feat)
+    return target if alpha == 1.0 else blend(content_feat.float(), target, alpha)
+
+
+def decode_target(decoder, target: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """The decoder's image of AdaIN targets, cropped back to the contents' ``height`` x ``width``."""
+    return crop_to(decoder(target), height, width)
+
+
 @torch.no_grad()
 def encode_style(style: torch.Tensor, decoder, encoder) -> torch.Tensor:
     """relu4_1 features of one style image (1, 3, h, w), as :func:`stylize_images` computes them
@@ -62,11 +76,9 @@ def stylize_images(images: torch.Tensor, style: torch.Tensor, decoder, encoder, 
         step = images.shape[0] if grad else batch_size
         for start in range(0, images.shape[0], step):
             chunk = images[start:start + step].to(device)
-            content_feat = encoder(pad_to_multiple(chunk))
             style_feat = shared_style if shared_style is not None else _encode_style(
                 encoder, style[start:start + step])
-            target = blend(content_feat.float(), adain(content_feat, style_feat), alpha)
-            out = crop_to(decoder(target), height, width).float()
+            out = decode_target(decoder, adain_target(encoder, chunk, style_feat, alpha), height, width).float()
             outputs.append(out.clamp(0, 1) if clamp else out)
     return torch.cat(outputs)
 

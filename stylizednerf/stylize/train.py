@@ -30,8 +30,8 @@ import torch
 from tqdm import tqdm
 
 from stylizednerf.settings import TRAINER_KEYS, SettingsError, StyleTrainerSettings
-from stylizednerf.stylization2d.adain import adain
-from stylizednerf.stylization2d.decoder import crop_to, pad_to_multiple
+from stylizednerf.stylization2d.decoder import crop_to
+from stylizednerf.stylization2d.stylize import adain_target, decode_target
 from stylizednerf.stylize.latents import StyleLatents
 from stylizednerf.stylize.ray_cache import cache_training_views
 from stylizednerf.stylize.losses import consistency_loss_cached, mimic_loss, neighbour_pairs
@@ -118,19 +118,6 @@ def style_features(encoder, style_rgb: torch.Tensor) -> list[torch.Tensor]:
 
     with torch.no_grad():
         return [f.detach() for f in encoder.features(pad_to_multiple(style_rgb))]
-
-
-def decode(encoder, decoder, content: torch.Tensor, style_feats: list[torch.Tensor]):
-    """AdaIN stylization of contents (B, 3, H, W): ``(output cropped to H x W, full output, target)``."""
-    height, width = content.shape[-2:]
-    target = adain_targets(encoder, content, style_feats)
-    full = decoder(target)
-    return crop_to(full, height, width), full, target
-
-
-def adain_targets(encoder, content: torch.Tensor, style_feats: list[torch.Tensor]) -> torch.Tensor:
-    """The AdaIN targets (B, 512, h, w) of contents (B, 3, H, W): what the decoder decodes."""
-    return adain(encoder(pad_to_multiple(content)), style_feats[-1])
 
 
 class _PhaseClock:
@@ -306,7 +293,7 @@ class Stylizer:
         H, W = self.views.size
         for start in range(0, self.views.count, self.s["batch_views"]):
             with self._amp():
-                output = crop_to(self.decoder(self.targets_2d[start:start + self.s["batch_views"]]), H, W)
+                output = decode_target(self.decoder, self.targets_2d[start:start + self.s["batch_views"]], H, W)
             out.append(output.float().clamp(0, 1).permute(0, 2, 3, 1))
         return torch.cat(out)
 
@@ -350,7 +337,7 @@ class Stylizer:
         for start in range(0, self.views.count, self.s["batch_views"]):
             content = self.views.rgb[start:start + self.s["batch_views"]].permute(0, 3, 1, 2).float()
             with self._amp():
-                out.append(adain_targets(self.encoder, content, self.style_feats).float())
+                out.append(adain_target(self.encoder, content, self.style_feats[-1]).float())
         return torch.cat(out)
 
     # ---- 3D side -------------------------------------------------------------------------
