@@ -23,6 +23,7 @@ import torch
 
 from stylizednerf.cameras import CameraSet, read_cameras
 from stylizednerf.checkpoint import Checkpoint
+from stylizednerf.cuda_graph import capture_step
 from stylizednerf.images import to_uint8
 from stylizednerf.nerf.imagemetrics import lpips_or_none, mse_to_psnr, psnr, ssim
 from stylizednerf.nerf.model import NerfModel, resolve_config
@@ -177,6 +178,10 @@ class Trainer:
 
     def _eager_step(self, loss_fn) -> None:
         self.optimizer.zero_grad(set_to_none=True)
+        self._update(loss_fn)
+
+    def _update(self, loss_fn) -> None:
+        """The step after zeroing the gradients: what the CUDA graph records."""
         total, mse = loss_fn()
         total.backward()
         self.optimizer.step()
@@ -196,19 +201,8 @@ class Trainer:
                 self.use_compile = False
         if self.use_graph:
             try:
-                stream = torch.cuda.Stream()
-                stream.wait_stream(torch.cuda.current_stream())
-                with torch.cuda.stream(stream):
-                    for _ in range(3):  # warm-up on a side stream, as torch.cuda.graphs requires
-                        self._eager_step(loss_fn)
-                torch.cuda.current_stream().wait_stream(stream)
-                graph = torch.cuda.CUDAGraph()
-                self.optimizer.zero_grad(set_to_none=True)
-                with torch.cuda.graph(graph):
-                    total, mse = loss_fn()
-                    total.backward()
-                    self.optimizer.step()
-                    self.mse_sum.add_(mse)
+                graph, _ = capture_step(lambda: self._update(loss_fn), warmup_step=lambda: self._eager_step(loss_fn),
+                                        before_capture=lambda: self.optimizer.zero_grad(set_to_none=True))
                 self.graph = graph
                 self.log("CUDA graph: captured")
                 return graph.replay

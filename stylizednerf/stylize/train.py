@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import torch
 from tqdm import tqdm
 
+from stylizednerf.cuda_graph import capture_step
 from stylizednerf.settings import TRAINER_KEYS, SettingsError, StyleTrainerSettings
 from stylizednerf.stylization2d.decoder import crop_to
 from stylizednerf.stylization2d.stylize import adain_target, decode_target
@@ -400,17 +401,9 @@ class Stylizer:
                      if p in self.nerf_opt.state}
         try:
             self._graph_index = index.clone()
-            stream = torch.cuda.Stream()
-            stream.wait_stream(torch.cuda.current_stream())
-            with torch.cuda.stream(stream):
-                for _ in range(3):  # warm-up on a side stream, as torch.cuda.graphs requires
-                    self._nerf_update(self._graph_index)
-            torch.cuda.current_stream().wait_stream(stream)
-            graph = torch.cuda.CUDAGraph()
-            self.nerf_opt.zero_grad(set_to_none=True)
-            with torch.cuda.graph(graph):
-                self._graph_record = self._nerf_update(self._graph_index)
-            self._graph = graph
+            self._graph, self._graph_record = capture_step(
+                lambda: self._nerf_update(self._graph_index),
+                before_capture=lambda: self.nerf_opt.zero_grad(set_to_none=True))
         except Exception as error:  # noqa: BLE001  no graph: eager steps, same numbers
             print(f"note: CUDA graph capture of the style-module step failed ({type(error).__name__}: {error}); "
                   "eager steps", flush=True)
