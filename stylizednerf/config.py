@@ -146,23 +146,3 @@ def check_config(config: dict, schema_path) -> tuple[dict, list[str]]:
     for name, value in config["styles"].items():
         config["styles"][name] = _check_style(name, value)
     return config, skipped
-
-
-def parse_settings(text: str, defaults: dict | None = None, section: str = "settings") -> dict:
-    """A stage's ``--settings`` JSON as a dict; one-line SystemExit on bad JSON or unknown keys.
-
-    With ``defaults``, keys outside it are rejected, named as ``<section>.<key>`` (the config key).
-    """
-    import json
-
-    try:
-        settings = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise SystemExit(f"error: --settings is not valid JSON ({error})") from None
-    if not isinstance(settings, dict):
-        raise SystemExit("error: --settings must be a JSON object")
-    if defaults is not None:
-        unknown = sorted(set(settings) - set(defaults))
-        if unknown:
-            raise SystemExit(f"error: {section}.{unknown[0]}: unknown setting")
-    return settings
