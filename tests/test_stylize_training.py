@@ -76,7 +76,7 @@ def test_fused_geometry_sampling_matches_the_nerf_api():
     assert fused.weights.sum() > 0
 
 
-def test_fit_reports_per_view_codes_and_the_mean_latent(encoder):
+def test_fit_reports_per_view_codes_and_the_mean_latent(encoder, monkeypatch):
     """``fit`` measures the trained NeRF against its targets with each view's code and with the
     style's mean latent: equal when every code is the mean, different when the codes differ."""
     from stylizednerf.stylization2d.decoder import Decoder
@@ -95,6 +95,14 @@ def test_fit_reports_per_view_codes_and_the_mean_latent(encoder):
         stylizer.latents.codes.copy_(stylizer.latents.mu.expand_as(stylizer.latents.codes))
     same = stylizer.fit()
     assert abs(same["mean_latent_psnr"] - same["mimic_psnr"]) < 1e-4
+    # past FIT_PIXELS training pixels, a fixed random subset of them: an estimate of the same MSE
+    import stylizednerf.stylize.train as train
+
+    full = stylizer.fit()["mimic_mse"]
+    monkeypatch.setattr(train, "FIT_PIXELS", 600)  # of 3 x 16 x 24 = 1152
+    part = stylizer.fit()["mimic_mse"]
+    assert part != full and abs(part - full) < 0.25 * full
+    assert stylizer.fit()["mimic_mse"] == part  # the subset is drawn with its own seed
 
 
 @pytest.mark.parametrize("mutual", [True, False])
