@@ -21,21 +21,19 @@ import torch.nn.functional as F
 from torch import nn
 
 
-ENCODING_DEFAULTS = {"levels": 16, "features": 2, "log2_table": 19, "base_resolution": 16, "max_resolution": 2048}
-
-
 def build_encoding(encoding: dict | None):
-    """The module's own position encoding: None, or ``{"kind": "hash", levels, features,
-    log2_table, base_resolution, max_resolution}`` (missing sizes: :data:`ENCODING_DEFAULTS`)."""
+    """The module's own position encoding: None, or ``{"kind": "hash", levels, log2_table,
+    base_resolution, max_resolution}`` (the stylize settings' ``encoding_*``; a missing size takes
+    :class:`HashEncoding`'s default)."""
     if not encoding or encoding.get("kind", "none") == "none":
         return None
     if encoding["kind"] != "hash":
         raise ValueError(f"unknown style-module encoding '{encoding['kind']}' (hash or none)")
     from stylizednerf.nerf.fields import HashEncoding
 
-    sizes = {**ENCODING_DEFAULTS, **{k: v for k, v in encoding.items() if k != "kind"}}
-    return HashEncoding(sizes["levels"], sizes["features"], sizes["log2_table"], sizes["base_resolution"],
-                        sizes["max_resolution"])
+    names = {"levels": "levels", "features": "features", "log2_table": "log2_table",
+             "base_resolution": "base_res", "max_resolution": "max_res"}
+    return HashEncoding(**{names[k]: v for k, v in encoding.items() if k != "kind"})
 
 
 class StyleModule(nn.Module):
@@ -47,7 +45,6 @@ class StyleModule(nn.Module):
         self.feature_dim = feature_dim  # the frozen field's features per sample
         self.latent_dim = latent_dim
         self.encoding = build_encoding(encoding)
-        self.encoding_config = dict(encoding) if self.encoding is not None else None
         self.geometry_features = bool(geometry_features)
         if not self.geometry_features and self.encoding is None:
             raise ValueError("the style module needs geometry features or its own encoding")

@@ -23,6 +23,7 @@ NeRF or the decoder are built:
 * ``encoder.features(rgb) -> [relu1_1, .., relu4_1]`` and ``decoder(relu4_1 target) -> rgb``.
 """
 
+import math
 import time
 from dataclasses import dataclass
 
@@ -80,9 +81,9 @@ def style_module_params(module: StyleModule, settings: dict) -> list[dict]:
 
 
 def mimic_psnr(rendered: torch.Tensor, targets: torch.Tensor) -> dict:
-    """How well the stylized NeRF fits its 2D targets: MSE and PSNR (dB) over all training pixels."""
+    """How well the stylized NeRF fits its 2D targets: MSE and PSNR (dB) of rendered against target colours."""
     mse = float(((rendered.float() - targets.float()) ** 2).mean())
-    return {"mimic_mse": mse, "mimic_psnr": float(-10.0 * torch.log10(torch.tensor(max(mse, 1e-12))))}
+    return {"mimic_mse": mse, "mimic_psnr": -10.0 * math.log10(max(mse, 1e-12))}
 
 
 def resolve_settings(settings: dict) -> dict:
@@ -433,23 +434,20 @@ class Stylizer:
         return torch.cat(rgbs).reshape(height, width, 3).clamp(0, 1), torch.cat(depths).reshape(height, width)
 
     @torch.no_grad()
-    def render_training_views(self, mean_latent: bool = False) -> torch.Tensor:
-        """Every training view (V, H, W, 3) under its own code, or under the style's mean latent
-        (what a rendered path uses)."""
+    def render_training_views(self) -> torch.Tensor:
         H, W = self.views.size
-        code = (lambda i: self.latents.mean()) if mean_latent else (
-            lambda i: self.latents(torch.tensor(i, device=self.device)))
         if self.ray_cache is not None:
             pixels = torch.arange(H * W, device=self.device)
             out = []
             for i in range(self.views.count):
-                latent = code(i)
+                latent = self.latents(torch.tensor(i, device=self.device))
                 with self._amp():
                     rgb = self.ray_cache.render(self.style_module, i * H * W + pixels, latent, self.s["background"])
                 out.append(rgb.float().clamp(0, 1).reshape(H, W, 3))
             return torch.stack(out)
         return torch.stack([
-            self.render_image(self.views.K[i], self.views.c2w[i], H, W, code(i))[0] for i in range(self.views.count)])
+            self.render_image(self.views.K[i], self.views.c2w[i], H, W, self.latents(torch.tensor(i, device=self.device)))[0]
+            for i in range(self.views.count)])
 
     # ---- checkpoints ---------------------------------------------------------------------
     def state(self, phase_index: int, step: int) -> dict:
