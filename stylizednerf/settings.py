@@ -110,6 +110,11 @@ class Settings:
                 if not isinstance(value, dict):
                     raise SettingsError(f"error: {stage_name}: setting '{_prefix}{name}' must be an object")
                 value = sub.from_dict(value, f"{_prefix}{name}.", stage_name)
+            elif not is_runtime(known[name]):  # the schema's choices: a stage run by hand gets no config check
+                allowed = schema_property(known[name].metadata["source"]).get("enum")
+                if allowed is not None and value not in allowed:
+                    raise SettingsError(f"error: {stage_name}: setting '{_prefix}{name}' must be one of "
+                                        f"{', '.join(map(str, allowed))}, not {value!r}")
             kwargs[name] = value
         return cls(**kwargs)
 

@@ -114,6 +114,14 @@ CLI_ARGS = {
 }
 
 
+def test_a_value_outside_the_schemas_choices_is_one_line_naming_the_key():
+    with pytest.raises(S.SettingsError, match=r"^error: stylize: setting 'encoding' must be one of hash, none, not 'pe'$"):
+        S.StylizeSettings.from_dict({"encoding": "pe"})
+    with pytest.raises(S.SettingsError, match=r"^error: pretrain-nerf: setting 'fast.grid_sampling' must be one of"):
+        S.NerfSettings.from_dict({"fast": {"grid_sampling": "uniform"}})
+    assert S.StylizeSettings.from_dict({"encoding": "none"}).encoding == "none"
+
+
 def test_issue_runtime_settings_are_marked_runtime():
     assert {"compile", "cuda_graph", "render_chunk", "log_every", "checkpoint_every"} <= \
         S.NerfSettings.runtime_names()
