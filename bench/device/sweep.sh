@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# There, after setup.sh: a settings sweep of the stylized NeRF, one bench.sh process per variant, all
+# at once on the one GPU (their times and FPS overlap: quality only, not speed), then the best
+# variant alone on more styles (its times and FPS are then clean). Start it with setsid; poll
+# results/sweep_NAME.log for SWEEP_DONE. Pack results with: bash bench/device/sweep.sh --pack NAME
+#
+# usage: bench/device/sweep.sh NAME "STYLE ..." "MORE STYLE ..." VARIANT=JSON ...
+#   best = the highest mean style retained among the variants whose mean RMSE and LPIPS ratios to
+#   per-frame AdaIN are <= 0.5 at every gap (the issue-14 bound); the highest overall if none is.
+cd "$(dirname "$0")/../.."
+if [ "$1" = "--pack" ]; then  # bench.json, frame grids, logs, losses: a small tarball for $OUT
+  find "results/bench" -path "results/bench/$2*" \( -name bench.json -o -name '*.jpg' -o -name '*.log' \
+    -o -name losses.json -o -name metadata.json \) -print0 | tar --null -czf "$3" -T - results/*.log
+  exit
+fi
+name=$1 styles=$2 more=$3
+shift 3
+log=results/sweep_$name.log
+export OMP_NUM_THREADS=2  # several processes share 16 cores
+{
+  echo "sweep $name: $(date -u +%T) variants: $*"
+  for item in "$@"; do
+    bash bench/device/bench.sh "${name}_${item%%=*}" --styles $styles --variant "$item" &
+  done
+  wait
+  echo "phase 1 done $(date -u +%T)"
+  best=$(python3 - "$name" "$@" <<'PY'
+import json, sys
+from pathlib import Path
+
+name, items = sys.argv[1], sys.argv[2:]
+scores = []
+for item in items:
+    variant = item.split("=", 1)[0]
+    path = Path(f"results/bench/{name}_{variant}/bench.json")
+    if not path.exists():
+        continue
+    s = json.loads(path.read_text())["summary"].get(variant, {})
+    ratios = [v for k, v in s.items() if "ratio" in k]
+    if "style_retained_mean" in s:
+        scores.append((bool(ratios) and max(ratios) <= 0.5, s["style_retained_mean"], item))
+        print(variant, s, file=sys.stderr)
+print(max(scores)[2] if scores else "")
+PY
+)
+  echo "best: $best"
+  if [ -n "$best" ] && [ -n "$more" ]; then
+    bash bench/device/bench.sh "${name}_more_${best%%=*}" --styles $more --variant "$best"
+  fi
+  echo "SWEEP_DONE $(date -u +%T)"
+} > "$log" 2>&1
