@@ -394,6 +394,9 @@ class StyleTrainerSettings(Settings):
     mimic_weight: float
     mimic_2d_weight: float
     mimic_2d_pixels: int
+    style_3d_weight: float
+    style_3d_patch: int
+    style_3d_patches: int
     prior_weight: float
     point_tolerance: float
     neighbours: int

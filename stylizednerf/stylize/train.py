@@ -372,17 +372,57 @@ class Stylizer:
     def nerf_step(self) -> dict:
         V, (H, W) = self.views.count, self.views.size
         index = self._to_device(torch.randint(V * H * W, (self.s["rays"],), generator=self.generator))
+        patches = self._patch_corners() if self.s["style_3d_weight"] > 0 else None
         if self.use_graph:
             if self._graph is None:
-                self._capture_nerf_step(index)
+                self._capture_nerf_step(index, patches)
             if self._graph is not None:
                 self._graph_index.copy_(index, non_blocking=True)
+                if patches is not None:
+                    self._graph_patches.copy_(patches, non_blocking=True)
                 self._graph.replay()
                 return {k: v.clone() for k, v in self._graph_record.items()}
-        return self._nerf_update(index)
+        return self._nerf_update(index, patches)
 
-    def _nerf_update(self, index: torch.Tensor) -> dict:
-        """One style-module step on the training pixels ``index`` (R,) (view-major flat indices)."""
+    def _patch_side(self) -> int:
+        H, W = self.views.size
+        return min(self.s["style_3d_patch"], H, W)
+
+    def _patch_corners(self) -> torch.Tensor:
+        """(P,) flat training-pixel index of the top-left corner of ``style_3d_patches`` random
+        square patches (random view and place), for the 3D style term."""
+        V, (H, W), side = self.views.count, self.views.size, self._patch_side()
+        count = self.s["style_3d_patches"]
+        view = torch.randint(V, (count,), generator=self.generator)
+        top = torch.randint(H - side + 1, (count,), generator=self.generator)
+        left = torch.randint(W - side + 1, (count,), generator=self.generator)
+        return self._to_device((view * H + top) * W + left)
+
+    def _patch_style_loss(self, corners: torch.Tensor) -> torch.Tensor:
+        """The style loss (the decoder's, against the style image) of the stylized NeRF's renderings
+        of square patches of training views whose top-left pixels are ``corners`` (P,).
+
+        L_mimic alone fits a view-independent field to 2D targets whose brushwork differs from view
+        to view: the per-pixel mean of those targets keeps the palette and blurs the strokes away
+        (BENCHMARKS.md, issue 14). This term asks the field's own renderings for the painting's
+        feature statistics, which a consistent texture can meet."""
+        H, W = self.views.size
+        side = self._patch_side()
+        rows, cols = torch.meshgrid(torch.arange(side, device=corners.device), torch.arange(side, device=corners.device),
+                                    indexing="ij")
+        index = (corners[:, None] + (rows * W + cols).reshape(1, -1)).reshape(-1)
+        view, pixel = index // (H * W), index % (H * W)
+        rgb = self.render_pixels(view, pixel // W, pixel % W, self.latents(view))
+        image = rgb.reshape(-1, side, side, 3).permute(0, 3, 1, 2)
+        from stylizednerf.stylization2d.losses import style_loss
+
+        with self._amp():
+            features = self.encoder.features(image)
+        return style_loss(features, self.style_feats)
+
+    def _nerf_update(self, index: torch.Tensor, patches: torch.Tensor | None = None) -> dict:
+        """One style-module step on the training pixels ``index`` (R,) (view-major flat indices),
+        with the 3D style term on the patches at ``patches`` (P,) when given."""
         H, W = self.views.size
         view, pixel = index // (H * W), index % (H * W)
         v, u = pixel // W, pixel % W
@@ -390,12 +430,18 @@ class Stylizer:
         l_mimic = mimic_loss(rgb, self.targets[view, v, u])
         l_prior = self.latents.prior(self.s["prior_weight"])
         loss = self.s["mimic_weight"] * l_mimic + l_prior
+        record = {"mimic": l_mimic, "prior": l_prior}
+        if patches is not None:
+            l_style = self._patch_style_loss(patches)
+            loss = loss + self.s["style_3d_weight"] * l_style
+            record["style_3d"] = l_style
         self.nerf_opt.zero_grad(set_to_none=True)
         loss.backward()
         self.nerf_opt.step()
-        return {"mimic": l_mimic.detach(), "prior": l_prior.detach(), "loss": loss.detach()}
+        record["loss"] = loss
+        return {k: v.detach() for k, v in record.items()}
 
-    def _capture_nerf_step(self, index: torch.Tensor) -> None:
+    def _capture_nerf_step(self, index: torch.Tensor, patches: torch.Tensor | None = None) -> None:
         """Record the style-module step as one CUDA graph (a few hundred small kernels, which the
         host launches slower than the GPU runs them). The warm-up steps that capture needs are
         undone: parameters and optimiser state are restored in place, so the run is unchanged."""
@@ -405,8 +451,9 @@ class Stylizer:
                      if p in self.nerf_opt.state}
         try:
             self._graph_index = index.clone()
+            self._graph_patches = None if patches is None else patches.clone()
             self._graph, self._graph_record = capture_step(
-                lambda: self._nerf_update(self._graph_index),
+                lambda: self._nerf_update(self._graph_index, self._graph_patches),
                 before_capture=lambda: self.nerf_opt.zero_grad(set_to_none=True))
         except Exception as error:  # noqa: BLE001  no graph: eager steps, same numbers
             print(f"note: CUDA graph capture of the style-module step failed ({type(error).__name__}: {error}); "
