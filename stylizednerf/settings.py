@@ -397,6 +397,7 @@ class StyleTrainerSettings(Settings):
     style_3d_weight: float
     style_3d_patch: int
     style_3d_patches: int
+    style_3d_every: int
     prior_weight: float
     point_tolerance: float
     neighbours: int

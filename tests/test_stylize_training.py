@@ -208,6 +208,24 @@ def test_3d_style_term_moves_the_renderings_towards_the_style(encoder):
     assert results[0.05][1] < 0.8 * results[0.0][1], results
 
 
+def test_3d_style_term_every_few_steps(encoder):
+    """``style_3d_every`` = 3: the term is in about a third of the style-module steps, and the
+    training log keeps every step (with its own losses)."""
+    from stylizednerf.stylization2d.decoder import Decoder
+    from stylizednerf.stylize.field import FrozenField
+
+    cameras = _cameras(n=3)
+    settings = {**TINY, "rounds": 1, "decoder_steps": 1, "nerf_steps": 60, "style_3d_weight": 0.1,
+                "style_3d_patch": 8, "style_3d_every": 3}
+    stylizer = Stylizer(settings, FrozenField(_tiny_nerf(cameras)), _views(cameras), encoder, Decoder(),
+                        torch.rand(1, 3, 32, 32), torch.zeros(32), torch.full((32,), 0.1), "cpu")
+    log = stylizer.run(progress=False)
+    nerf_rows = [r for r in log if r["phase"] == "nerf"]
+    assert len(nerf_rows) == 60 and all("mimic" in r and np.isfinite(r["loss"]) for r in nerf_rows)
+    with_term = sum("style_3d" in r for r in nerf_rows)
+    assert 10 <= with_term <= 30, with_term  # binomial(60, 1/3): mean 20
+
+
 def test_checkpoint_resume_gives_the_same_result(encoder, tmp_path):
     from stylizednerf.stylization2d.decoder import Decoder
     from stylizednerf.stylize.field import FrozenField
@@ -410,8 +428,8 @@ def test_ray_cache_gives_the_same_renders_and_steps(encoder, encoding):
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA graphs need CUDA")
-@pytest.mark.parametrize("style_3d_weight", [0.0, 0.5])
-def test_cuda_graph_style_steps_equal_eager_steps(style_3d_weight):
+@pytest.mark.parametrize("style_3d_weight, style_3d_every", [(0.0, 1), (0.5, 1), (0.5, 2)])
+def test_cuda_graph_style_steps_equal_eager_steps(style_3d_weight, style_3d_every):
     """The style-module step replayed as a CUDA graph gives the eager step's losses and weights,
     and capturing it (with its warm-up steps) leaves the run unchanged."""
     from stylizednerf.stylization2d.decoder import Decoder
@@ -424,7 +442,7 @@ def test_cuda_graph_style_steps_equal_eager_steps(style_3d_weight):
     field = FrozenField(_tiny_nerf(cameras).cuda())
     args = (field, _views(cameras), encoder, Decoder(), torch.rand(1, 3, 32, 32), torch.zeros(32),
             torch.full((32,), 0.1), "cuda")
-    settings = {**TINY, "style_3d_weight": style_3d_weight, "style_3d_patch": 8}
+    settings = {**TINY, "style_3d_weight": style_3d_weight, "style_3d_patch": 8, "style_3d_every": style_3d_every}
     graphed = Stylizer({**settings, "cuda_graph": True}, *args, seed=3)
     eager = Stylizer({**settings, "cuda_graph": False}, *args, seed=3)
     eager.style_module.load_state_dict(graphed.style_module.state_dict())
@@ -433,7 +451,7 @@ def test_cuda_graph_style_steps_equal_eager_steps(style_3d_weight):
     graphed.targets, eager.targets = target.clone(), target.clone()
     a = [graphed.nerf_step()["loss"].item() for _ in range(6)]
     b = [eager.nerf_step()["loss"].item() for _ in range(6)]
-    assert graphed._graph is not None and eager._graph is None
+    assert len(graphed._graphs) == (2 if style_3d_every > 1 else 1) and not eager._graphs
     assert a == pytest.approx(b, rel=1e-4, abs=1e-6)
     assert a[-1] < a[0]  # it trains
     for p, q in zip(graphed.style_module.parameters(), eager.style_module.parameters()):

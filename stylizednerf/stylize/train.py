@@ -185,7 +185,7 @@ class Stylizer:
         cuda = self.device.type == "cuda"
         # the style-module step replays as one CUDA graph when its shapes are fixed (the ray cache)
         self.use_graph = cuda and self.ray_cache is not None and bool(self.s["cuda_graph"])
-        self._graph = None
+        self._graphs = {}  # with the 3D style term or not -> (graph, index buffer, patch buffer, losses)
         nerf_adam = {"fused": True, "capturable": True} if self.use_graph else {"fused": cuda}
         self.decoder_opt = torch.optim.Adam(self.decoder.parameters(), lr=self.s["decoder_lr"], fused=cuda)
         self.nerf_opt = torch.optim.Adam([
@@ -372,17 +372,27 @@ class Stylizer:
     def nerf_step(self) -> dict:
         V, (H, W) = self.views.count, self.views.size
         index = self._to_device(torch.randint(V * H * W, (self.s["rays"],), generator=self.generator))
-        patches = self._patch_corners() if self.s["style_3d_weight"] > 0 else None
+        patches = self._patch_corners() if self._style_3d_now() else None
         if self.use_graph:
-            if self._graph is None:
+            key = patches is not None  # one graph per step shape: with and without the 3D style term
+            if key not in self._graphs:
                 self._capture_nerf_step(index, patches)
-            if self._graph is not None:
-                self._graph_index.copy_(index, non_blocking=True)
+            if key in self._graphs:
+                graph, index_buffer, patch_buffer, record = self._graphs[key]
+                index_buffer.copy_(index, non_blocking=True)
                 if patches is not None:
-                    self._graph_patches.copy_(patches, non_blocking=True)
-                self._graph.replay()
-                return {k: v.clone() for k, v in self._graph_record.items()}
+                    patch_buffer.copy_(patches, non_blocking=True)
+                graph.replay()
+                return {k: v.clone() for k, v in record.items()}
         return self._nerf_update(index, patches)
+
+    def _style_3d_now(self) -> bool:
+        """Whether this style-module step has the 3D style term: on average one step in
+        ``style_3d_every``, drawn from the run's generator (so a resumed run draws the same)."""
+        if self.s["style_3d_weight"] <= 0:
+            return False
+        every = self.s["style_3d_every"]
+        return every <= 1 or bool(torch.rand((), generator=self.generator) < 1.0 / every)
 
     def _patch_side(self) -> int:
         H, W = self.views.size
@@ -450,15 +460,16 @@ class Stylizer:
         had_state = {id(p): {k: v.clone() for k, v in self.nerf_opt.state[p].items()} for p in params
                      if p in self.nerf_opt.state}
         try:
-            self._graph_index = index.clone()
-            self._graph_patches = None if patches is None else patches.clone()
-            self._graph, self._graph_record = capture_step(
-                lambda: self._nerf_update(self._graph_index, self._graph_patches),
+            index_buffer = index.clone()
+            patch_buffer = None if patches is None else patches.clone()
+            graph, record = capture_step(
+                lambda: self._nerf_update(index_buffer, patch_buffer),
                 before_capture=lambda: self.nerf_opt.zero_grad(set_to_none=True))
+            self._graphs[patches is not None] = (graph, index_buffer, patch_buffer, record)
         except Exception as error:  # noqa: BLE001  no graph: eager steps, same numbers
             print(f"note: CUDA graph capture of the style-module step failed ({type(error).__name__}: {error}); "
                   "eager steps", flush=True)
-            self.use_graph, self._graph = False, None
+            self.use_graph, self._graphs = False, {}
             torch.cuda.synchronize()
         with torch.no_grad():
             for p, value in zip(params, saved):
@@ -596,13 +607,13 @@ class Stylizer:
 
 def flush_losses(pending: list[tuple[dict, dict]], log: list[dict]) -> None:
     """Move the steps' loss tensors (``pending``: (losses, where) per step) into ``log`` as floats,
-    each row with its ``where`` keys: one host sync for many steps."""
+    each row with its ``where`` keys: one host sync for many steps. Steps may log different
+    losses (the 3D style term is not in every step)."""
     if not pending:
         return
-    keys = list(pending[0][0])
-    values = torch.stack([torch.stack([r[k].float() for k in keys]) for r, _ in pending]).tolist()
-    for (_, where), row in zip(pending, values):
-        log.append({**dict(zip(keys, row)), **where})
+    values = iter(torch.stack([v.float().reshape(()) for losses, _ in pending for v in losses.values()]).tolist())
+    for losses, where in pending:
+        log.append({**{k: next(values) for k in losses}, **where})
     pending.clear()
 
 
