@@ -18,12 +18,15 @@ import torch
 from tqdm import tqdm
 
 from stylizednerf.settings import JointSettings
+from stylizednerf.stylization2d.losses import style_loss
 from stylizednerf.stylize.latents import StyleLatents
 from stylizednerf.stylize.losses import mimic_loss
+from stylizednerf.stylize.patches import patch_corners, patch_pixels, patch_side, style_term_now
 from stylizednerf.stylize.ray_cache import cache_training_views
 from stylizednerf.stylize.rays import pixel_rays
 from stylizednerf.stylize.style_module import StyleModule, render_samples
-from stylizednerf.stylize.train import LOG_EVERY, flush_losses, module_options, resolve_settings, style_module_params
+from stylizednerf.stylize.train import (LOG_EVERY, flush_losses, module_options, resolve_settings, style_features,
+                                       style_module_params)
 
 JOINT_DEFAULTS = {"joint_steps": JointSettings().joint_steps}  # the schema's joint.steps
 
@@ -44,10 +47,11 @@ def interpolation_latents(mu: torch.Tensor, frames: int) -> torch.Tensor:
 
 
 class JointStylizer:
-    """A style module for S styles trained on targets (S, V, H, W, 3) of V training views."""
+    """A style module for S styles trained on targets (S, V, H, W, 3) of V training views; with
+    the 3D style term (``style_3d_weight`` > 0) also on each style's image through ``encoder``."""
 
     def __init__(self, settings: dict, geometry, views, targets: torch.Tensor, mu: torch.Tensor, sigma: torch.Tensor,
-                 device, seed: int = 0):
+                 device, seed: int = 0, encoder=None, style_images: list[torch.Tensor] | None = None):
         joint = {k: v for k, v in settings.items() if k in JOINT_DEFAULTS}
         shared = {k: v for k, v in settings.items() if k not in JOINT_DEFAULTS}
         self.s = {**resolve_settings(shared), **JOINT_DEFAULTS, **joint}
@@ -68,6 +72,12 @@ class JointStylizer:
             {"params": self.latents.parameters(), "lr": self.s["latent_lr"]},
         ], fused=self.device.type == "cuda")
         self.ray_cache = self._ray_cache()
+        self.encoder, self.style_feats = None, None
+        if self.s["style_3d_weight"] > 0:
+            if encoder is None or style_images is None or len(style_images) != mu.shape[0]:
+                raise ValueError("the 3D style term (style_3d_weight > 0) needs the encoder and one image per style")
+            self.encoder = encoder.to(self.device).eval().requires_grad_(False)
+            self.style_feats = [style_features(self.encoder, image.to(self.device)) for image in style_images]
         self.log: list[dict] = []
 
     @property
@@ -109,10 +119,31 @@ class JointStylizer:
         l_mimic = mimic_loss(rgb, self.targets[style, view, v, u])
         l_prior = self.latents.prior(self.s["prior_weight"])
         loss = self.s["mimic_weight"] * l_mimic + l_prior
+        record = {"mimic": l_mimic, "prior": l_prior}
+        if style_term_now(self.s["style_3d_weight"], self.s["style_3d_every"], self.generator):
+            record["style_3d"] = self._patch_style_loss()
+            loss = loss + self.s["style_3d_weight"] * record["style_3d"]
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
-        return {"mimic": l_mimic.detach(), "prior": l_prior.detach(), "loss": loss.detach()}
+        record["loss"] = loss
+        return {k: v.detach() for k, v in record.items()}
+
+    def _patch_style_loss(self) -> torch.Tensor:
+        """The 3D style term (:mod:`.patches`): random patches, each of a random style, rendered with
+        that style's code for the view and compared with that style's image."""
+        S, V, (H, W) = self.styles, self.views.count, self.views.size
+        count, side = self.s["style_3d_patches"], patch_side(self.s["style_3d_patch"], H, W)
+        corners = patch_corners(self.generator, count, V, H, W, side)
+        style = torch.randint(S, (count,), generator=self.generator)
+        index = patch_pixels(corners.to(self.device), side, W)
+        view, pixel = index // (H * W), index % (H * W)
+        codes = self.latents.codes[style.to(self.device).repeat_interleave(side * side), view]
+        rgb = self.render_pixels(view, pixel // W, pixel % W, codes)
+        with self._amp():
+            features = self.encoder.features(rgb.reshape(count, side, side, 3).permute(0, 3, 1, 2))
+        return torch.stack([style_loss([f[p:p + 1] for f in features], self.style_feats[s])
+                            for p, s in enumerate(style.tolist())]).mean()
 
     def run(self, checkpoint=None, resume: dict | None = None, progress: bool = True) -> list[dict]:
         """``joint_steps`` steps; ``checkpoint(state)`` every ``checkpoint_every`` steps."""

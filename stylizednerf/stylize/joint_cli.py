@@ -25,13 +25,11 @@ from stylizednerf.provenance import metadata, write_metadata
 from stylizednerf.stylize import cli
 
 
-def stylize_targets(views, style_images: list[torch.Tensor], decoder_paths: list, device) -> torch.Tensor:
+def stylize_targets(views, style_images: list[torch.Tensor], decoder_paths: list, encoder, device) -> torch.Tensor:
     """(S, V, H, W, 3) in [0, 1]: each style's decoder applied to the training views (CPU)."""
     from stylizednerf.stylization2d.decoder import load_decoder
     from stylizednerf.stylization2d.stylize import stylize_images
-    from stylizednerf.stylization2d.vgg import VGGEncoder
 
-    encoder = VGGEncoder().to(device).eval().requires_grad_(False)
     content = views.rgb.permute(0, 3, 1, 2)
     out = []
     for style, path in zip(style_images, decoder_paths):
@@ -60,9 +58,13 @@ def stylize_joint(views_dir, model_path, latents_path, styles: list[str], style_
     except KeyError as error:
         raise SystemExit(f"error: {error.args[0]}") from None
     style_rgb = [cli.load_rgb(cli.require(p, "style image")).permute(2, 0, 1)[None] for p in style_paths]
-    targets = stylize_targets(views, style_rgb, decoder_paths, device)
+    from stylizednerf.stylization2d.vgg import VGGEncoder
+
+    encoder = VGGEncoder().to(device).eval().requires_grad_(False)
+    targets = stylize_targets(views, style_rgb, decoder_paths, encoder, device)
     try:
-        stylizer = JointStylizer(trainer_settings(settings), field, views, targets, mu, sigma, device, seed)
+        stylizer = JointStylizer(trainer_settings(settings), field, views, targets, mu, sigma, device, seed,
+                                 encoder=encoder, style_images=style_rgb)
     except KeyError as error:
         raise SystemExit(f"error: stylize-joint: {error.args[0]}") from None
     print(f"set-up {time.perf_counter() - start:.1f} s ({len(styles)} styles, {views.count} views)", flush=True)

@@ -33,10 +33,12 @@ from tqdm import tqdm
 from stylizednerf.cuda_graph import capture_step
 from stylizednerf.settings import TRAINER_KEYS, SettingsError, StyleTrainerSettings
 from stylizednerf.stylization2d.decoder import crop_to
+from stylizednerf.stylization2d.losses import content_loss, style_loss
 from stylizednerf.stylization2d.stylize import adain_target, decode_target
 from stylizednerf.stylize.latents import StyleLatents
 from stylizednerf.stylize.ray_cache import cache_training_views
 from stylizednerf.stylize.losses import consistency_loss_cached, mimic_loss, neighbour_pairs
+from stylizednerf.stylize.patches import patch_corners, patch_pixels, patch_side, style_term_now
 from stylizednerf.stylize.rays import image_rays, pixel_rays
 from stylizednerf.stylize.style_module import StyleModule, render_samples
 from stylizednerf.warp import splat_correspondence
@@ -245,8 +247,6 @@ class Stylizer:
         lr = self.s["decoder_lr"] / (1.0 + self.s["decoder_lr_decay"] * self.decoder_iteration)
         for group in self.decoder_opt.param_groups:
             group["lr"] = lr
-        from stylizednerf.stylization2d.losses import content_loss, style_loss
-
         H, W = self.views.size
         target = self.targets_2d[views]
         with self._amp():
@@ -387,47 +387,26 @@ class Stylizer:
         return self._nerf_update(index, patches)
 
     def _style_3d_now(self) -> bool:
-        """Whether this style-module step has the 3D style term: on average one step in
-        ``style_3d_every``, drawn from the run's generator (so a resumed run draws the same)."""
-        if self.s["style_3d_weight"] <= 0:
-            return False
-        every = self.s["style_3d_every"]
-        return every <= 1 or bool(torch.rand((), generator=self.generator) < 1.0 / every)
+        return style_term_now(self.s["style_3d_weight"], self.s["style_3d_every"], self.generator)
 
     def _patch_side(self) -> int:
-        H, W = self.views.size
-        return min(self.s["style_3d_patch"], H, W)
+        return patch_side(self.s["style_3d_patch"], *self.views.size)
 
     def _patch_corners(self) -> torch.Tensor:
-        """(P,) flat training-pixel index of the top-left corner of ``style_3d_patches`` random
-        square patches (random view and place), for the 3D style term."""
-        V, (H, W), side = self.views.count, self.views.size, self._patch_side()
-        count = self.s["style_3d_patches"]
-        view = torch.randint(V, (count,), generator=self.generator)
-        top = torch.randint(H - side + 1, (count,), generator=self.generator)
-        left = torch.randint(W - side + 1, (count,), generator=self.generator)
-        return self._to_device((view * H + top) * W + left)
+        """(P,) corners of this step's ``style_3d_patches`` random patches, on the device."""
+        (H, W), V = self.views.size, self.views.count
+        return self._to_device(patch_corners(self.generator, self.s["style_3d_patches"], V, H, W, self._patch_side()))
 
     def _patch_style_loss(self, corners: torch.Tensor) -> torch.Tensor:
-        """The style loss (the decoder's, against the style image) of the stylized NeRF's renderings
-        of square patches of training views whose top-left pixels are ``corners`` (P,).
-
-        L_mimic alone fits a view-independent field to 2D targets whose brushwork differs from view
-        to view: the per-pixel mean of those targets keeps the palette and blurs the strokes away
-        (BENCHMARKS.md, issue 14). This term asks the field's own renderings for the painting's
-        feature statistics, which a consistent texture can meet."""
+        """The style loss (the decoder's, against the style image) of the stylized NeRF's renderings,
+        with each view's code, of the square patches at ``corners`` (P,) (:mod:`.patches`)."""
         H, W = self.views.size
         side = self._patch_side()
-        rows, cols = torch.meshgrid(torch.arange(side, device=corners.device), torch.arange(side, device=corners.device),
-                                    indexing="ij")
-        index = (corners[:, None] + (rows * W + cols).reshape(1, -1)).reshape(-1)
+        index = patch_pixels(corners, side, W)
         view, pixel = index // (H * W), index % (H * W)
         rgb = self.render_pixels(view, pixel // W, pixel % W, self.latents(view))
-        image = rgb.reshape(-1, side, side, 3).permute(0, 3, 1, 2)
-        from stylizednerf.stylization2d.losses import style_loss
-
         with self._amp():
-            features = self.encoder.features(image)
+            features = self.encoder.features(rgb.reshape(-1, side, side, 3).permute(0, 3, 1, 2))
         return style_loss(features, self.style_feats)
 
     def _nerf_update(self, index: torch.Tensor, patches: torch.Tensor | None = None) -> dict:
