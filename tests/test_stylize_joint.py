@@ -38,7 +38,7 @@ def test_one_module_renders_each_style_from_its_latent():
     targets[1] = torch.tensor([0.2, 0.3, 0.9])
     mu = torch.stack([torch.full((8,), 1.0), torch.full((8,), -1.0)])
     settings = {"rays": 256, "hidden": 16, "layers": 2, "chunk": 4096, "nerf_lr": 1e-2, "joint_steps": 60,
-                "encoding_levels": 4, "encoding_log2_table": 10, "encoding_max_resolution": 64}
+                "encoding_levels": 4, "encoding_log2_table": 10, "encoding_max_resolution": 64, "style_3d_weight": 0.0}
     stylizer = JointStylizer(settings, FrozenField(_tiny_nerf(cameras)), views, targets, mu,
                              torch.full((2, 8), 0.1), "cpu", seed=0)
     log = stylizer.run(progress=False)

@@ -14,7 +14,8 @@ from stylizednerf.stylize.train import Stylizer, TrainingViews
 
 TINY = {"rounds": 2, "decoder_steps": 2, "nerf_steps": 3, "batch_views": 2, "rays": 256, "hidden": 16, "layers": 2,
         "encoding_levels": 4, "encoding_log2_table": 10, "encoding_max_resolution": 64,
-        "mimic_2d_pixels": 64, "chunk": 4096}
+        "mimic_2d_pixels": 64, "chunk": 4096,
+        "style_3d_weight": 0.0}  # the 3D style term has its own tests (it pulls away from L_mimic's targets)
 
 
 def _tiny_nerf(cameras, holdout_every=0):
