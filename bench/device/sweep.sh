@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# There, after setup.sh: a settings sweep of the stylized NeRF, one bench.sh process per variant, all
-# at once on the one GPU (their times and FPS overlap: quality only, not speed), then the best
+# There, after setup.sh: a settings sweep of the stylized NeRF, one bench.sh process per variant,
+# SWEEP_JOBS at a time on the one GPU (their times and FPS overlap: quality only, not speed), then the best
 # variant alone on more styles (its times and FPS are then clean). Start it with setsid; poll
 # results/sweep_NAME.log for SWEEP_DONE. Pack results with: bash bench/device/sweep.sh --pack NAME
 #
-# usage: bench/device/sweep.sh NAME "STYLE ..." "MORE STYLE ..." VARIANT=JSON ...
+# usage: [SWEEP_JOBS=2] bench/device/sweep.sh NAME "STYLE ..." "MORE STYLE ..." VARIANT=JSON ...
 #   best = the highest mean style retained among the variants whose mean RMSE and LPIPS ratios to
 #   per-frame AdaIN are <= 0.5 at every gap (the issue-14 bound); the highest overall if none is.
 cd "$(dirname "$0")/../.."
@@ -20,6 +20,9 @@ export OMP_NUM_THREADS=2  # several processes share 16 cores
 {
   echo "sweep $name: $(date -u +%T) variants: $*"
   for item in "$@"; do
+    # at most SWEEP_JOBS at once: a stylize job with the 3D style term holds ~50 GB of the H200
+    # (ray cache, CUDA-graph pools); six default jobs or three with the term ran out of memory
+    while [ "$(jobs -rp | wc -l)" -ge "${SWEEP_JOBS:-2}" ]; do wait -n; done
     bash bench/device/bench.sh "${name}_${item%%=*}" --styles $styles --variant "$item" &
   done
   wait
