@@ -1,4 +1,4 @@
-"""Cameras: the project's camera file (``cameras.json``) and pinhole projection.
+"""Cameras: the project's camera file (``cameras.json``); rays and projection: :mod:`stylizednerf.pinhole`.
 
 Conventions, used by every stage:
 
@@ -28,7 +28,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import torch
 
 FORMAT = "stylizednerf-cameras/1"
 OPENCV_TO_OPENGL = np.diag([1.0, -1.0, -1.0, 1.0])
@@ -124,31 +123,3 @@ def write_cameras(path, camera_set: CameraSet) -> None:
     if camera_set.extra:
         data["extra"] = camera_set.extra
     atomic_write_json(path, data)
-
-
-# ---- pinhole projection (torch, batched; K is 3x3, c2w 4x4, both OpenCV axes) -----------------
-
-def pixel_grid(height: int, width: int, device=None, dtype=torch.float32) -> torch.Tensor:
-    """(H, W, 2) continuous coordinates (u + 0.5, v + 0.5) of every pixel centre."""
-    v, u = torch.meshgrid(torch.arange(height, device=device, dtype=dtype),
-                          torch.arange(width, device=device, dtype=dtype), indexing="ij")
-    return torch.stack([u + 0.5, v + 0.5], dim=-1)
-
-
-def unproject(pixels: torch.Tensor, depth: torch.Tensor, K: torch.Tensor, c2w: torch.Tensor) -> torch.Tensor:
-    """World points (..., 3) of pixels (..., 2) at z-depth (...)."""
-    x = (pixels[..., 0] - K[0, 2]) / K[0, 0] * depth
-    y = (pixels[..., 1] - K[1, 2]) / K[1, 1] * depth
-    points_cam = torch.stack([x, y, depth], dim=-1)
-    return points_cam @ c2w[:3, :3].T + c2w[:3, 3]
-
-
-def project(points: torch.Tensor, K: torch.Tensor, c2w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Pixel coordinates (..., 2) and z-depth (...) of world points (..., 3) in a camera."""
-    w2c_rotation = c2w[:3, :3].T
-    points_cam = (points - c2w[:3, 3]) @ w2c_rotation.T
-    z = points_cam[..., 2]
-    safe_z = torch.where(z.abs() < 1e-8, torch.full_like(z, 1e-8), z)
-    u = K[0, 0] * points_cam[..., 0] / safe_z + K[0, 2]
-    v = K[1, 1] * points_cam[..., 1] / safe_z + K[1, 2]
-    return torch.stack([u, v], dim=-1), z

@@ -21,7 +21,7 @@ Two directions, because the two users need different things:
 import torch
 import torch.nn.functional as F
 
-from stylizednerf.cameras import pixel_grid
+from stylizednerf.pinhole import pixel_grid, project, unproject
 
 # Relative depth tolerance of the backward warp's occlusion test: a pixel counts as visible in
 # view i when |z - depth_i(u, v)| < DEPTH_TOLERANCE * z. NeRF expected depth is smooth but noisy
@@ -48,26 +48,14 @@ def _batched(*tensors_and_ndims):
 def unproject_depth(depth: torch.Tensor, K: torch.Tensor, c2w: torch.Tensor) -> torch.Tensor:
     """World points (B, H, W, 3) of every pixel centre of depth maps (B, H, W)."""
     B, H, W = depth.shape
-    uv = pixel_grid(H, W, device=depth.device, dtype=depth.dtype)  # (H, W, 2)
-    fx, fy = K[:, 0, 0].view(B, 1, 1), K[:, 1, 1].view(B, 1, 1)
-    cx, cy = K[:, 0, 2].view(B, 1, 1), K[:, 1, 2].view(B, 1, 1)
-    x = (uv[..., 0] - cx) / fx * depth
-    y = (uv[..., 1] - cy) / fy * depth
-    points_cam = torch.stack([x, y, depth], dim=-1)  # (B, H, W, 3)
-    R, t = c2w[:, :3, :3], c2w[:, :3, 3]
-    return torch.einsum("bij,bhwj->bhwi", R, points_cam) + t.view(B, 1, 1, 3)
+    uv = pixel_grid(H, W, device=depth.device, dtype=depth.dtype)  # (H, W, 2), shared by the B views
+    return unproject(uv, depth, K.reshape(B, 1, 1, 3, 3), c2w.reshape(B, 1, 1, 4, 4))
 
 
 def project_points(points: torch.Tensor, K: torch.Tensor, c2w: torch.Tensor):
     """Pixel coordinates (B, H, W, 2) and z-depth (B, H, W) of world points (B, H, W, 3)."""
     B = points.shape[0]
-    R, t = c2w[:, :3, :3], c2w[:, :3, 3]
-    points_cam = torch.einsum("bji,bhwj->bhwi", R, points - t.view(B, 1, 1, 3))  # R^T (X - t)
-    z = points_cam[..., 2]
-    safe_z = torch.where(z.abs() < 1e-8, torch.full_like(z, 1e-8), z)
-    u = K[:, 0, 0].view(B, 1, 1) * points_cam[..., 0] / safe_z + K[:, 0, 2].view(B, 1, 1)
-    v = K[:, 1, 1].view(B, 1, 1) * points_cam[..., 1] / safe_z + K[:, 1, 2].view(B, 1, 1)
-    return torch.stack([u, v], dim=-1), z
+    return project(points, K.reshape(B, 1, 1, 3, 3), c2w.reshape(B, 1, 1, 4, 4))
 
 
 def _valid_depth(depth: torch.Tensor) -> torch.Tensor:

@@ -8,7 +8,7 @@ import math
 
 import torch
 
-from stylizednerf.cameras import pixel_grid
+from stylizednerf.pinhole import pixel_grid
 
 WIDTH, HEIGHT, FOCAL = 96, 72, 80.0
 # background plane n . X = d (tilted), occluder: square |x - OX| < R, |y - OY| < R at z = OZ

@@ -7,9 +7,10 @@ import pytest
 import torch
 from PIL import Image
 
-from stylizednerf.cameras import pixel_grid, project, read_cameras, unproject
-from stylizednerf.demo.scene import camera_rays, generate, make_scene
+from stylizednerf.cameras import read_cameras
+from stylizednerf.demo.scene import generate, make_scene
 from stylizednerf.demo.styles import NAMES, demo_style
+from stylizednerf.pinhole import camera_rays, pixel_grid, project, unproject
 from stylizednerf.style_image import load_style_image, main as prepare_style_main
 
 WIDTH, HEIGHT, VIEWS, SEED = 80, 60, 6, 0
@@ -67,7 +68,7 @@ def test_reprojection_with_stored_depth_lands_on_same_surface_point(demo, i, j):
 
 
 def test_pixel_rays_follow_the_camera_file_convention_exactly(demo):
-    """Exact (float64, no rounding): the renderer's rays and cameras.py's project/unproject agree.
+    """Exact (float64, no rounding): the renderer's rays and pinhole.py's project/unproject agree.
 
     A point seen through a pixel centre of view 0, projected into view j to continuous coordinates,
     is hit exactly there by the ray through those coordinates unless something occludes it.

@@ -11,10 +11,11 @@ import torch
 from stylizednerf.cameras import Camera, CameraSet
 from stylizednerf.nerf.fields import HashEncoding
 from stylizednerf.nerf.model import NerfModel, resolve_config
-from stylizednerf.nerf.rays import SceneSpace, camera_rays, contract, ndc_rays
+from stylizednerf.nerf.rays import SceneSpace, contract, ndc_rays
 from stylizednerf.nerf.render import checkpoint_payload, load_nerf, render_cameras
 from stylizednerf.nerf.rendering import composite, expected_parameter, render_weights
 from stylizednerf.nerf.samplers import pdf_edges, uniform_edges
+from stylizednerf.pinhole import camera_rays
 
 TINY = {"device": "cpu", "seed": 0, "val_rays": 256, "val_every": 5, "log_every": 5, "checkpoint_every": 5,
         "render_chunk": 4096,

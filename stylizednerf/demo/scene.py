@@ -8,8 +8,8 @@ z forward; the world uses the same axes, so the floor is at positive y).
 Why our own renderer: the exact z-depth and the true cameras of every view are known, so later
 stages can measure COLMAP's pose error and the consistency metric against ground truth.
 
-* Rays use the unnormalised camera direction ``R @ ((u - cx)/fx, (v - cy)/fy, 1)``: its camera
-  z component is 1, so the ray parameter ``t`` of a hit IS the z-depth.
+* Rays are the project's (:mod:`stylizednerf.pinhole`): unnormalised directions with camera z
+  component 1, so the ray parameter ``t`` of a hit IS the z-depth.
 * Colours are averaged over ``supersample x supersample`` rays per pixel (anti-aliasing); the
   depth is that of the single ray through the pixel centre (u + 0.5, v + 0.5), never averaged,
   so unprojecting a pixel centre with its depth gives a point exactly on a surface.
@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from stylizednerf.cameras import Camera
+from stylizednerf.pinhole import camera_rays, pixel_grid
 
 DTYPE = torch.float64  # geometry: exact depth
 TEXTURE_DTYPE = torch.float32
@@ -442,20 +443,10 @@ def make_cameras(views: int, width: int, height: int, seed: int, baseline: float
     return cameras
 
 
-def camera_rays(camera: Camera, pixels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Origins and unnormalised directions (camera-z component 1) through continuous pixels (N, 2)."""
-    R = torch.as_tensor(camera.camera_to_world[:3, :3], dtype=DTYPE)
-    d_cam = torch.stack([(pixels[:, 0] - camera.cx) / camera.fx, (pixels[:, 1] - camera.cy) / camera.fy,
-                         torch.ones_like(pixels[:, 0])], dim=-1)
-    origins = torch.as_tensor(camera.camera_to_world[:3, 3], dtype=DTYPE).expand_as(d_cam)
-    return origins, d_cam @ R.T
-
-
 def render(scene: Scene, camera: Camera, supersample: int = 3) -> tuple[np.ndarray, np.ndarray]:
     """(H, W, 3) uint8 colours (supersampled) and (H, W) float32 z-depth of the pixel-centre rays."""
     H, W, s = camera.height, camera.width, supersample
-    v, u = torch.meshgrid(torch.arange(H, dtype=DTYPE), torch.arange(W, dtype=DTYPE), indexing="ij")
-    centres = torch.stack([u + 0.5, v + 0.5], dim=-1).reshape(-1, 2)
+    centres = pixel_grid(H, W, dtype=DTYPE).reshape(-1, 2)
     origins, dirs = camera_rays(camera, centres)
     depth, index = scene.cast(origins, dirs)
     if not torch.isfinite(depth).all():

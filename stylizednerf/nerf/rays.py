@@ -1,8 +1,8 @@
 """Rays from ``cameras.json`` cameras, and the space the field lives in.
 
 World frame = the frame of ``cameras.json`` (OpenCV axes, its units). A ray is ``o + tau * d``
-with ``o`` the camera centre and ``d = R_c2w @ ((u - cx)/fx, (v - cy)/fy, 1)``: its camera-z
-component is 1, so the ray parameter ``tau`` IS the z-depth of the point in that camera. Every
+from :func:`stylizednerf.pinhole.camera_rays`: ``o`` the camera centre, ``d`` with camera-z
+component 1, so the ray parameter ``tau`` IS the z-depth of the point in that camera. Every
 depth this package returns is such a ``tau``, in world units.
 
 The field does not see world coordinates. :class:`SceneSpace` maps them:
@@ -25,21 +25,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from stylizednerf.cameras import Camera, CameraSet
+from stylizednerf.cameras import CameraSet
 
 LLFF_NEAR_FACTOR = 0.75  # LLFF scales the scene so that min(near) = 1 / 0.75
 NDC_NEAR = 1.0
-
-
-def camera_rays(camera: Camera, device=None, dtype=torch.float32) -> tuple[torch.Tensor, torch.Tensor]:
-    """World ray origins and directions (H, W, 3) of every pixel centre; directions have camera z = 1."""
-    v, u = torch.meshgrid(torch.arange(camera.height, device=device, dtype=dtype) + 0.5,
-                          torch.arange(camera.width, device=device, dtype=dtype) + 0.5, indexing="ij")
-    d_cam = torch.stack([(u - camera.cx) / camera.fx, (v - camera.cy) / camera.fy, torch.ones_like(u)], -1)
-    c2w = torch.as_tensor(camera.camera_to_world, dtype=dtype, device=device)
-    dirs = d_cam @ c2w[:3, :3].T
-    origins = c2w[:3, 3].expand_as(dirs)
-    return origins, dirs
 
 
 def average_pose(c2w: np.ndarray) -> np.ndarray:

@@ -8,7 +8,7 @@ and NDC are undone)::
     views = render_cameras(model, read_cameras(path).cameras, chunk=65536)
     views[0]["rgb"]     # (H, W, 3) float32 in [0, 1], CPU
     views[0]["depth"]   # (H, W) z-depth in that camera (cameras.py convention)
-    views[0]["points"]  # (H, W, 3) world points = unproject(pixel_grid, depth, K, c2w)
+    views[0]["points"]  # (H, W, 3) world points = pinhole.unproject(pixel_grid, depth, K, c2w)
     views[0]["acc"]     # (H, W) opacity
 
 Rendering is deterministic (no jitter), chunked (``chunk`` rays at a time; outputs gathered on
@@ -40,8 +40,9 @@ import torch
 
 from stylizednerf.cameras import Camera, CameraSet
 from stylizednerf.nerf.model import NerfModel
-from stylizednerf.nerf.rays import SceneSpace, camera_rays
+from stylizednerf.nerf.rays import SceneSpace
 from stylizednerf.nerf.rendering import composite  # noqa: F401  (re-exported for style modules)
+from stylizednerf.pinhole import camera_rays
 
 FORMAT = "stylizednerf-nerf/1"
 

@@ -27,8 +27,9 @@ from stylizednerf.cuda_graph import capture_step
 from stylizednerf.images import to_uint8
 from stylizednerf.nerf.imagemetrics import lpips_or_none, mse_to_psnr, psnr, ssim
 from stylizednerf.nerf.model import NerfModel, resolve_config
-from stylizednerf.nerf.rays import SceneSpace, camera_rays
+from stylizednerf.nerf.rays import SceneSpace
 from stylizednerf.nerf.render import checkpoint_payload, render_cameras, render_rays_chunked
+from stylizednerf.pinhole import camera_rays
 from stylizednerf.settings import NerfSettings
 from stylizednerf.device import resolve_device
 
