@@ -2,7 +2,7 @@
 
 Each stage (``python -m stylizednerf <stage>``) reads one frozen dataclass below. Its fields are
 typed and documented here; their **defaults are read from the config schema**
-(``workflow/schemas/config.schema.yaml``, :data:`SCHEMA_PATH`), so the workflow and a stage run
+(``stylizednerf/config.schema.yaml``, :data:`SCHEMA_PATH`), so the workflow and a stage run
 by hand agree: there is no second defaults table. A field takes its default from
 ``<section>.<name>`` of the schema unless its metadata names another key (``source``).
 
@@ -40,9 +40,9 @@ from pathlib import Path
 
 import yaml
 
-# The schema stays in the workflow folder (where snakemake-workflows keep it); it is found from
-# the package, not from Snakemake's workflow.basedir, so a `module` deployment finds it too.
-SCHEMA_PATH = Path(__file__).resolve().parent.parent / "workflow" / "schemas" / "config.schema.yaml"
+# The schema ships inside the package (package data), so a stage run from an installed wheel
+# gets the workflow's defaults; the workflow validates its config against this same file.
+SCHEMA_PATH = Path(__file__).resolve().parent / "config.schema.yaml"
 
 # config keys that decide which jobs exist; no stage reads them
 WORKFLOW_KEYS = frozenset({"evaluate.methods", "stylize.sequential_baseline", "joint.enabled"})

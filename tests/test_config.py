@@ -8,8 +8,7 @@ import yaml
 from conftest import run_snakemake
 from stylizednerf.config import ConfigError, check_config, resolve_scene_source
 from stylizednerf.paths import PROJECT_ROOT
-
-SCHEMA = PROJECT_ROOT / "workflow" / "schemas" / "config.schema.yaml"
+from stylizednerf.settings import SCHEMA_PATH as SCHEMA
 
 
 def base_config(tmp_path):

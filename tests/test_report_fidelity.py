@@ -15,6 +15,7 @@ import yaml
 import stylizednerf  # noqa: F401
 from stylizednerf import __main__ as cli
 from stylizednerf.metrics.report import style_retained
+from stylizednerf.settings import schema
 from conftest import run_snakemake
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -205,6 +206,5 @@ def test_workflow_evaluates_the_decoder_rows_and_feeds_the_fits_to_the_report(tm
 
 
 def test_schema_default_methods_include_the_decoder_rows():
-    schema = yaml.safe_load((ROOT / "workflow" / "schemas" / "config.schema.yaml").read_text())
-    methods = schema["properties"]["evaluate"]["properties"]["methods"]
+    methods = schema()["properties"]["evaluate"]["properties"]["methods"]
     assert {"decoder_mutual", "decoder_sequential"} <= set(methods["default"]) <= set(methods["items"]["enum"])

@@ -28,8 +28,33 @@ def all_fields(cls, prefix=""):
 
 
 def test_schema_is_found_from_the_package():
-    assert S.SCHEMA_PATH == PROJECT_ROOT / "workflow" / "schemas" / "config.schema.yaml"
+    assert S.SCHEMA_PATH == PROJECT_ROOT / "stylizednerf" / "config.schema.yaml"
     assert S.SCHEMA_PATH.is_file()
+
+
+def test_a_built_wheel_ships_the_schema(tmp_path):
+    """settings reads its defaults from the schema, so a non-editable install needs it inside the
+    package: build the real wheel (from a copy, so the checkout gets no build/ folder), unpack it
+    and read the settings from there, ahead of the editable install."""
+    pytest.importorskip("setuptools")
+    source = tmp_path / "source"
+    shutil.copytree(PROJECT_ROOT / "stylizednerf", source / "stylizednerf",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(PROJECT_ROOT / name, source / name)
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", str(source), "-w", str(tmp_path / "wheel"),
+                            "--no-deps", "--no-build-isolation", "-q"], capture_output=True, text=True, timeout=300)
+    assert built.returncode == 0, built.stderr
+    (wheel,) = (tmp_path / "wheel").glob("stylizednerf-*.whl")
+    shutil.unpack_archive(wheel, tmp_path / "installed", format="zip")
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); from stylizednerf import settings; "
+            "print(settings.SCHEMA_PATH); print(settings.DemoSettings().width)")
+    read = subprocess.run([sys.executable, "-c", code, str(tmp_path / "installed")], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert read.returncode == 0, read.stderr
+    schema_path, width = read.stdout.split()
+    assert schema_path == str(tmp_path / "installed" / "stylizednerf" / "config.schema.yaml")
+    assert int(width) == S.schema_default("demo.width")
 
 
 @pytest.mark.parametrize("stage", sorted(S.STAGES))

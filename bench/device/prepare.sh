@@ -32,7 +32,7 @@ $py - <<'PY'
 import json, yaml
 from snakemake.utils import validate
 cfg = yaml.safe_load(open("config/paper.yaml"))
-validate(cfg, "workflow/schemas/config.schema.yaml")  # fills in the schema's defaults
+validate(cfg, "stylizednerf/config.schema.yaml")  # fills in the schema's defaults
 out = {sec: {"seed": cfg["seed"], "device": "cuda", **cfg.get(sec, {})} for sec in ("nerf", "decoder", "vae", "stylize", "render")}
 out["decoder"]["iterations"] = 6000  # the loss plateau (issue 18); the paper config's 20000 cost ~400 s
 json.dump(out, open(".bench_data/settings.json", "w"), indent=1)
