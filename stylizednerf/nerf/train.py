@@ -32,6 +32,7 @@ from stylizednerf.nerf.render import checkpoint_payload, render_cameras, render_
 from stylizednerf.pinhole import camera_rays
 from stylizednerf.settings import NerfSettings
 from stylizednerf.device import resolve_device
+from stylizednerf.fileio import check_writable
 
 CHECKPOINT_KIND = "pretrain-nerf/2"  # bump when the saved state changes shape
 
@@ -462,6 +463,8 @@ def main(argv=None) -> int:
     out = Path(args.out)
     ckpt = Path(args.checkpoint_dir) if args.checkpoint_dir else out.parent / f"{out.name}_ckpt"
     settings = NerfSettings.parse(args.settings, args.runtime).to_dict()
+    check_writable(out.parent)  # before training, not after it
+    check_writable(ckpt)
     try:
         camera_set = read_cameras(cameras_path)
     except FileNotFoundError:

@@ -26,6 +26,7 @@ import numpy as np
 
 from stylizednerf.cameras import Camera, CameraSet, write_cameras
 from stylizednerf.config import ConfigError, resolve_scene_source
+from stylizednerf.fileio import partial_prefix, remove_leftovers
 from stylizednerf.paths import list_images
 from stylizednerf.poses import accuracy, importers, sfm
 from stylizednerf.poses.export import write_exports
@@ -164,7 +165,8 @@ def run(args) -> dict:
                          "or cameras.json")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    build = Path(tempfile.mkdtemp(prefix=".poses-build-", dir=out))
+    remove_leftovers(out / "poses")  # a build folder of a killed run
+    build = Path(tempfile.mkdtemp(prefix=partial_prefix(out / "poses"), dir=out))
     try:
         work_images = build / "images_work"
         names = [p.name for p in sources]

@@ -71,7 +71,7 @@ def train_decoder(settings: dict, content_paths, style_paths, out_dir, checkpoin
                   progress: bool = True) -> dict:
     """Train a decoder; write decoder.pt, samples.png, decoder_metrics.json in ``out_dir``."""
     from stylizednerf.checkpoint import Checkpoint, fingerprint, hash_files
-    from stylizednerf.fileio import atomic_save_image, atomic_save_torch, atomic_write_json
+    from stylizednerf.fileio import check_writable, atomic_save_image, atomic_save_torch, atomic_write_json
     from stylizednerf.provenance import metadata
     from stylizednerf.stylization2d.data import ImageBank
     from stylizednerf.stylization2d.vgg import FEATURE_SCALE, VGGEncoder
@@ -79,6 +79,8 @@ def train_decoder(settings: dict, content_paths, style_paths, out_dir, checkpoin
     s = DecoderSettings.from_dict(settings).to_dict()
     out_dir = Path(out_dir)
     checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else out_dir.parent / f"{out_dir.name}_ckpt"
+    check_writable(out_dir)  # before training, not after it
+    check_writable(checkpoint_dir)
     checkpoint = Checkpoint(checkpoint_dir / "decoder_ckpt.pt", fingerprint(
         CHECKPOINT_KIND, s, {"contents": hash_files(content_paths), "styles": hash_files(style_paths)}))
     device = resolve_device(s["device"])

@@ -90,7 +90,7 @@ def plot_latents(path, names, mu, crops_mu, labels, samples):
 
 def train_vae(settings: dict, style_paths, out_dir, checkpoint_dir=None, progress: bool = True) -> dict:
     from stylizednerf.checkpoint import Checkpoint, fingerprint, hash_files
-    from stylizednerf.fileio import atomic_save_torch, atomic_write_json
+    from stylizednerf.fileio import check_writable, atomic_save_torch, atomic_write_json
     from stylizednerf.provenance import metadata
     from stylizednerf.stylization2d.data import ImageBank
     from stylizednerf.stylization2d.vgg import FEATURE_SCALE, VGGEncoder
@@ -98,6 +98,8 @@ def train_vae(settings: dict, style_paths, out_dir, checkpoint_dir=None, progres
     s = VaeSettings.from_dict(settings).to_dict()
     out_dir = Path(out_dir)
     checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else out_dir.parent / f"{out_dir.name}_ckpt"
+    check_writable(out_dir)  # before training, not after it
+    check_writable(checkpoint_dir)
     checkpoint = Checkpoint(checkpoint_dir / "vae_ckpt.pt",
                             fingerprint(CHECKPOINT_KIND, s, {"styles": hash_files(style_paths)}))
     device = resolve_device(s["device"])
