@@ -137,8 +137,9 @@ class Checkpoint:
         try:
             payload = torch.load(self.path, map_location=map_location, weights_only=True)
         except Exception as error:  # noqa: BLE001  truncated, not a torch file, a foreign pickle
-            reason = str(error).strip().splitlines()[0][:120] if str(error).strip() else ""
-            self._set_aside(f"cannot be read ({type(error).__name__}{': ' + reason if reason else ''})")
+            from stylizednerf.model_files import why_unreadable
+
+            self._set_aside(f"cannot be read ({why_unreadable(self.path, error)})")
             return None
         if not isinstance(payload, dict) or payload.get("format") != FORMAT or "state" not in payload:
             self._set_aside("is not a stylizednerf checkpoint")

@@ -54,25 +54,26 @@ def checkpoint_payload(model: NerfModel, state_dict: dict | None = None, **extra
             "state_dict": {k: v.detach().cpu() for k, v in state.items()}, **extra}
 
 
-def model_from_payload(payload: dict, device="cpu") -> NerfModel:
-    if payload.get("format") != FORMAT:
-        raise ValueError(f"not a {FORMAT} checkpoint")
-    model = NerfModel(SceneSpace.from_dict(payload["space"]), payload["config"])
-    model.load_state_dict(payload["state_dict"])
+def model_from_payload(payload: dict, device="cpu", path="model.pt") -> NerfModel:
+    """The NeRF of a model.pt payload; :class:`ModelFileError` naming ``path`` if it is not one."""
+    from stylizednerf.model_files import ModelFileError, load_state
+
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise ModelFileError(path, f"not a NeRF model (no {FORMAT} tag; pretrain-nerf writes model.pt)")
+    try:
+        model = NerfModel(SceneSpace.from_dict(payload["space"]), payload["config"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise ModelFileError(path, f"not a NeRF model (bad scene space or config: {error})") from None
+    load_state(model, payload.get("state_dict"), path, "NeRF model")
     return model.to(device).eval()
 
 
 def load_nerf(path, device="cpu") -> NerfModel:
-    """The pre-trained NeRF in ``path`` (model.pt), in eval mode on ``device``."""
-    path = Path(path)
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise FileNotFoundError(f"{path}: NeRF checkpoint not found") from None
-    try:
-        return model_from_payload(payload, device)
-    except ValueError as error:
-        raise ValueError(f"{path}: {error}") from None
+    """The pre-trained NeRF in ``path`` (model.pt), in eval mode on ``device``; a missing, truncated
+    or foreign file raises :class:`stylizednerf.model_files.ModelFileError` (a ValueError) naming it."""
+    from stylizednerf.model_files import load_torch_file
+
+    return model_from_payload(load_torch_file(path, "NeRF model"), device, Path(path))
 
 
 @torch.no_grad()

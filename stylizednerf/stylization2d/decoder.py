@@ -54,10 +54,16 @@ def crop_to(images: torch.Tensor, height: int, width: int) -> torch.Tensor:
 
 def load_decoder(path, map_location="cpu") -> Decoder:
     """A decoder from ``decoder.pt``: pre-trained (train_decoder: {'decoder': state_dict, 'iterations', ...})
-    or fine-tuned for one style by a stylize job ({'decoder': state_dict, 'fine_tuned_for': style})."""
-    state = torch.load(path, map_location=map_location, weights_only=True)
-    if not isinstance(state, dict) or "decoder" not in state:
-        raise SystemExit(f"error: {path}: not a decoder file (no 'decoder' state dict)")
-    decoder = Decoder()
-    decoder.load_state_dict(state["decoder"])
+    or fine-tuned for one style by a stylize job ({'decoder': state_dict, 'fine_tuned_for': style}).
+    A missing, truncated or foreign file stops with one line naming it."""
+    from stylizednerf.model_files import ModelFileError, load_state, load_torch_file
+
+    try:
+        state = load_torch_file(path, "decoder", map_location)
+        if not isinstance(state, dict) or "decoder" not in state:
+            raise ModelFileError(path, "not a decoder (no 'decoder' weights; pretrain-decoder writes decoder.pt)")
+        decoder = Decoder()
+        load_state(decoder, state["decoder"], path, "decoder")
+    except ModelFileError as error:
+        raise SystemExit(f"error: {error}") from None
     return decoder

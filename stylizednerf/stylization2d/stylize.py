@@ -118,8 +118,8 @@ def main(argv=None) -> int:
     stems = [p.stem for p in paths]
     if len(set(stems)) != len(stems):
         raise SystemExit("error: inputs: two input images share a file name stem; outputs would collide")
+    decoder = load_decoder(args.decoder, map_location=device).to(device).eval()  # a bad file fails first
     encoder = VGGEncoder().to(device)
-    decoder = load_decoder(args.decoder, map_location=device).to(device).eval()
     style = to_tensor(load_rgb(args.style, short_side=int(given.get("style_size", typed.style_size if args.style_size is None else args.style_size))))
     if args.bundle:
         if len(args.inputs) != 1 or not args.inputs[0].endswith(".json"):

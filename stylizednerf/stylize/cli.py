@@ -24,7 +24,7 @@ import torch
 
 from stylizednerf.cameras import CameraSet, read_cameras, write_cameras
 from stylizednerf.checkpoint import Checkpoint, fingerprint, hash_files
-from stylizednerf.fileio import atomic_dir, atomic_save_torch, atomic_write_json
+from stylizednerf.fileio import atomic_dir, atomic_save_torch, atomic_write_json, check_writable
 from stylizednerf.images import ImageReadError, read_rgb_float, to_uint8
 from stylizednerf.provenance import metadata, write_metadata
 from stylizednerf.device import resolve_device as pick_device
@@ -41,6 +41,26 @@ def require(path, what: str) -> Path:
     if not path.exists():
         raise SystemExit(f"error: {path}: {what} not found")
     return path
+
+
+def load_style_model(path, device, what: str = "stylize model"):
+    """``(state, style module)`` of a stylize or stylize-joint job's model.pt; SystemExit with one
+    line naming the file when it is missing, truncated or another kind of file."""
+    from stylizednerf.model_files import ModelFileError, load_torch_file
+    from stylizednerf.stylize.train import load_style_module
+
+    try:
+        state = load_torch_file(path, what)
+        if not isinstance(state, dict) or "style_module" not in state or "mu" not in state:
+            raise ModelFileError(path, f"not a {what} (no style module and latents)")
+        try:
+            module = load_style_module(state, device)
+        except (KeyError, TypeError, ValueError, RuntimeError) as error:
+            first = str(error).strip().splitlines()[0][:120] if str(error).strip() else type(error).__name__
+            raise ModelFileError(path, f"not a {what} (its style module does not load: {first})") from None
+    except ModelFileError as error:
+        raise SystemExit(f"error: {error}") from None
+    return state, module
 
 
 def save_png(path, image) -> None:
@@ -138,6 +158,9 @@ def build_stylizer(views_dir, model_path, decoder_path, latents_path, style_path
 
 def stylize(views_dir, model_path, decoder_path, latents_path, style_path, style_name: str, out, settings: dict,
             checkpoint_dir=None) -> dict:
+    check_writable(Path(out).parent)  # before training, not after it
+    if checkpoint_dir:
+        check_writable(checkpoint_dir)
     seed = int(settings.get("seed", 0))
     stylizer, options = build_stylizer(views_dir, model_path, decoder_path, latents_path, style_path, style_name,
                                        settings)
@@ -246,16 +269,14 @@ def _render_sequence(render_one, cameras: CameraSet, frames_dir: Path, depth_dir
 
 def render(stylize_dir, model_path, cameras_path, out, settings: dict) -> dict:
     from stylizednerf.stylize.field import load_field
-    from stylizednerf.stylize.train import Stylizer, load_style_module
     from stylizednerf.stylize.video import write_video
 
     loading = time.perf_counter()
     device = pick_device(settings.get("device"))
     values = {**RENDER_DEFAULTS, **settings}
-    state = torch.load(require(Path(stylize_dir) / "model.pt", "stylize model"), map_location="cpu", weights_only=True)
+    state, module = load_style_model(Path(stylize_dir) / "model.pt", device)
     field = load_field(require(model_path, "NeRF model"), device)
     cameras = read_cameras(require(cameras_path, "camera file"))
-    module = load_style_module(state, device)
     renderer = StyleRenderer(field, module, state, int(values["chunk"]), device)
     mu = state["mu"][0].to(device)
     out = Path(out)

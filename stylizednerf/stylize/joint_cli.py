@@ -19,7 +19,7 @@ from stylizednerf.cameras import read_cameras, write_cameras
 from stylizednerf.checkpoint import hash_files
 from stylizednerf.settings import JointSettings, RenderInterpolationSettings
 from stylizednerf.device import resolve_device
-from stylizednerf.fileio import atomic_dir, atomic_save_torch, atomic_write_json
+from stylizednerf.fileio import atomic_dir, atomic_save_torch, atomic_write_json, check_writable
 from stylizednerf.images import to_uint8
 from stylizednerf.provenance import metadata, write_metadata
 from stylizednerf.stylize import cli
@@ -47,6 +47,9 @@ def stylize_joint(views_dir, model_path, latents_path, styles: list[str], style_
 
     if not (len(styles) == len(style_paths) == len(decoder_paths)) or not styles:
         raise SystemExit("error: stylize-joint: give one style image and one decoder per style")
+    check_writable(Path(out).parent)  # before training, not after it
+    if checkpoint_dir:
+        check_writable(checkpoint_dir)
     start = time.perf_counter()
     device = resolve_device(settings.get("device"))
     seed = int(settings.get("seed", 0))
@@ -105,18 +108,16 @@ def write_joint_previews(stylizer, styles: list[str], path) -> None:
 def render_interpolation(joint_dir, model_path, cameras_path, out, settings: dict) -> dict:
     from stylizednerf.stylize.field import load_field
     from stylizednerf.stylize.joint import interpolation_latents
-    from stylizednerf.stylize.train import load_style_module
     from stylizednerf.stylize.video import write_video
 
     device = resolve_device(settings.get("device"))
     values = {**cli.RENDER_DEFAULTS, **settings}
-    state = torch.load(cli.require(Path(joint_dir) / "model.pt", "joint model"), map_location="cpu",
-                       weights_only=True)
+    state, module = cli.load_style_model(Path(joint_dir) / "model.pt", device, "joint model")
     if "styles" not in state:
-        raise SystemExit(f"error: {joint_dir}: not a joint model (no style list); run stylize-joint")
+        raise SystemExit(f"error: {Path(joint_dir) / 'model.pt'}: not a joint model (no style list); run stylize-joint")
     field = load_field(cli.require(model_path, "NeRF model"), device)
     cameras = read_cameras(cli.require(cameras_path, "camera file"))
-    renderer = cli.StyleRenderer(field, load_style_module(state, device), state, int(values["chunk"]), device)
+    renderer = cli.StyleRenderer(field, module, state, int(values["chunk"]), device)
     out = Path(out)
     with atomic_dir(out) as tmp:
         path = cli.path_cameras(cameras, values, tmp / "frames")
