@@ -15,6 +15,12 @@ from stylizednerf.paths import DATA_ENV, IMAGE_SUFFIXES, data_dir, list_images
 
 DEMO_STYLES = ("strokes", "mosaic", "palette")
 
+# Names that would put a scene's or style's outputs on top of another output folder: results/
+# holds the scenes beside these (results/{scene}/), and each scene's folder holds its styles beside
+# these (results/{scene}/{style}/). tests/test_bad_input_config.py checks them against the rules.
+RESERVED_SCENE_NAMES = frozenset({"inputs", "logs", "report", "styles", "stylization2d", "stylization2d_ckpt"})
+RESERVED_STYLE_NAMES = frozenset({"images", "joint", "nerf", "nerf_ckpt", "path", "poses", "views"})
+
 
 class ConfigError(ValueError):
     """A bad configuration; ``str(error)`` is one line naming the key."""
@@ -49,6 +55,42 @@ def _schema_error(error: jsonschema.ValidationError) -> ConfigError:
     if error.validator == "propertyNames":
         return ConfigError(_key(path + [error.instance]), "names may use only letters, digits, '_' and '-'")
     return ConfigError(_key(path), error.message)
+
+
+def check_unique_keys(path) -> None:
+    """ConfigError naming the key when a mapping of the YAML/JSON file ``path`` gives a key twice
+    (two scenes or two styles of one name): YAML loaders, Snakemake's too, keep the last silently."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            root = yaml.compose(f, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return  # not ours to report: Snakemake's own loader says what is wrong with the file
+    pending = [((), root)]
+    while pending:
+        prefix, node = pending.pop()
+        if isinstance(node, yaml.MappingNode):
+            seen = {}
+            for key_node, value_node in node.value:
+                key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node.start_mark)
+                line = key_node.start_mark.line + 1
+                if key in seen:
+                    raise ConfigError(_key(prefix + (key,)), f"given twice in {path} (lines {seen[key]} and {line})")
+                seen[key] = line
+                pending.append((prefix + (key,), value_node))
+        elif isinstance(node, yaml.SequenceNode):
+            pending.extend((prefix + (str(i),), item) for i, item in enumerate(node.value))
+
+
+def check_names(config: dict) -> None:
+    """ConfigError naming a scene or style whose name collides with an output folder."""
+    for name in config.get("scenes", {}):
+        if name in RESERVED_SCENE_NAMES:
+            raise ConfigError(f"scenes.{name}", f"'{name}' is reserved (results/{name} holds other outputs); "
+                              "rename the scene")
+    for name in config.get("styles", {}):
+        if name in RESERVED_STYLE_NAMES:
+            raise ConfigError(f"styles.{name}", f"'{name}' is reserved (results/<scene>/{name} holds other "
+                              "outputs); rename the style")
 
 
 def load_schema(schema_path) -> dict:
@@ -100,7 +142,11 @@ def resolve_scene_source(source: str, downscale: int = 1, key: str = "scene.sour
     raise ConfigError(key, f"no {suffixes} images in '{path}' or '{path / 'images'}'")
 
 
-def _check_style(name: str, value: str) -> str:
+def _check_style(name: str, value: str, max_size: int) -> str:
+    """The style's file, decoded in full and of a usable size; ConfigError naming the key if not."""
+    from stylizednerf.images import ImageReadError, open_rgb
+    from stylizednerf.style_image import style_size_problem
+
     key = f"styles.{name}"
     if value == "demo":
         if name not in DEMO_STYLES:
@@ -109,13 +155,13 @@ def _check_style(name: str, value: str) -> str:
     path = Path(expand_data(value, key)).expanduser()
     if not path.is_file():
         raise ConfigError(key, f"file '{path}' not found")
-    from PIL import Image, UnidentifiedImageError
-
     try:
-        with Image.open(path) as image:
-            image.verify()
-    except (UnidentifiedImageError, OSError, SyntaxError) as error:
-        raise ConfigError(key, f"file '{path}' is not a readable image ({error.__class__.__name__})") from None
+        size = open_rgb(path).size  # every pixel decoded: a truncated file fails here, not in its job
+    except ImageReadError as error:
+        raise ConfigError(key, f"file '{path}': {error.reason}") from None
+    problem = style_size_problem(*size, max_size)
+    if problem:
+        raise ConfigError(key, f"file '{path}': {problem}")
     return str(path)
 
 
@@ -126,6 +172,7 @@ def check_config(config: dict, schema_path) -> tuple[dict, list[str]]:
     """
     config = copy.deepcopy(config)
     validate_schema(config, load_schema(schema_path))
+    check_names(config)
     skipped = []
     for name, scene in list(config["scenes"].items()):
         key = f"scenes.{name}.source"
@@ -143,6 +190,9 @@ def check_config(config: dict, schema_path) -> tuple[dict, list[str]]:
                               f"'provided' needs poses_bounds.npy or transforms.json in '{found.root}'")
     if not config["scenes"]:
         raise ConfigError("scenes", "every scene is optional and missing: " + "; ".join(skipped))
+    from stylizednerf.settings import StyleImageSettings
+
+    max_size = config.get("style_images", {}).get("max_size", StyleImageSettings().max_size)
     for name, value in config["styles"].items():
-        config["styles"][name] = _check_style(name, value)
+        config["styles"][name] = _check_style(name, value, max_size)
     return config, skipped

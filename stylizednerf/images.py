@@ -10,7 +10,9 @@ through :func:`to_rgb`, whatever its PIL mode:
   ``I`` images are scaled the same way when a pixel exceeds 255, else read as 8-bit values;
   float ``F`` images are read as [0, 1] when no pixel exceeds 1, else as [0, 255];
 * transparency (RGBA, LA, PA, palette or greyscale with a transparent colour) is composited
-  over an opaque **white** background (:data:`BACKGROUND`).
+  over an opaque **white** background (:data:`BACKGROUND`);
+* files are decoded in full (a truncated file is an error, not grey rows), and an animated or
+  multi-page file (GIF, APNG, TIFF) is an error, not its first frame.
 
 Values are rounded to the nearest 8-bit level. :func:`to_uint8` is the inverse direction:
 [0, 1] floats (tensor or array) to uint8, rounding half up.
@@ -68,8 +70,13 @@ def open_rgb(path) -> "Image.Image":
     path = Path(path)
     try:
         with Image.open(path) as image:
+            frames = getattr(image, "n_frames", 1)
+            if frames > 1:  # which frame would be meant? (PIL reads the first one silently)
+                raise ImageReadError(path, f"animated or multi-page image ({frames} frames); give one still image")
             image.load()  # decodes fully: truncated data fails here, not later
             return to_rgb(image)
+    except ImageReadError:
+        raise
     except FileNotFoundError:
         raise ImageReadError(path, "image not found") from None
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:

@@ -23,6 +23,23 @@ from stylizednerf.settings import StyleImageSettings
 
 DEFAULT_MAX_SIZE = StyleImageSettings().max_size  # the schema's style_images.max_size
 DEFAULT_STYLE_SIZE = StyleImageSettings().style_size  # the schema's demo.style_size
+# The VGG encoder's relu4_1 is 1/8 of its input: a side below 16 px leaves fewer than 2x2
+# features, too few for the channel spread (the style's statistics) to mean anything.
+MIN_SIDE = 16
+MAX_ASPECT = 10  # longest / shortest side: beyond it, a strip rather than a painting
+
+
+def style_size_problem(width: int, height: int, max_size: int = DEFAULT_MAX_SIZE) -> str | None:
+    """What makes a ``width`` x ``height`` style image unusable (after the downscale to
+    ``max_size``), in words; None when it is usable."""
+    if max(width, height) > MAX_ASPECT * min(width, height):
+        return f"{width}x{height} px, sides further apart than {MAX_ASPECT}:1"
+    factor = min(1.0, max_size / max(width, height))
+    shortest = round(min(width, height) * factor)
+    if shortest < MIN_SIDE:
+        scaled = f" ({shortest} px after the downscale to {max_size})" if factor < 1 else ""
+        return f"{width}x{height} px, a side below the VGG encoder's minimum of {MIN_SIDE} px{scaled}"
+    return None
 
 
 def downscale(image, max_size: int):
@@ -37,14 +54,18 @@ def downscale(image, max_size: int):
     return image.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
 
 
-def load_style_image(path, max_size: int = DEFAULT_MAX_SIZE) -> np.ndarray:
-    """(H, W, 3) uint8 RGB of an image file; SystemExit with one line naming it if unreadable."""
+def load_style_image(path, max_size: int = DEFAULT_MAX_SIZE, check_size: bool = False) -> np.ndarray:
+    """(H, W, 3) uint8 RGB of an image file; SystemExit with one line naming it if unreadable (or,
+    with ``check_size``, of an unusable size: :func:`style_size_problem`)."""
     from stylizednerf.images import ImageReadError, open_rgb
 
     try:
         rgb = open_rgb(path)
     except ImageReadError as error:
         raise SystemExit(f"error: style image '{error.path}' cannot be read: {error.reason}") from None
+    problem = style_size_problem(*rgb.size, max_size) if check_size else None
+    if problem:
+        raise SystemExit(f"error: style image '{path}': {problem}")
     return np.asarray(downscale(rgb, max_size))
 
 
@@ -65,7 +86,7 @@ def prepare_style(name: str, source: str, out, settings: dict) -> dict:
 
             array = np.asarray(downscale(Image.fromarray(array), max_size))
     else:
-        array = load_style_image(source, max_size)
+        array = load_style_image(source, max_size, check_size=True)
     out = Path(out)
     info = {"name": name, "source": source, "width": int(array.shape[1]), "height": int(array.shape[0]),
             "mean_rgb": [round(float(x), 2) for x in array.reshape(-1, 3).mean(0)]}

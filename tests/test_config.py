@@ -15,7 +15,7 @@ def base_config(tmp_path):
     style = tmp_path / "style.png"
     from PIL import Image
 
-    Image.new("RGB", (8, 8), (200, 30, 30)).save(style)
+    Image.new("RGB", (32, 32), (200, 30, 30)).save(style)
     photos = tmp_path / "photos"
     photos.mkdir(exist_ok=True)
     for i in range(3):
@@ -68,7 +68,7 @@ def test_unreadable_style_file_is_named(tmp_path):
     bad = tmp_path / "broken.jpg"
     bad.write_bytes(b"not an image at all")
     config["styles"]["red"] = str(bad)
-    assert problem(config).startswith(f"config error: styles.red: file '{bad}' is not a readable image")
+    assert problem(config).startswith(f"config error: styles.red: file '{bad}': cannot read image")
 
 
 def test_unknown_demo_style_is_named(tmp_path):

@@ -10,6 +10,8 @@ from pathlib import Path
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from stylizednerf.images import open_rgb
+
 MIN_IMAGES = 3
 JPEG_QUALITY = 95
 
@@ -21,12 +23,9 @@ def _names(paths, limit: int = 12) -> str:
 
 
 def oriented_size(path: Path) -> tuple[int, int]:
-    """(width, height) after applying the EXIF orientation; decodes the whole file to catch truncation."""
-    with Image.open(path) as image:
-        image.load()
-        orientation = image.getexif().get(0x0112, 1)
-        width, height = image.size
-    return (height, width) if orientation in (5, 6, 7, 8) else (width, height)
+    """(width, height) after applying the EXIF orientation, read by the project's one image reader
+    (decoded in full: truncated and animated files fail here, as they would in training)."""
+    return open_rgb(path).size
 
 
 def check_images(paths: list[Path], folder) -> tuple[int, int]:

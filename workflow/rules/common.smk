@@ -5,7 +5,7 @@ import sys
 
 from snakemake.utils import validate
 
-from stylizednerf.config import ConfigError, check_config
+from stylizednerf.config import ConfigError, check_config, check_unique_keys
 from stylizednerf.paths import import_from_checkout, prefer_this_python
 from stylizednerf.settings import SCHEMA_PATH, STAGES
 
@@ -14,6 +14,8 @@ SCHEMA = str(SCHEMA_PATH)
 
 # A bad config stops here with one line naming the key, before any job is scheduled.
 try:
+    for _configfile in workflow.configfiles:  # a key given twice: YAML keeps the last silently
+        check_unique_keys(_configfile)
     _checked, _skipped = check_config(config, SCHEMA)
 except ConfigError as error:
     sys.exit(str(error))
