@@ -13,6 +13,7 @@ import zipfile
 from pathlib import Path
 
 ZIP_MAGIC = b"PK\x03\x04"  # torch.save's format is a zip archive
+PICKLE_MAGIC = b"\x80"  # ... or, from old torch versions, a bare pickle (protocol 2+)
 
 
 class ModelFileError(ValueError):
@@ -36,10 +37,10 @@ def why_unreadable(path, error: BaseException) -> str:
         return "empty file"
     if head == ZIP_MAGIC and not zipfile.is_zipfile(path):
         return "truncated (the torch file ends early)"
+    if head != ZIP_MAGIC and head[:1] != PICKLE_MAGIC:
+        return "not a torch file"
     if isinstance(error, pickle.UnpicklingError) and "weights only" in str(error).lower():
         return "holds pickled Python objects, not only weights (refused)"
-    if head != ZIP_MAGIC:
-        return "not a torch file"
     first = str(error).strip().splitlines()[0][:120] if str(error).strip() else ""
     return f"damaged torch file ({type(error).__name__}{': ' + first if first else ''})"
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from stylizednerf.images import open_rgb
+from stylizednerf.images import ImageReadError, open_rgb
 
 MIN_IMAGES = 3
 JPEG_QUALITY = 95
@@ -33,14 +33,17 @@ def check_images(paths: list[Path], folder) -> tuple[int, int]:
     if len(paths) < MIN_IMAGES:
         found = f" ({_names(paths)})" if paths else ""
         raise SystemExit(f"error: {folder}: {len(paths)} image(s){found}, need at least {MIN_IMAGES}")
-    sizes, unreadable = {}, []
+    sizes, unreadable = {}, {}
     for path in paths:
         try:
             sizes[path] = oriented_size(path)
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
-            unreadable.append(path)
+        except ImageReadError as error:
+            unreadable[path] = error.reason
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
+            unreadable[path] = f"cannot read image ({type(error).__name__})"
     if unreadable:
-        raise SystemExit(f"error: {folder}: unreadable or truncated image(s): {_names(unreadable)}")
+        first = next(iter(unreadable.values()))
+        raise SystemExit(f"error: {folder}: unreadable or truncated image(s): {_names(unreadable)} ({first})")
     common, _ = Counter(sizes.values()).most_common(1)[0]
     odd = [p for p, s in sizes.items() if s != common]
     if odd:
