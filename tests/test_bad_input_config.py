@@ -150,3 +150,23 @@ def test_truncated_style_is_refused_at_config_check(tmp_path, suffix):
     line = refused(config_with_style(tmp_path, cut))
     assert line.startswith(f"config error: styles.mine: file '{cut}': cannot read image (")
     assert "truncated" in line or "broken" in line.lower()
+
+
+@pytest.mark.parametrize("profile", ["local", "slurm"])
+def test_profiles_print_a_failed_jobs_log(profile):
+    """A failed job's one line is in its log: the profiles have Snakemake print it."""
+    import yaml
+
+    settings = yaml.safe_load((PROJECT_ROOT / "profiles" / profile / "config.yaml").read_text())
+    assert settings.get("show-failed-logs") is True
+
+
+def test_every_rule_sends_its_errors_to_its_log():
+    """show-failed-logs prints the log, so each shell command writes its stderr there."""
+    text = "\n".join(p.read_text() for p in (PROJECT_ROOT / "workflow" / "rules").glob("*.smk"))
+    rules = re.split(r"\n\s*rule ", text)[1:]
+    assert rules
+    for rule in rules:
+        name = rule.split(":", 1)[0]
+        if "shell:" in rule:
+            assert "log:" in rule and "2>&1" in rule.replace("2> ", "2>"), name

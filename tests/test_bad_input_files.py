@@ -338,3 +338,53 @@ def test_sigkill_leftovers_are_removed_by_the_next_write(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["metrics.json", "nerf"]
     assert (tmp_path / "nerf" / "model.pt").read_bytes() == b"whole"
     assert json.loads((tmp_path / "metrics.json").read_text()) == {"psnr": 1.0}
+
+
+def test_sigkill_at_a_random_step_of_pretrain_nerf_resumes_bit_identical(tmp_path, capsys):
+    """A real SIGKILL (not an exception) at a random step after the first checkpoint: the rerun
+    resumes from the checkpoint on disk and ends with the uninterrupted run's weights (CPU)."""
+    from stylizednerf.cameras import write_cameras
+    from stylizednerf.nerf.train import main
+    from test_checkpoint import NERF
+    from test_nerf import _write_images
+
+    settings = json.dumps({**NERF, "fast": {**NERF["fast"], "iterations": 300}})
+    cams = _camera_set(tmp_path / "images", count=4)
+    _write_images(cams)
+    write_cameras(tmp_path / "cameras.json", cams)
+
+    def args(out):
+        return ["--cameras", str(tmp_path / "cameras.json"), "--out", str(tmp_path / out), "--no-progress",
+                "--checkpoint-dir", str(tmp_path / f"{out}_ckpt"), "--settings", settings]
+
+    env = dict(os.environ, PYTHONPATH=str(PROJECT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+               OMP_NUM_THREADS="1")
+    proc = subprocess.Popen([sys.executable, "-m", "stylizednerf", "pretrain-nerf", *args("nerf")], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not (tmp_path / "nerf_ckpt" / "last.pt").exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(np.random.default_rng().uniform(0.0, 0.2))  # a random step after the first checkpoint
+        proc.send_signal(signal.SIGKILL)
+        assert proc.wait(timeout=30) == -signal.SIGKILL, proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert not (tmp_path / "nerf").exists()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as the killed run (same CPU kernels)
+    try:
+        capsys.readouterr()
+        assert main(args("nerf")) == 0  # the rerun
+        assert "resumed at step" in capsys.readouterr().err
+        assert main(args("reference")) == 0  # an uninterrupted run
+    finally:
+        torch.set_num_threads(threads)
+    resumed = torch.load(tmp_path / "nerf" / "model.pt", weights_only=True)["state_dict"]
+    reference = torch.load(tmp_path / "reference" / "model.pt", weights_only=True)["state_dict"]
+    assert resumed.keys() == reference.keys()
+    assert all(torch.equal(resumed[k], reference[k]) for k in reference)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cameras.json", "images", "nerf", "reference"]
+    assert not [p for p in tmp_path.rglob(".*")]  # no temporary of the killed run left
