@@ -77,13 +77,24 @@ def check_writable(folder) -> Path:
 
 
 @contextlib.contextmanager
+def _unwritable_is_one_line(folder: Path):
+    """An output folder that cannot be made or written in: the one-line error of check_writable."""
+    try:
+        yield
+    except OSError as error:
+        why = error.strerror or str(error)
+        raise SystemExit(f"error: {folder}: output folder is not writable ({why})") from None
+
+
+@contextlib.contextmanager
 def atomic_path(path, suffix: str | None = None):
     """Yield a temporary path next to ``path``; rename it to ``path`` on success, delete on error."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    remove_leftovers(path)
-    fd, tmp = tempfile.mkstemp(prefix=partial_prefix(path), suffix=suffix if suffix is not None else path.suffix,
-                               dir=path.parent)
+    with _unwritable_is_one_line(path.parent):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        remove_leftovers(path)
+        fd, tmp = tempfile.mkstemp(prefix=partial_prefix(path), suffix=suffix if suffix is not None else path.suffix,
+                                   dir=path.parent)
     try:
         os.fchmod(fd, 0o666 & ~current_umask())
     finally:
@@ -100,9 +111,10 @@ def atomic_path(path, suffix: str | None = None):
 def atomic_dir(path):
     """Yield a temporary folder next to ``path``; it replaces ``path`` on success, vanishes on error."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    remove_leftovers(path)
-    tmp = Path(tempfile.mkdtemp(prefix=partial_prefix(path), dir=path.parent))
+    with _unwritable_is_one_line(path.parent):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        remove_leftovers(path)
+        tmp = Path(tempfile.mkdtemp(prefix=partial_prefix(path), dir=path.parent))
     try:
         tmp.chmod(0o777 & ~current_umask())
         yield tmp

@@ -388,3 +388,16 @@ def test_sigkill_at_a_random_step_of_pretrain_nerf_resumes_bit_identical(tmp_pat
     assert all(torch.equal(resumed[k], reference[k]) for k in reference)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cameras.json", "images", "nerf", "reference"]
     assert not [p for p in tmp_path.rglob(".*")]  # no temporary of the killed run left
+
+
+def test_a_stage_writing_into_an_unwritable_folder_says_so_in_one_line(tmp_path, nerf_file):
+    """Stages that do not train (here render-path) meet the folder at their first write."""
+    from stylizednerf.cameras import write_cameras
+
+    cams = _camera_set(tmp_path / "images", count=3)
+    write_cameras(tmp_path / "cameras.json", cams)
+    (tmp_path / "results").write_text("a file")
+    line = fails("render-path", "--model", nerf_file, "--cameras", tmp_path / "cameras.json",
+                 "--out", tmp_path / "results" / "path", "--settings", '{"device": "cpu"}')
+    assert line.startswith(f"error: {tmp_path / 'results'}: output folder is not writable (")
+    nothing_written(tmp_path, nerf_file, tmp_path / "cameras.json", tmp_path / "results")
