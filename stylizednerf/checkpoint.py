@@ -26,7 +26,7 @@ from pathlib import Path
 
 import torch
 
-from stylizednerf.fileio import atomic_save_torch
+from stylizednerf.fileio import atomic_save_torch, remove_leftovers
 from stylizednerf.settings import TRAINERS
 
 FORMAT = "stylizednerf-checkpoint/1"
@@ -196,6 +196,7 @@ class Checkpoint:
         self._wait()
         self.path.unlink(missing_ok=True)
         self.stale_path.unlink(missing_ok=True)
+        remove_leftovers(self.path)  # a write of a killed run
         try:
             self.path.parent.rmdir()  # only when empty (the 2D trainers share theirs)
         except OSError:

@@ -248,6 +248,7 @@ def test_unusable_checkpoint_is_set_aside_with_a_note_naming_it(tmp_path, case, 
     assert notes == [f"note: checkpoint {path} cannot be read ({why}); moved to state.pt.stale, starting afresh"]
     assert not path.exists() and path.with_name("state.pt.stale").is_file()
     assert not (tmp_path / "opened").exists()
+    (path.parent / ".state.pt.partial-k1ll3d.pt").write_bytes(b"half")  # a write a SIGKILL cut short
     checkpoint.remove()  # a finished job leaves nothing of it
     assert not (tmp_path / "ckpt").exists()
 
