@@ -175,31 +175,31 @@ def test_prepare_style_converts_modes(tmp_path):
     out = _prepare(tmp_path, tmp_path / "grey.png")
     assert out.shape == (20, 64, 3) and np.array_equal(out[..., 0], gradient) and np.array_equal(out[..., 2], gradient)
 
-    rgba = np.zeros((10, 12, 4), dtype=np.uint8)
-    rgba[:, :6] = (200, 10, 10, 255)  # opaque red left, fully transparent black right
+    rgba = np.zeros((20, 24, 4), dtype=np.uint8)  # styles are at least 16 px a side
+    rgba[:, :12] = (200, 10, 10, 255)  # opaque red left, fully transparent black right
     Image.fromarray(rgba, "RGBA").save(tmp_path / "rgba.png")
     out = _prepare(tmp_path, tmp_path / "rgba.png")
-    assert (out[:, :6] == (200, 10, 10)).all() and (out[:, 6:] == 255).all()  # composited on white
+    assert (out[:, :12] == (200, 10, 10)).all() and (out[:, 12:] == 255).all()  # composited on white
 
     la = Image.fromarray(rgba[..., [0, 3]].copy(), "LA")
     la.save(tmp_path / "la.png")
-    assert (_prepare(tmp_path, tmp_path / "la.png")[:, 6:] == 255).all()
+    assert (_prepare(tmp_path, tmp_path / "la.png")[:, 12:] == 255).all()
 
-    palette = Image.fromarray(np.arange(48, dtype=np.uint8).reshape(6, 8) % 3, "P")
+    palette = Image.fromarray((np.arange(16 * 24).reshape(16, 24) % 3).astype(np.uint8), "P")
     palette.putpalette([255, 0, 0, 0, 255, 0, 0, 0, 255] + [0] * 759)
     palette.save(tmp_path / "palette.png")
     out = _prepare(tmp_path, tmp_path / "palette.png")
-    assert out.shape == (6, 8, 3) and tuple(out[0, 0]) == (255, 0, 0) and tuple(out[0, 1]) == (0, 255, 0)
+    assert out.shape == (16, 24, 3) and tuple(out[0, 0]) == (255, 0, 0) and tuple(out[0, 1]) == (0, 255, 0)
 
-    Image.new("CMYK", (16, 9), (0, 255, 255, 0)).save(tmp_path / "cmyk.jpg", quality=95)
+    Image.new("CMYK", (32, 18), (0, 255, 255, 0)).save(tmp_path / "cmyk.jpg", quality=95)
     out = _prepare(tmp_path, tmp_path / "cmyk.jpg")
-    assert out.shape == (9, 16, 3) and out[..., 0].mean() > 200 and out[..., 1:].mean() < 50  # red
+    assert out.shape == (18, 32, 3) and out[..., 0].mean() > 200 and out[..., 1:].mean() < 50  # red
 
-    deep = np.tile(np.array([0, 32768, 65535], dtype=np.uint16), (5, 3))  # 16-bit greyscale
+    deep = np.tile(np.array([0, 32768, 65535], dtype=np.uint16), (16, 6))  # 16-bit greyscale
     Image.fromarray(deep).save(tmp_path / "deep.png")
     assert Image.open(tmp_path / "deep.png").mode.startswith("I")
     out = _prepare(tmp_path, tmp_path / "deep.png")
-    assert out.shape == (5, 9, 3) and tuple(out[0, :3, 0]) == (0, 128, 255)  # scaled, not clipped
+    assert out.shape == (16, 18, 3) and tuple(out[0, :3, 0]) == (0, 128, 255)  # scaled, not clipped
 
 
 def test_prepare_style_respects_exif_orientation_and_downscales(tmp_path):
