@@ -17,7 +17,7 @@ from stylizednerf.config import (RESERVED_SCENE_NAMES, RESERVED_STYLE_NAMES, Con
 from stylizednerf.paths import PROJECT_ROOT
 from stylizednerf.style_image import MAX_ASPECT, MIN_SIDE
 
-SCHEMA = PROJECT_ROOT / "workflow" / "schemas" / "config.schema.yaml"
+from stylizednerf.settings import SCHEMA_PATH as SCHEMA  # noqa: E402  (the one schema, package data)
 
 
 def style_file(path, size=(32, 32)):
