@@ -422,3 +422,69 @@ def test_stylize_checkpoint_of_another_run_is_set_aside(stylize_inputs, tmp_path
     if change == "truncated":  # a fresh start is the uninterrupted run
         assert_same_tensors(_result_3d(tmp_path, stage), _result_3d(stylize_inputs / "reference", stage))
     assert not (tmp_path / "ckpt").exists()
+
+
+# ---- a real SIGKILL at a random step, per trainer (pretrain-nerf: test_bad_input_files.py) ------
+
+def _sigkill_args(name, root, out):
+    """(stage, arguments, settings, checkpoint file) of a run long enough to be killed part-way."""
+    if name in TRAINERS_2D:
+        stage, settings, ckpt = TRAINERS_2D[name][:3]
+        settings = {**settings, "iterations": 40, "checkpoint_every": 2} if name == "decoder" else \
+            {**settings, "iterations": 3000, "checkpoint_every": 100}
+        contents = ["--contents", str(root / "contents")] if name == "decoder" else []
+        args = [*contents, "--styles", *map(str, sorted((root / "styles").glob("*.png"))),
+                "--out", str(out / "stylization2d"), "--checkpoint-dir", str(out / "ckpt"), "--no-progress"]
+        return stage, args, settings, out / "ckpt" / ckpt
+    settings = {**STYLIZE, "nerf_steps": 40}  # with the 3D style term (its default weight)
+    args = ["--views", str(root / "views"), "--model", str(root / "model.pt"), "--latents",
+            str(root / "style_latents.json"), "--out", str(out / "stylize"), "--checkpoint-dir", str(out / "ckpt"),
+            "--decoder", str(root / "decoder.pt"), "--style-image", str(root / "strokes.png"), "--style", "strokes"]
+    return "stylize", args, settings, out / "ckpt" / "state.pt"
+
+
+@pytest.mark.parametrize("name", ["decoder", "vae", "stylize"])
+def test_sigkill_at_a_random_step_resumes_bit_identical(images_2d, stylize_inputs, tmp_path, capsys, name):
+    """The process is killed with SIGKILL (no handler runs) at a random moment after its first
+    checkpoint; the rerun resumes from what is on disk and ends with an uninterrupted run's
+    weights, leaving no checkpoint and no temporary behind."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from stylizednerf.__main__ import main
+
+    root = stylize_inputs if name == "stylize" else images_2d
+    stage, args, settings, ckpt = _sigkill_args(name, root, tmp_path / "killed")
+    project = Path(__file__).resolve().parents[1]
+    env = dict(os.environ, PYTHONPATH=str(project) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+               OMP_NUM_THREADS="1")
+    proc = subprocess.Popen([sys.executable, "-m", "stylizednerf", stage, *args, "--settings", json.dumps(settings)],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not ckpt.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.005)
+        time.sleep(np.random.default_rng().uniform(0.0, 0.1))  # a random step after the first checkpoint
+        proc.send_signal(signal.SIGKILL)
+        assert proc.wait(timeout=30) == -signal.SIGKILL, f"finished before the kill: {proc.stderr.read()[-500:]}"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert ckpt.is_file()
+    capsys.readouterr()
+    assert main([stage, *args, "--settings", json.dumps(settings)]) == 0  # the rerun
+    said = capsys.readouterr().out
+    assert "resum" in said, said[-500:]
+    _, reference_args, _, _ = _sigkill_args(name, root, tmp_path / "reference")
+    assert main([stage, *reference_args, "--settings", json.dumps(settings)]) == 0  # uninterrupted
+    if name == "stylize":
+        assert_same_tensors(_result_3d(tmp_path / "killed", "stylize"), _result_3d(tmp_path / "reference", "stylize"))
+    else:
+        assert_same_tensors(_result_2d(tmp_path / "killed", name), _result_2d(tmp_path / "reference", name))
+    assert not ckpt.parent.exists()
+    assert not [p for p in (tmp_path / "killed").rglob(".*")]  # no temporary of the killed run left
