@@ -30,6 +30,7 @@ import torch
 
 from stylizednerf.cameras import Camera
 from stylizednerf.pinhole import camera_rays, pixel_grid
+from stylizednerf.progress import progress_bar
 
 DTYPE = torch.float64  # geometry: exact depth
 TEXTURE_DTYPE = torch.float32
@@ -475,9 +476,7 @@ def generate(width: int = 160, height: int = 120, views: int = 20, seed: int = 0
     images, depths = [], []
     iterator = cameras
     if progress:
-        from tqdm import tqdm
-
-        iterator = tqdm(cameras, desc="demo views", unit="view")
+        iterator = progress_bar(cameras, desc="demo views", unit="view")
     for camera in iterator:
         rgb, depth = render(scene, camera, supersample)
         camera.near, camera.far = near_far(depth)

@@ -29,6 +29,7 @@ from stylizednerf.cameras import read_cameras
 from stylizednerf.fileio import atomic_path, atomic_write_json, atomic_write_text
 from stylizednerf.images import ImageReadError, open_rgb, read_rgb_float
 from stylizednerf.paths import IMAGE_SUFFIXES
+from stylizednerf.progress import progress_bar
 from stylizednerf.provenance import metadata
 from stylizednerf.warp import DEPTH_TOLERANCE
 from stylizednerf.settings import EvaluateSettings
@@ -168,8 +169,6 @@ def main(argv=None) -> int:
     if max(gaps) >= frames.shape[0]:
         print(f"note: {frames.shape[0]} frames: gaps >= that have no pairs", file=sys.stderr)
 
-    from tqdm import tqdm
-
     from stylizednerf.metrics.consistency import consistency, load_vgg_encoder, pair_indices, style_content
     from stylizednerf.metrics.lpips import LPIPS
 
@@ -186,7 +185,7 @@ def main(argv=None) -> int:
     except (FileNotFoundError, ValueError) as error:
         raise SystemExit(f"error: {error}") from error
     total = sum(len(pair_indices(frames.shape[0], g, settings["max_pairs"])) for g in gaps)
-    with tqdm(total=total, desc=f"evaluate {args.method}", file=sys.stderr) as bar:
+    with progress_bar(total=total, desc=f"evaluate {args.method}") as bar:
         scores = consistency(frames.to(device), depth.to(device), K.to(device), c2w.to(device), gaps=gaps,
                              lpips_model=lpips_model, depth_tolerance=settings["depth_tolerance"],
                              batch_size=settings["batch_size"], max_pairs=settings["max_pairs"], progress=bar)

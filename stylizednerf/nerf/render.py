@@ -43,6 +43,7 @@ from stylizednerf.nerf.model import NerfModel
 from stylizednerf.nerf.rays import SceneSpace
 from stylizednerf.nerf.rendering import composite  # noqa: F401  (re-exported for style modules)
 from stylizednerf.pinhole import camera_rays
+from stylizednerf.progress import progress_bar
 
 FORMAT = "stylizednerf-nerf/1"
 
@@ -110,9 +111,7 @@ def render_cameras(model: NerfModel, cameras, chunk: int = 65536, progress: bool
     model.eval()
     iterator = cameras
     if progress:
-        from tqdm import tqdm
-
-        iterator = tqdm(cameras, desc="render", unit="view")
+        iterator = progress_bar(cameras, desc="render", unit="view")
     try:
         return [render_camera(model, camera, chunk) for camera in iterator]
     finally:

@@ -30,6 +30,7 @@ from stylizednerf.nerf.model import NerfModel, resolve_config
 from stylizednerf.nerf.rays import SceneSpace
 from stylizednerf.nerf.render import checkpoint_payload, render_cameras, render_rays_chunked
 from stylizednerf.pinhole import camera_rays
+from stylizednerf.progress import progress_bar
 from stylizednerf.settings import NerfSettings
 from stylizednerf.device import resolve_device
 from stylizednerf.fileio import check_writable
@@ -343,13 +344,11 @@ class Trainer:
     # ---- the full loop ---------------------------------------------------------------------
 
     def train(self, progress: bool = True) -> None:
-        from tqdm import tqdm
-
         log_every = max(1, int(self.cfg["log_every"]))
         val_every = max(1, int(self.cfg["val_every"]))
         ckpt_every = int(self.cfg["checkpoint_every"])
-        bar = tqdm(total=self.iterations, initial=self.step, desc=f"nerf[{self.cfg['field']}]", unit="step",
-                   disable=not progress, mininterval=1.0)
+        bar = progress_bar(total=self.iterations, initial=self.step, desc=f"nerf[{self.cfg['field']}]", unit="step",
+                           disable=not progress)
         while self.step < self.iterations:
             start = time.perf_counter()
             boundary = min(self.iterations, (self.step // log_every + 1) * log_every)

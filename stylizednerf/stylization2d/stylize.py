@@ -12,12 +12,12 @@ import json
 from pathlib import Path
 
 import torch
-from tqdm import tqdm
 
 from stylizednerf.stylization2d.adain import adain, blend
 from stylizednerf.stylization2d.decoder import crop_to, load_decoder, pad_to_multiple
 from stylizednerf.settings import AdainSettings
 from stylizednerf.device import resolve_device
+from stylizednerf.progress import progress_bar
 
 
 def autocast(device: torch.device):
@@ -143,7 +143,7 @@ def _stylize_files(paths, out_dir, style, decoder, encoder, alpha):
     from stylizednerf.stylization2d.data import load_rgb, to_tensor, to_uint8
 
     style_feat = encode_style(style, decoder, encoder)  # once, not per frame (a 512-px VGG pass each)
-    for path in tqdm(paths, desc="stylize-2d", unit="img", mininterval=2.0):
+    for path in progress_bar(paths, desc="stylize-2d", unit="img"):
         image = to_tensor(load_rgb(path))
         result = stylize_images(image, style, decoder, encoder, alpha=alpha, style_feat=style_feat)
         atomic_save_image(Path(out_dir) / f"{path.stem}.png", to_uint8(result[0]))

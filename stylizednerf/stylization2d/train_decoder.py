@@ -22,13 +22,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from stylizednerf.stylization2d.adain import adain
 from stylizednerf.stylization2d.decoder import Decoder
 from stylizednerf.stylization2d.losses import content_loss, style_loss
 from stylizednerf.stylization2d.stylize import autocast, resolve_device, stylize_images
 from stylizednerf.settings import DecoderSettings
+from stylizednerf.progress import progress_bar
 
 DEFAULTS = DecoderSettings().to_dict()  # the schema's decoder section + seed, device
 CHECKPOINT_KIND = "pretrain-decoder/2"  # bump when the saved state changes shape
@@ -129,8 +129,8 @@ def train_decoder(settings: dict, content_paths, style_paths, out_dir, checkpoin
     decoder.train()
     running = torch.zeros(3, device=device)  # summed (total, content, style) since the last log
     count = 0
-    bar = tqdm(range(start, s["iterations"]), initial=start, total=s["iterations"], desc="pretrain-decoder",
-               disable=not progress, mininterval=2.0)
+    bar = progress_bar(range(start, s["iterations"]), initial=start, total=s["iterations"], desc="pretrain-decoder",
+                       disable=not progress)
     tic = time.perf_counter()
     for i in bar:
         for group in optimizer.param_groups:

@@ -19,11 +19,11 @@ import time
 from pathlib import Path
 
 import torch
-from tqdm import tqdm
 
 from stylizednerf.stylization2d.stylize import autocast, resolve_device
 from stylizednerf.stylization2d.vae import StyleVAE, style_statistics, vae_loss
 from stylizednerf.settings import VaeSettings
+from stylizednerf.progress import progress_bar
 
 DEFAULTS = VaeSettings().to_dict()  # the schema's vae section + seed, device
 CHECKPOINT_KIND = "train-vae/2"  # bump when the saved state changes shape
@@ -134,8 +134,8 @@ def train_vae(settings: dict, style_paths, out_dir, checkpoint_dir=None, progres
     count = 0
     tic = time.perf_counter()
     vae.train()
-    for i in tqdm(range(start, s["iterations"]), initial=start, total=s["iterations"], desc="train-vae",
-                  disable=not progress, mininterval=2.0):
+    for i in progress_bar(range(start, s["iterations"]), initial=start, total=s["iterations"], desc="train-vae",
+                          disable=not progress):
         index = torch.randint(data.shape[0], (s["batch_size"],), generator=generator, device=device)
         x = data[index]
         reconstruction, mu, logvar = vae(x, generator)

@@ -26,6 +26,7 @@ from stylizednerf.cameras import CameraSet, read_cameras, write_cameras
 from stylizednerf.checkpoint import Checkpoint, fingerprint, hash_files
 from stylizednerf.fileio import atomic_dir, atomic_save_torch, atomic_write_json, check_writable
 from stylizednerf.images import ImageReadError, read_rgb_float, to_uint8
+from stylizednerf.progress import progress_bar
 from stylizednerf.provenance import metadata, write_metadata
 from stylizednerf.device import resolve_device as pick_device
 from stylizednerf.settings import RenderPathSettings, RenderSettings, RenderViewsSettings, Settings, StylizeSettings
@@ -243,7 +244,6 @@ def _render_sequence(render_one, cameras: CameraSet, frames_dir: Path, depth_dir
     render (PNG compression of a frame costs more than rendering it on a GPU)."""
 
     from PIL import Image
-    from tqdm import tqdm
 
     frames_dir.mkdir(parents=True)
     depth_dir.mkdir(parents=True)
@@ -257,7 +257,7 @@ def _render_sequence(render_one, cameras: CameraSet, frames_dir: Path, depth_dir
     images = []
     with ThreadPoolExecutor(max_workers=4) as pool:
         pending = []
-        for camera in tqdm(cameras.cameras, desc="render", dynamic_ncols=True):
+        for camera in progress_bar(cameras.cameras, desc="render", unit="view"):
             rgb, depth = render_one(camera)
             image = to_uint8(rgb)
             pending.append(pool.submit(save, camera, image, depth.float().cpu().numpy()))

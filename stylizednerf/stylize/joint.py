@@ -15,9 +15,9 @@ Geometry is frozen and shared: the ray cache is built once for all styles.
 import time
 
 import torch
-from tqdm import tqdm
 
 from stylizednerf.settings import JointSettings
+from stylizednerf.progress import progress_bar
 from stylizednerf.stylization2d.losses import style_loss
 from stylizednerf.stylize.latents import StyleLatents
 from stylizednerf.stylize.losses import mimic_loss
@@ -150,7 +150,7 @@ class JointStylizer:
         first = self.load_state(resume) if resume is not None else 0
         steps = int(self.s["joint_steps"])
         pending = []
-        with tqdm(total=steps, initial=first, disable=not progress, desc="stylize-joint", dynamic_ncols=True) as bar:
+        with progress_bar(total=steps, initial=first, disable=not progress, desc="stylize-joint") as bar:
             for step in range(first, steps):
                 pending.append((self.step(), {"step": step}))
                 bar.update(1)

@@ -28,9 +28,9 @@ import time
 from dataclasses import dataclass
 
 import torch
-from tqdm import tqdm
 
 from stylizednerf.cuda_graph import capture_step
+from stylizednerf.progress import progress_bar
 from stylizednerf.settings import TRAINER_KEYS, SettingsError, StyleTrainerSettings
 from stylizednerf.stylization2d.decoder import crop_to
 from stylizednerf.stylization2d.losses import content_loss, style_loss
@@ -514,7 +514,7 @@ class Stylizer:
         start_phase, start_step = self.load_state(resume) if resume is not None else (0, 0)
         total = sum(steps for _, _, steps in phases)
         done = sum(steps for _, _, steps in phases[:start_phase]) + start_step
-        bar = tqdm(total=total, initial=done, disable=not progress, desc="stylize", dynamic_ncols=True)
+        bar = progress_bar(total=total, initial=done, disable=not progress, desc="stylize")
         for phase_index in range(start_phase, len(phases)):
             round_index, phase, steps = phases[phase_index]
             first = start_step if phase_index == start_phase else 0
