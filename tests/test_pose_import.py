@@ -147,3 +147,44 @@ def test_provided_llff_fern_matches_poses_bounds(tmp_path, data_root):
     np.testing.assert_allclose(exported[:, 15:], raw[:, 15:])
     opengl = np.asarray(json.loads((out / "poses" / "transforms.json").read_text())["frames"][0]["transform_matrix"])
     np.testing.assert_allclose(opengl @ OPENCV_TO_OPENGL, first.camera_to_world)
+
+
+def transforms_scene(tmp_path, **changes):
+    """A nerfstudio transforms.json over 3 real-sized images; ``changes`` update its top level."""
+    cameras = some_cameras(n=3)
+    write_images(tmp_path / "images", [c.file for c in cameras])
+    data = transforms(cameras, tmp_path / "images", tmp_path / "transforms.json")
+    data.update(changes)
+    (tmp_path / "transforms.json").write_text(json.dumps(data))
+    return tmp_path / "transforms.json", data, cameras
+
+
+@pytest.mark.parametrize("changes", [{"camera_model": "PINHOLE", "k1": 0.0, "k2": 0.0, "p1": 0.0, "p2": 0.0},
+                                     {"camera_model": "OPENCV", "k3": 0.0, "k4": 0.0},
+                                     {"camera_model": "OPENCV", "k1": 0.05}])
+def test_transforms_camera_models_that_are_honoured(tmp_path, changes):
+    transforms_file, _, cameras = transforms_scene(tmp_path, **changes)
+    scene = import_transforms(transforms_file)
+    assert scene.distortion == ({"k1": 0.05, "k2": 0.0, "p1": 0.0, "p2": 0.0} if changes.get("k1") else None)
+    for got, want in zip(scene.cameras, cameras):
+        assert (got.fx, got.fy, got.cx, got.cy) == pytest.approx((want.fx, want.fy, want.cx, want.cy))
+
+
+@pytest.mark.parametrize("changes, frame_changes, named", [
+    ({"camera_model": "OPENCV_FISHEYE", "k3": 0.01, "k4": -0.002}, {}, "camera_model 'OPENCV_FISHEYE'"),
+    ({"camera_model": "EQUIRECTANGULAR"}, {}, "camera_model 'EQUIRECTANGULAR'"),
+    ({"camera_model": "OPENCV", "k3": 0.01}, {}, "k3 = 0.01 is not supported"),
+    ({"camera_model": "PINHOLE", "k1": 0.1}, {}, "k1 = 0.1 but camera_model is 'PINHOLE'"),
+    ({}, {"camera_model": "OPENCV_FISHEYE"}, "frames[1].camera_model 'OPENCV_FISHEYE'"),
+    ({}, {"k4": 0.5}, "frames[1].k4 = 0.5 is not supported"),
+])
+def test_transforms_camera_models_that_are_refused_with_one_line(tmp_path, changes, frame_changes, named):
+    transforms_file, data, _ = transforms_scene(tmp_path, **changes)
+    data["frames"][1].update(frame_changes)
+    transforms_file.write_text(json.dumps(data))
+    out = tmp_path / "result"
+    with pytest.raises(SystemExit) as error:
+        cli.main(["--scene", "t", "--source", str(transforms_file), "--poses", "provided", "--out", str(out)])
+    message = str(error.value)
+    assert message.startswith(f"error: {transforms_file}: {named}")
+    assert "\n" not in message and not out.exists()

@@ -88,9 +88,46 @@ def convergence_depths(c2w: np.ndarray) -> np.ndarray:
     return np.einsum("ni,ni->n", focus[None] - centres, axes)
 
 
+# nerfstudio camera_model values this importer honours: working images are pinhole, and the only
+# distortion it can undo is OpenCV's k1, k2, p1, p2 (sfm.undistort_opencv_images). A file without
+# camera_model (instant-ngp) is read as OPENCV, as before.
+SUPPORTED_CAMERA_MODELS = ("PINHOLE", "OPENCV")
+OPENCV_DISTORTION_KEYS = ("k1", "k2", "p1", "p2")
+# Higher-order terms nerfstudio files may carry (k3: OpenCV r^6; k4: fisheye). Non-zero, the images
+# would be undistorted wrongly, so they are refused rather than dropped.
+UNSUPPORTED_DISTORTION_KEYS = ("k3", "k4", "k5", "k6")
+
+
+def check_camera_model(transforms_file: Path, data: dict, frame: dict, index: int) -> None:
+    """SystemExit with one line naming the file, key and value when frame ``index``'s camera cannot be
+    modelled. A frame's own key (named ``frames[<index>].<key>``) overrides the file's global one."""
+    def value(key, default=None):
+        return frame.get(key, data.get(key, default))
+
+    def name(key):
+        return f"frames[{index}].{key}" if key in frame else key
+
+    camera_model = value("camera_model", "OPENCV")
+    if camera_model not in SUPPORTED_CAMERA_MODELS:
+        raise SystemExit(f"error: {transforms_file}: {name('camera_model')} '{camera_model}' is not supported "
+                         f"(supported: {', '.join(SUPPORTED_CAMERA_MODELS)}; undistort the images first)")
+    for key in UNSUPPORTED_DISTORTION_KEYS:
+        if float(value(key) or 0.0) != 0.0:
+            raise SystemExit(f"error: {transforms_file}: {name(key)} = {value(key)} is not supported "
+                             f"(only {', '.join(OPENCV_DISTORTION_KEYS)} can be undistorted)")
+    if camera_model == "PINHOLE":
+        # nerfstudio would still apply these; a pinhole with distortion is a contradiction we do not guess at.
+        for key in OPENCV_DISTORTION_KEYS:
+            if float(value(key) or 0.0) != 0.0:
+                raise SystemExit(f"error: {transforms_file}: {name(key)} = {value(key)} but camera_model is "
+                                 "'PINHOLE' (a pinhole has no distortion; use 'OPENCV')")
+
+
 def import_transforms(transforms_file: Path) -> ImportedScene:
     """instant-ngp / nerfstudio: OpenGL camera-to-world, fl_x/fl_y/cx/cy (global or per frame), k1,k2,p1,p2.
 
+    ``camera_model`` (global or per frame) must be PINHOLE or OPENCV (missing: OPENCV); other
+    models and distortion terms beyond k1, k2, p1, p2 stop the stage (:func:`check_camera_model`).
     The file has no depth bounds: near/far are set around the depth d at which the optical
     axes converge (near = d/10, far = 3 d); ``bounds`` says so.
     """
@@ -110,8 +147,9 @@ def import_transforms(transforms_file: Path) -> ImportedScene:
     depths = convergence_depths(c2w)
     depths = np.where(depths > 0, depths, np.median(depths[depths > 0]) if (depths > 0).any() else 1.0)
     cameras, distortions = [], set()
-    for path, frame, pose, depth in zip(paths, frames, c2w, depths):
+    for index, (path, frame, pose, depth) in enumerate(zip(paths, frames, c2w, depths)):
         value = lambda key, default=None: frame.get(key, data.get(key, default))  # noqa: E731
+        check_camera_model(transforms_file, data, frame, index)
         width = int(value("w") or oriented_size(path)[0])
         height = int(value("h") or oriented_size(path)[1])
         fx = value("fl_x")
