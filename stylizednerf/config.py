@@ -34,10 +34,10 @@ class ConfigError(ValueError):
 class SceneSource:
     """Where a scene's photos (and any poses it ships) are."""
 
-    kind: str  # demo | llff | transforms | photos
+    kind: str  # demo | llff | transforms | colmap | photos
     root: Path | None  # folder of the scene (None for the demo)
     images: Path | None  # folder holding the images to use (None for the demo)
-    poses_file: Path | None  # poses_bounds.npy or transforms.json, when the scene ships poses
+    poses_file: Path | None  # poses_bounds.npy, transforms.json or a COLMAP model folder, when the scene ships poses
 
 
 def _key(path) -> str:
@@ -115,6 +115,15 @@ def expand_data(value: str, key: str) -> str:
     return value.replace("${data}", str(folder))
 
 
+def colmap_model_folder(scene: Path) -> Path | None:
+    """A COLMAP model beside the photos: ``sparse/0`` (the mapper's) or ``sparse`` (image_undistorter's),
+    binary or text."""
+    for folder in (scene / "sparse" / "0", scene / "sparse"):
+        if (folder / "cameras.bin").is_file() or (folder / "cameras.txt").is_file():
+            return folder
+    return None
+
+
 def resolve_scene_source(source: str, downscale: int = 1, key: str = "scene.source") -> SceneSource:
     """Classify a scene source and find its images; raise ConfigError naming ``key`` if unusable."""
     if source == "demo":
@@ -138,7 +147,9 @@ def resolve_scene_source(source: str, downscale: int = 1, key: str = "scene.sour
         return SceneSource("transforms", path, path, path / "transforms.json")
     for folder in (path, path / "images"):
         if list_images(folder):
-            return SceneSource("photos", path, folder, None)
+            model = colmap_model_folder(path)
+            # The photos are the same either way: 'poses: colmap' still runs SfM on all of them.
+            return SceneSource("colmap" if model else "photos", path, folder, model)
     raise ConfigError(key, f"no {suffixes} images in '{path}' or '{path / 'images'}'")
 
 
@@ -187,7 +198,8 @@ def check_config(config: dict, schema_path) -> tuple[dict, list[str]]:
             continue
         if scene.get("poses") == "provided" and found.kind == "photos":
             raise ConfigError(f"scenes.{name}.poses",
-                              f"'provided' needs poses_bounds.npy or transforms.json in '{found.root}'")
+                              f"'provided' needs poses_bounds.npy, transforms.json or a COLMAP model "
+                              f"(sparse/0) in '{found.root}'")
     if not config["scenes"]:
         raise ConfigError("scenes", "every scene is optional and missing: " + "; ".join(skipped))
     from stylizednerf.settings import StyleImageSettings

@@ -6,7 +6,7 @@ Writes, atomically (built in a temporary folder under --out, renamed at the end)
   undistorted when the camera has distortion;
 * ``<out>/poses/cameras.json`` (image_dir ../images), ``poses_bounds.npy`` (LLFF),
   ``transforms.json`` (nerfstudio), ``report.json``, ``cameras.png``, and ``sparse/0`` (the
-  COLMAP model, SfM only).
+  COLMAP model, SfM or an imported COLMAP model only).
 
 When the source ships poses and SfM is used, report.json also holds the SfM poses' errors
 against the shipped ones (after a similarity alignment), so the two can be compared.
@@ -40,7 +40,8 @@ def parse_args(argv):
     parser = argparse.ArgumentParser(prog="python -m stylizednerf poses", description=__doc__.split("\n")[0])
     parser.add_argument("--scene", required=True, help="scene name (for messages and the report)")
     parser.add_argument("--source", required=True,
-                        help="LLFF folder, folder of photos, transforms.json, or a cameras.json (e.g. the demo's)")
+                        help="LLFF folder, folder of photos (with a COLMAP sparse/0 for --poses provided), "
+                        "transforms.json, or a cameras.json (e.g. the demo's)")
     parser.add_argument("--poses", choices=["colmap", "provided"], default="colmap")
     parser.add_argument("--downscale", type=int, default=1, help="image downscale factor (LLFF images_N)")
     parser.add_argument("--kind", choices=["forward", "360"], default="forward")
@@ -60,7 +61,7 @@ def sfm_options(settings: dict, threads: int | None) -> sfm.SfmOptions:
     return options
 
 
-def find_inputs(source: str, downscale: int):
+def find_inputs(source: str, downscale: int, poses: str = "provided"):
     """(source image paths, image folder for messages, downscale still to apply, shipped poses or None)."""
     path = Path(source)
     if path.is_file() and importers.is_camera_file(path):
@@ -80,6 +81,10 @@ def find_inputs(source: str, downscale: int):
     if found.kind == "transforms":
         scene = importers.import_transforms(found.poses_file)
         return scene.sources, found.images, downscale, scene
+    if found.kind == "colmap" and poses == "provided":
+        scene = importers.import_colmap(found.poses_file, found.images)
+        return scene.sources, found.images, downscale, scene
+    # Photos; with 'poses: colmap' a COLMAP model beside them is not read: SfM runs on every photo, as before.
     return list_images(found.images), found.images, downscale, None
 
 
@@ -114,8 +119,6 @@ def provided_poses(scene, work_images: Path, size, build: Path):
 
 
 def colmap_poses(name: str, work_images: Path, names: list[str], options: sfm.SfmOptions, build: Path):
-    import pycolmap
-
     work = build / "sfm"
     work.mkdir()
     result = sfm.reconstruct(work_images, names, work, options)
@@ -127,14 +130,30 @@ def colmap_poses(name: str, work_images: Path, names: list[str], options: sfm.Sf
         raise SystemExit(f"error: {name}: SfM registered {len(registered)} of {len(names)} images "
                          f"(min_registered_fraction {options.min_registered_fraction}); not registered: "
                          f"{_names(missing)}")
-    best_dir = work / "best"
-    best_dir.mkdir()
-    model.write(best_dir)
+    cameras, images, stats, points, undistort_s = model_poses(model, work_images, len(names), options, build)
+    result.timings["undistort_s"] = undistort_s
+    stats.update({"not_registered": sorted(set(names) - registered), "attempts": result.attempts,
+                  "timings_s": result.timings})
+    shutil.rmtree(work)
+    return cameras, images, stats, points
+
+
+def model_poses(model, work_images: Path, total: int, options: sfm.SfmOptions, build: Path):
+    """A COLMAP model of ``work_images`` (SfM's or imported) to working images, ``poses/sparse/0`` and
+    cameras: undistorted by COLMAP when its distortion moves pixels by more than
+    ``undistort_min_shift_px``, else its cameras made pinhole; near/far from its sparse points."""
+    import pycolmap
+
+    work = build / "model"
+    work.mkdir()
+    model_dir = work / "distorted"
+    model_dir.mkdir()
+    model.write(model_dir)
     shift = max(sfm.distortion_shift_px(c) for c in model.cameras.values())
     images = build / "images"
     start = time.perf_counter()
     if shift > options.undistort_min_shift_px:
-        undistorted_images, undistorted_model = sfm.undistort_model(best_dir, work_images, work / "undistorted",
+        undistorted_images, undistorted_model = sfm.undistort_model(model_dir, work_images, work / "undistorted",
                                                                     options.num_threads)
         os.replace(undistorted_images, images)
         model = pycolmap.Reconstruction(undistorted_model)
@@ -142,27 +161,26 @@ def colmap_poses(name: str, work_images: Path, names: list[str], options: sfm.Sf
     else:
         sfm.to_pinhole(model)
         os.replace(work_images, images)
-    result.timings["undistort_s"] = time.perf_counter() - start
+    undistort_s = time.perf_counter() - start
     sparse = build / "poses" / "sparse" / "0"
     sparse.mkdir(parents=True)
     model.write(sparse)
-    stats = sfm.model_statistics(model, len(names))
-    stats.update({"not_registered": sorted(set(names) - registered), "distortion_shift_px": shift,
-                  "undistorted": shift > options.undistort_min_shift_px, "bounds": "sparse point depths 0.1/99.9%",
-                  "attempts": result.attempts, "timings_s": result.timings})
+    stats = sfm.model_statistics(model, total)
+    stats.update({"distortion_shift_px": shift, "undistorted": shift > options.undistort_min_shift_px,
+                  "bounds": "sparse point depths 0.1/99.9%"})
     points = np.array([p.xyz for p in model.points3D.values()]).reshape(-1, 3)
     cameras = sfm.reconstruction_cameras(model)
     shutil.rmtree(work)
-    return cameras, images, stats, points
+    return cameras, images, stats, points, undistort_s
 
 
 def run(args) -> dict:
     settings = ColmapSettings.parse(args.settings, args.runtime).to_dict()
     options = sfm_options(settings, args.threads)
-    sources, folder, downscale, shipped = find_inputs(args.source, args.downscale)
+    sources, folder, downscale, shipped = find_inputs(args.source, args.downscale, args.poses)
     if args.poses == "provided" and shipped is None:
-        raise SystemExit(f"error: {args.source}: poses 'provided' needs poses_bounds.npy, transforms.json "
-                         "or cameras.json")
+        raise SystemExit(f"error: {args.source}: poses 'provided' needs poses_bounds.npy, transforms.json, "
+                         "a COLMAP model (sparse/0) or cameras.json")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     remove_leftovers(out / "poses")  # a build folder of a killed run
@@ -172,14 +190,19 @@ def run(args) -> dict:
         names = [p.name for p in sources]
         (build / "poses").mkdir()
         start = time.perf_counter()
-        if args.poses == "provided":
+        if args.poses == "provided" and shipped.model is None:
             size = prepare_images(sources, folder, work_images, downscale)
             cameras, images, stats, points = provided_poses(shipped, work_images, size, build)
         else:
             # SfM sees the photos at their own size (LLFF runs COLMAP on the full-size photos: small
-            # images cost accuracy); the working images are then downscaled copies.
+            # images cost accuracy); the working images are then downscaled copies. An imported
+            # COLMAP model is of the full-size photos too, and is then treated as SfM's own.
             prepare_images(sources, folder, work_images, 1)
-            cameras, images, stats, points = colmap_poses(args.scene, work_images, names, options, build)
+            if args.poses == "provided":
+                cameras, images, stats, points, _ = model_poses(shipped.model, work_images, len(sources), options,
+                                                                build)
+            else:
+                cameras, images, stats, points = colmap_poses(args.scene, work_images, names, options, build)
             if downscale > 1:
                 cameras = downscale_working_images(cameras, images, downscale, build)
                 stats["sfm_image_size"] = [int(s * downscale) for s in (cameras[0].width, cameras[0].height)]

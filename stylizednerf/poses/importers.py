@@ -1,8 +1,10 @@
-"""Import the poses a dataset ships: LLFF ``poses_bounds.npy``, ``transforms.json``, our ``cameras.json``.
+"""Import the poses a dataset ships: LLFF ``poses_bounds.npy``, ``transforms.json``, a COLMAP model,
+our ``cameras.json``.
 
 Every importer returns an :class:`ImportedScene`: source image paths and one OpenCV-axes
 :class:`~stylizednerf.cameras.Camera` per image at the source images' resolution, plus lens
-distortion when the dataset gives one (the caller undistorts the working images).
+distortion when the dataset gives one (the caller undistorts the working images). A COLMAP
+model is returned as the model itself: the stage treats it exactly as its own SfM result.
 """
 
 import json
@@ -25,6 +27,9 @@ class ImportedScene:
     cameras: list[Camera]  # at the source images' resolution, file = source file name
     distortion: dict | None = None  # OpenCV k1, k2, p1, p2 when non-zero
     bounds: str = "provided"  # how near/far were obtained
+    # A COLMAP reconstruction (pycolmap.Reconstruction), cameras then empty: the stage undistorts it
+    # and derives cameras and near/far from its sparse points as after its own SfM (sfm.py).
+    model: object | None = None
 
 
 def llff_to_opencv_c2w(poses: np.ndarray) -> np.ndarray:
@@ -178,3 +183,50 @@ def import_camera_file(cameras_file: Path) -> ImportedScene:
     """Our own cameras.json (e.g. the demo's true cameras)."""
     camera_set = read_cameras(cameras_file)
     return ImportedScene(camera_set.image_paths(), list(camera_set.cameras))
+
+
+# COLMAP's undistorter maps every other camera model to a pinhole; an equirectangular camera has none.
+COLMAP_MODELS_REFUSED = ("EQUIRECTANGULAR",)
+
+
+def import_colmap(model_dir: Path, image_dir: Path) -> ImportedScene:
+    """A COLMAP model (``cameras``, ``images``, ``points3D`` as .bin or .txt) of the photos in ``image_dir``.
+
+    Its registered images, sorted by name, are the scene; photos the model does not hold are left
+    out. Camera sizes must be the photos' sizes: COLMAP ignores EXIF orientation, the working
+    copies do not, so a rotated photo would not match its camera.
+    """
+    import pycolmap
+
+    try:
+        model = pycolmap.Reconstruction(model_dir)
+    except Exception as error:  # a broken file surfaces as varied C++ errors (ValueError, IndexError, ...)
+        reason = str(error).split("] ", 1)[-1].strip() or type(error).__name__
+        raise SystemExit(f"error: {model_dir}: cannot read the COLMAP model ({reason})") from None
+    images = sorted((model.images[i] for i in model.reg_image_ids()), key=lambda image: image.name)
+    if not images:
+        raise SystemExit(f"error: {model_dir}: the COLMAP model has no registered images")
+    for camera in model.cameras.values():
+        if camera.model_name in COLMAP_MODELS_REFUSED:
+            raise SystemExit(f"error: {model_dir}: camera {camera.camera_id} model '{camera.model_name}' is "
+                             "not supported (no pinhole equivalent)")
+    nested = [image.name for image in images if Path(image.name).name != image.name]
+    if nested:
+        raise SystemExit(f"error: {model_dir}: image names with folders ({', '.join(nested[:3])}); "
+                         "flatten them into one folder")
+    paths = [image_dir / image.name for image in images]
+    missing = [path.name for path in paths if not path.is_file()]
+    if missing:
+        raise SystemExit(f"error: {model_dir}: {len(missing)} registered image(s) not found in {image_dir}: "
+                         f"{', '.join(missing[:12])}")
+    checked = set()
+    for image, path in zip(images, paths):
+        camera = image.camera
+        if camera.camera_id in checked:
+            continue
+        checked.add(camera.camera_id)
+        size = oriented_size(path)
+        if size != (camera.width, camera.height):
+            raise SystemExit(f"error: {model_dir}: camera {camera.camera_id} is {camera.width}x{camera.height} "
+                             f"but {path.name} is {size[0]}x{size[1]} (as displayed, EXIF orientation applied)")
+    return ImportedScene(paths, [], bounds="sparse point depths 0.1/99.9%", model=model)
