@@ -5,6 +5,7 @@ import json
 import shutil
 
 import numpy as np
+import pycolmap
 import pytest
 from PIL import Image
 
@@ -88,8 +89,8 @@ def test_undistorted_colmap_model_in_sparse_folder_imports_unchanged(tmp_path, f
     root, photos, model, (want, _) = fern
     user = scene_with_model(tmp_path / "user", photos, model)
     sfm.undistort_model(user / "sparse" / "0", user / "images", tmp_path / "dense")
-    assert {c.model_name for c in __import__("pycolmap").Reconstruction(tmp_path / "dense" / "sparse")
-            .cameras.values()} == {"PINHOLE"}
+    dense_cameras = pycolmap.Reconstruction(tmp_path / "dense" / "sparse").cameras.values()
+    assert {c.model_name for c in dense_cameras} == {"PINHOLE"}
     got, report = run_stage(tmp_path / "dense", tmp_path / "out", "provided")
     assert not report["undistorted"] and report["distortion_shift_px"] == 0.0
     assert_same_cameras(got, want)
@@ -135,8 +136,6 @@ def test_colmap_model_problems_stop_with_one_line(tmp_path, fern):
 
 
 def test_equirectangular_camera_is_refused(tmp_path, fern):
-    import pycolmap
-
     root, photos, model, _ = fern
     scene = scene_with_model(tmp_path / "scene", photos, model)
     sparse = scene / "sparse" / "0"
