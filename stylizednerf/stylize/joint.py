@@ -136,10 +136,9 @@ class JointStylizer:
         count, side = self.s["style_3d_patches"], patch_side(self.s["style_3d_patch"], H, W)
         corners = patch_corners(self.generator, count, V, H, W, side)
         style = torch.randint(S, (count,), generator=self.generator)
-        index = patch_pixels(corners.to(self.device), side, W)
-        view, pixel = index // (H * W), index % (H * W)
+        view, v, u = patch_pixels(corners.to(self.device), side, H, W)
         codes = self.latents.codes[style.to(self.device).repeat_interleave(side * side), view]
-        rgb = self.render_pixels(view, pixel // W, pixel % W, codes)
+        rgb = self.render_pixels(view, v, u, codes)
         with self._amp():
             features = self.encoder.features(rgb.reshape(count, side, side, 3).permute(0, 3, 1, 2))
         return torch.stack([style_loss([f[p:p + 1] for f in features], self.style_feats[s])

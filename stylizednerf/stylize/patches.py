@@ -34,9 +34,11 @@ def patch_corners(generator: torch.Generator, count: int, views: int, height: in
     return (view * height + top) * width + left
 
 
-def patch_pixels(corners: torch.Tensor, side: int, width: int) -> torch.Tensor:
-    """(P * side * side,) flat indices of the pixels of the patches at ``corners`` (P,), patch
-    after patch, row-major inside each (on ``corners``' device)."""
+def patch_pixels(corners: torch.Tensor, side: int, height: int, width: int) -> tuple[torch.Tensor, ...]:
+    """(view, row, column), each (P * side * side,), of the pixels of the patches at ``corners``
+    (P,), patch after patch, row-major inside each (on ``corners``' device)."""
     rows = torch.arange(side, device=corners.device)
     offsets = (rows[:, None] * width + rows[None, :]).reshape(1, -1)
-    return (corners[:, None] + offsets).reshape(-1)
+    index = (corners[:, None] + offsets).reshape(-1)
+    pixel = index % (height * width)
+    return index // (height * width), pixel // width, pixel % width

@@ -402,9 +402,8 @@ class Stylizer:
         with each view's code, of the square patches at ``corners`` (P,) (:mod:`.patches`)."""
         H, W = self.views.size
         side = self._patch_side()
-        index = patch_pixels(corners, side, W)
-        view, pixel = index // (H * W), index % (H * W)
-        rgb = self.render_pixels(view, pixel // W, pixel % W, self.latents(view))
+        view, v, u = patch_pixels(corners, side, H, W)
+        rgb = self.render_pixels(view, v, u, self.latents(view))
         with self._amp():
             features = self.encoder.features(rgb.reshape(-1, side, side, 3).permute(0, 3, 1, 2))
         return style_loss(features, self.style_feats)
