@@ -305,25 +305,11 @@ def test_outputs_honour_the_umask(tmp_path, umask, file_mode, dir_mode):
 
 # ---- kills -------------------------------------------------------------------------------
 
-KILLED_WRITER = """
-import sys, time
-from pathlib import Path
-from stylizednerf.fileio import atomic_dir, atomic_path
-out = Path(sys.argv[1])
-with atomic_dir(out / "nerf") as tmp_dir, atomic_path(out / "metrics.json") as tmp_file:
-    (tmp_dir / "model.pt").write_bytes(b"half")
-    tmp_file.write_text("{")
-    print("writing", flush=True)
-    time.sleep(60)
-"""
-
-
 def test_sigkill_leftovers_are_removed_by_the_next_write(tmp_path):
-    env = dict(os.environ, PYTHONPATH=str(PROJECT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    proc = subprocess.Popen([sys.executable, "-c", KILLED_WRITER, str(tmp_path)], env=env, stdout=subprocess.PIPE,
-                            text=True)
+    from test_sigterm import start_writer
+
+    proc = start_writer(tmp_path, "nerf", "metrics.json")
     try:
-        assert proc.stdout.readline().strip() == "writing"
         proc.send_signal(signal.SIGKILL)  # cannot be caught: the temporaries stay
         assert proc.wait(timeout=30) == -signal.SIGKILL
     finally:
@@ -346,7 +332,7 @@ def test_sigkill_at_a_random_step_of_pretrain_nerf_resumes_bit_identical(tmp_pat
     resumes from the checkpoint on disk and ends with the uninterrupted run's weights (CPU)."""
     from stylizednerf.cameras import write_cameras
     from stylizednerf.nerf.train import main
-    from test_checkpoint import NERF
+    from test_checkpoint import NERF, sigkill_after_first_checkpoint
     from test_nerf import _write_images
 
     settings = json.dumps({**NERF, "fast": {**NERF["fast"], "iterations": 300}})
@@ -358,21 +344,9 @@ def test_sigkill_at_a_random_step_of_pretrain_nerf_resumes_bit_identical(tmp_pat
         return ["--cameras", str(tmp_path / "cameras.json"), "--out", str(tmp_path / out), "--no-progress",
                 "--checkpoint-dir", str(tmp_path / f"{out}_ckpt"), "--settings", settings]
 
-    env = dict(os.environ, PYTHONPATH=str(PROJECT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
-               OMP_NUM_THREADS="1")
-    proc = subprocess.Popen([sys.executable, "-m", "stylizednerf", "pretrain-nerf", *args("nerf")], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.monotonic() + 120
-        while not (tmp_path / "nerf_ckpt" / "last.pt").exists() and proc.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.01)
-        time.sleep(np.random.default_rng().uniform(0.0, 0.2))  # a random step after the first checkpoint
-        proc.send_signal(signal.SIGKILL)
-        assert proc.wait(timeout=30) == -signal.SIGKILL, proc.stderr.read()
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    status, stderr = sigkill_after_first_checkpoint(["pretrain-nerf", *args("nerf")], tmp_path / "nerf_ckpt" / "last.pt",
+                                                    0.2)
+    assert status == -signal.SIGKILL, stderr
     assert not (tmp_path / "nerf").exists()
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # as the killed run (same CPU kernels)

@@ -443,11 +443,9 @@ def _sigkill_args(name, root, out):
     return "stylize", args, settings, out / "ckpt" / "state.pt"
 
 
-@pytest.mark.parametrize("name", ["decoder", "vae", "stylize"])
-def test_sigkill_at_a_random_step_resumes_bit_identical(images_2d, stylize_inputs, tmp_path, capsys, name):
-    """The process is killed with SIGKILL (no handler runs) at a random moment after its first
-    checkpoint; the rerun resumes from what is on disk and ends with an uninterrupted run's
-    weights, leaving no checkpoint and no temporary behind."""
+def sigkill_after_first_checkpoint(args: list, checkpoint, within: float) -> tuple[int, str]:
+    """Run ``python -m stylizednerf *args`` (one thread) and SIGKILL it (no handler runs) at a
+    random moment up to ``within`` s after ``checkpoint`` first exists: (exit status, stderr)."""
     import os
     import signal
     import subprocess
@@ -455,26 +453,37 @@ def test_sigkill_at_a_random_step_resumes_bit_identical(images_2d, stylize_input
     import time
     from pathlib import Path
 
-    from stylizednerf.__main__ import main
-
-    root = stylize_inputs if name == "stylize" else images_2d
-    stage, args, settings, ckpt = _sigkill_args(name, root, tmp_path / "killed")
     project = Path(__file__).resolve().parents[1]
     env = dict(os.environ, PYTHONPATH=str(project) + os.pathsep + os.environ.get("PYTHONPATH", ""),
                OMP_NUM_THREADS="1")
-    proc = subprocess.Popen([sys.executable, "-m", "stylizednerf", stage, *args, "--settings", json.dumps(settings)],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, "-m", "stylizednerf", *map(str, args)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 120
-        while not ckpt.exists() and proc.poll() is None and time.monotonic() < deadline:
+        while not Path(checkpoint).exists() and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.005)
-        time.sleep(np.random.default_rng().uniform(0.0, 0.1))  # a random step after the first checkpoint
+        time.sleep(np.random.default_rng().uniform(0.0, within))  # a random step after the first checkpoint
         proc.send_signal(signal.SIGKILL)
-        assert proc.wait(timeout=30) == -signal.SIGKILL, f"finished before the kill: {proc.stderr.read()[-500:]}"
+        return proc.wait(timeout=30), proc.stderr.read()
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+@pytest.mark.parametrize("name", ["decoder", "vae", "stylize"])
+def test_sigkill_at_a_random_step_resumes_bit_identical(images_2d, stylize_inputs, tmp_path, capsys, name):
+    """The process is killed with SIGKILL (no handler runs) at a random moment after its first
+    checkpoint; the rerun resumes from what is on disk and ends with an uninterrupted run's
+    weights, leaving no checkpoint and no temporary behind."""
+    import signal
+
+    from stylizednerf.__main__ import main
+
+    root = stylize_inputs if name == "stylize" else images_2d
+    stage, args, settings, ckpt = _sigkill_args(name, root, tmp_path / "killed")
+    status, stderr = sigkill_after_first_checkpoint([stage, *args, "--settings", json.dumps(settings)], ckpt, 0.1)
+    assert status == -signal.SIGKILL, f"finished before the kill: {stderr[-500:]}"
     assert ckpt.is_file()
     capsys.readouterr()
     assert main([stage, *args, "--settings", json.dumps(settings)]) == 0  # the rerun
