@@ -6,7 +6,8 @@
 #
 # usage: [SWEEP_JOBS=2] bench/device/sweep.sh NAME "STYLE ..." "MORE STYLE ..." VARIANT=JSON ...
 #   best = the highest mean style retained among the variants whose mean RMSE and LPIPS ratios to
-#   per-frame AdaIN are <= 0.5 at every gap (the issue-14 bound); the highest overall if none is.
+#   per-frame AdaIN are <= 0.5 at every gap (the issue-14 bound); if none is, the most consistent
+#   (lowest worst ratio) of those retaining >= 0.8 of the style; else the highest style retained.
 cd "$(dirname "$0")/../.."
 if [ "$1" = "--pack" ]; then  # bench.json, frame grids, logs, losses: a small tarball for $OUT
   find "results/bench" -path "results/bench/$2*" \( -name bench.json -o -name '*.jpg' -o -name '*.log' \
@@ -41,9 +42,12 @@ for item in items:
     s = json.loads(path.read_text())["summary"].get(variant, {})
     ratios = [v for k, v in s.items() if "ratio" in k]
     if "style_retained_mean" in s:
-        scores.append((bool(ratios) and max(ratios) <= 0.5, s["style_retained_mean"], item))
+        worst = max(ratios) if ratios else float("inf")
+        scores.append((worst <= 0.5, s["style_retained_mean"], worst, item))
         print(variant, s, file=sys.stderr)
-print(max(scores)[2] if scores else "")
+bounded = [(sr, item) for ok, sr, _, item in scores if ok]
+styled = [(-worst, item) for _, sr, worst, item in scores if sr >= 0.8]
+print(max(bounded or styled or [(sr, item) for _, sr, _, item in scores])[1] if scores else "")
 PY
 )
   echo "best: $best"
