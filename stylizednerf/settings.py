@@ -398,6 +398,8 @@ class StyleTrainerSettings(Settings):
     style_3d_patch: int
     style_3d_patches: int
     style_3d_every: int
+    co_3d_weight: float
+    co_3d_rays: int
     prior_weight: float
     point_tolerance: float
     neighbours: int

@@ -429,8 +429,9 @@ def test_ray_cache_gives_the_same_renders_and_steps(encoder, encoding):
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA graphs need CUDA")
-@pytest.mark.parametrize("style_3d_weight, style_3d_every", [(0.0, 1), (0.5, 1), (0.5, 2)])
-def test_cuda_graph_style_steps_equal_eager_steps(style_3d_weight, style_3d_every):
+@pytest.mark.parametrize("style_3d_weight, style_3d_every, co_3d_weight",
+                         [(0.0, 1, 0.0), (0.5, 1, 0.0), (0.5, 2, 0.0), (0.5, 2, 1.0)])
+def test_cuda_graph_style_steps_equal_eager_steps(style_3d_weight, style_3d_every, co_3d_weight):
     """The style-module step replayed as a CUDA graph gives the eager step's losses and weights,
     and capturing it (with its warm-up steps) leaves the run unchanged."""
     from stylizednerf.stylization2d.decoder import Decoder
@@ -443,15 +444,17 @@ def test_cuda_graph_style_steps_equal_eager_steps(style_3d_weight, style_3d_ever
     field = FrozenField(_tiny_nerf(cameras).cuda())
     args = (field, _views(cameras), encoder, Decoder(), torch.rand(1, 3, 32, 32), torch.zeros(32),
             torch.full((32,), 0.1), "cuda")
-    settings = {**TINY, "style_3d_weight": style_3d_weight, "style_3d_patch": 8, "style_3d_every": style_3d_every}
+    settings = {**TINY, "style_3d_weight": style_3d_weight, "style_3d_patch": 8, "style_3d_every": style_3d_every,
+                "co_3d_weight": co_3d_weight, "co_3d_rays": 128}
     graphed = Stylizer({**settings, "cuda_graph": True}, *args, seed=3)
     eager = Stylizer({**settings, "cuda_graph": False}, *args, seed=3)
     eager.style_module.load_state_dict(graphed.style_module.state_dict())
     eager.latents.load_state_dict(graphed.latents.state_dict())
     target = torch.rand(3, 16, 24, 3, device="cuda")
     graphed.targets, eager.targets = target.clone(), target.clone()
-    a = [graphed.nerf_step()["loss"].item() for _ in range(6)]
-    b = [eager.nerf_step()["loss"].item() for _ in range(6)]
+    # 12 steps: with style_3d_every 2, both step shapes (with and without the term) get drawn
+    a = [graphed.nerf_step()["loss"].item() for _ in range(12)]
+    b = [eager.nerf_step()["loss"].item() for _ in range(12)]
     assert len(graphed._graphs) == (2 if style_3d_every > 1 else 1) and not eager._graphs
     assert a == pytest.approx(b, rel=1e-4, abs=1e-6)
     assert a[-1] < a[0]  # it trains

@@ -20,11 +20,12 @@ from stylizednerf.settings import JointSettings
 from stylizednerf.progress import progress_bar
 from stylizednerf.stylization2d.losses import style_loss
 from stylizednerf.stylize.latents import StyleLatents
-from stylizednerf.stylize.losses import mimic_loss
+from stylizednerf.stylize.losses import mimic_loss, neighbour_pairs
 from stylizednerf.stylize.patches import patch_corners, patch_pixels, patch_side, style_term_now
 from stylizednerf.stylize.ray_cache import cache_training_views
 from stylizednerf.stylize.rays import pixel_rays
 from stylizednerf.stylize.style_module import StyleModule, render_samples
+from stylizednerf.stylize.view_pairs import draw_pair_pixels, neighbour_view_pairs, pair_mse, pair_pixels
 from stylizednerf.stylize.train import (LOG_EVERY, flush_losses, module_options, resolve_settings, style_features,
                                        style_module_params)
 
@@ -78,6 +79,14 @@ class JointStylizer:
                 raise ValueError("the 3D style term (style_3d_weight > 0) needs the encoder and one image per style")
             self.encoder = encoder.to(self.device).eval().requires_grad_(False)
             self.style_feats = [style_features(self.encoder, image.to(self.device)) for image in style_images]
+        self.view_pairs = None  # the 3D consistency term's pixel pairs (co_3d_weight > 0)
+        if self.s["co_3d_weight"] > 0:
+            partners = neighbour_pairs(self.views.c2w.float(), self.s["neighbours"]).cpu()
+            self.view_pairs = neighbour_view_pairs(self.views.depth, self.views.K, self.views.c2w, partners,
+                                                   self.s["point_tolerance"])
+            if self.view_pairs is None:
+                print("note: too many view-pair pixels to keep their splat geometry: the 3D consistency term "
+                      "(co_3d_weight) is off", flush=True)
         self.log: list[dict] = []
 
     @property
@@ -123,6 +132,9 @@ class JointStylizer:
         if style_term_now(self.s["style_3d_weight"], self.s["style_3d_every"], self.generator):
             record["style_3d"] = self._patch_style_loss()
             loss = loss + self.s["style_3d_weight"] * record["style_3d"]
+        if self.view_pairs is not None:
+            record["co_3d"] = self._pair_consistency_loss()
+            loss = loss + self.s["co_3d_weight"] * record["co_3d"]
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
@@ -143,6 +155,18 @@ class JointStylizer:
             features = self.encoder.features(rgb.reshape(count, side, side, 3).permute(0, 3, 1, 2))
         return torch.stack([style_loss([f[p:p + 1] for f in features], self.style_feats[s])
                             for p, s in enumerate(style.tolist())]).mean()
+
+    def _pair_consistency_loss(self) -> torch.Tensor:
+        """The 3D consistency term (:mod:`.view_pairs`): pixels of neighbouring views that see the
+        same surface point, each pair under a random style with that style's codes of both views."""
+        S, (H, W) = self.styles, self.views.size
+        count = self.s["co_3d_rays"]
+        index = draw_pair_pixels(self.generator, self.view_pairs.views.shape[0], H, W, count).to(self.device)
+        style = torch.randint(S, (count,), generator=self.generator).to(self.device)
+        first, second, counted = pair_pixels(self.view_pairs, index, H, W)
+        a = self.render_pixels(*first, self.latents.codes[style, first[0]])
+        b = self.render_pixels(*second, self.latents.codes[style, second[0]])
+        return pair_mse(a, b, counted)
 
     def run(self, checkpoint=None, resume: dict | None = None, progress: bool = True) -> list[dict]:
         """``joint_steps`` steps; ``checkpoint(state)`` every ``checkpoint_every`` steps."""

@@ -41,11 +41,11 @@ from stylizednerf.stylize.losses import consistency_loss_cached, mimic_loss, nei
 from stylizednerf.stylize.patches import patch_corners, patch_pixels, patch_side, style_term_now
 from stylizednerf.stylize.rays import image_rays, pixel_rays
 from stylizednerf.stylize.style_module import StyleModule, render_samples
+from stylizednerf.stylize.view_pairs import draw_pair_pixels, neighbour_view_pairs, pair_mse, pair_pixels
 from stylizednerf.warp import splat_correspondence
 
 LOG_EVERY = 50  # steps between host syncs (loss log, progress bar)
 FIT_PIXELS = 1 << 14  # training pixels that the final fit (L_mimic PSNR) is measured on
-CO_CACHE_PIXELS = 1 << 27  # L_co splat geometry kept for at most this many (pair, pixel)s, ~5 bytes each
 
 # The trainer's settings and their defaults: the schema's stylize section (METHOD.md / the public
 # code's values where they say something), through the typed StyleTrainerSettings.
@@ -172,8 +172,12 @@ class Stylizer:
         self.partners = neighbour_pairs(self.views.c2w.float(), self.s["neighbours"]).cpu()
         # the geometry is frozen, so where view i splats into view j never changes: computed once
         # for every pair the decoder batches can draw (None when too large: splat every step)
-        self.co_cache = self._splat_geometry()
+        self.co_cache = neighbour_view_pairs(self.views.depth, self.views.K, self.views.c2w, self.partners,
+                                             self.s["point_tolerance"])
         clock.lap("L_co geometry")
+        if self.s["co_3d_weight"] > 0 and self.co_cache is None:
+            print("note: too many view-pair pixels to keep their splat geometry: the 3D consistency term "
+                  "(co_3d_weight) is off", flush=True)
         # likewise the samples (weights, features) of every training pixel: a style-module step
         # then only gathers them and runs the MLP (None past ray_cache_bytes: sampled every step)
         self.ray_cache = self._ray_cache()
@@ -187,7 +191,7 @@ class Stylizer:
         cuda = self.device.type == "cuda"
         # the style-module step replays as one CUDA graph when its shapes are fixed (the ray cache)
         self.use_graph = cuda and self.ray_cache is not None and bool(self.s["cuda_graph"])
-        self._graphs = {}  # with the 3D style term or not -> (graph, index buffer, patch buffer, losses)
+        self._graphs = {}  # with the 3D style term or not -> (graph, index buffers, losses)
         nerf_adam = {"fused": True, "capturable": True} if self.use_graph else {"fused": cuda}
         self.decoder_opt = torch.optim.Adam(self.decoder.parameters(), lr=self.s["decoder_lr"], fused=cuda)
         self.nerf_opt = torch.optim.Adam([
@@ -301,28 +305,6 @@ class Stylizer:
         return torch.cat(out)
 
     @torch.no_grad()
-    def _splat_geometry(self):
-        """(slot (V, V) -> row or -1, source (P, H*W) int32, mask (P, H, W)) for every ordered pair
-        of neighbouring views, from ``stylizednerf.warp.splat_correspondence``; None if too large."""
-        V, (H, W) = self.views.count, self.views.size
-        pairs = sorted({p for a in range(V) for b in self.partners[a].tolist() for p in ((a, b), (b, a))})
-        if not pairs or len(pairs) * H * W > CO_CACHE_PIXELS:
-            return None
-        sources, masks = [], []
-        depth, K, c2w = self.views.depth.float(), self.views.K.float(), self.views.c2w.float()
-        for start in range(0, len(pairs), 8):
-            i = torch.tensor([a for a, _ in pairs[start:start + 8]], device=self.device)
-            j = torch.tensor([b for _, b in pairs[start:start + 8]], device=self.device)
-            source, mask = splat_correspondence(depth[i], K[i], c2w[i], depth[j], K[j], c2w[j],
-                                                self.s["point_tolerance"], torch.float32)
-            sources.append(source.to(torch.int32))
-            masks.append(mask)
-        slot = torch.full((V, V), -1, dtype=torch.long)
-        for row, (a, b) in enumerate(pairs):
-            slot[a, b] = row
-        return slot.to(self.device), torch.cat(sources), torch.cat(masks)
-
-    @torch.no_grad()
     def _pair_geometry(self, views: torch.Tensor, pairs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """L_co's splat geometry (source, mask) of the batch's view pairs: from the cache, or splatted now."""
         if self.co_cache is not None:
@@ -373,18 +355,37 @@ class Stylizer:
         V, (H, W) = self.views.count, self.views.size
         index = self._to_device(torch.randint(V * H * W, (self.s["rays"],), generator=self.generator))
         patches = self._patch_corners() if self._style_3d_now() else None
+        pair_index = self._pair_index()
         if self.use_graph:
             key = patches is not None  # one graph per step shape: with and without the 3D style term
             if key not in self._graphs:
-                self._capture_nerf_step(index, patches)
+                self._capture_nerf_step(index, patches, pair_index)
             if key in self._graphs:
-                graph, index_buffer, patch_buffer, record = self._graphs[key]
-                index_buffer.copy_(index, non_blocking=True)
-                if patches is not None:
-                    patch_buffer.copy_(patches, non_blocking=True)
+                graph, buffers, record = self._graphs[key]
+                for buffer, value in zip(buffers, (index, patches, pair_index)):
+                    if value is not None:
+                        buffer.copy_(value, non_blocking=True)
                 graph.replay()
                 return {k: v.clone() for k, v in record.items()}
-        return self._nerf_update(index, patches)
+        return self._nerf_update(index, patches, pair_index)
+
+    def _pair_index(self) -> torch.Tensor | None:
+        """This step's ``co_3d_rays`` random view-pair pixels (:mod:`.view_pairs`), or None without
+        the 3D consistency term."""
+        if self.s["co_3d_weight"] <= 0 or self.co_cache is None:
+            return None
+        H, W = self.views.size
+        return self._to_device(draw_pair_pixels(self.generator, self.co_cache.views.shape[0], H, W,
+                                                self.s["co_3d_rays"]))
+
+    def _pair_consistency_loss(self, pair_index: torch.Tensor) -> torch.Tensor:
+        """The 3D consistency term: the stylized NeRF's renderings, each with its view's code, of
+        pixels of neighbouring training views that see the same surface point, by MSE."""
+        H, W = self.views.size
+        first, second, counted = pair_pixels(self.co_cache, pair_index, H, W)
+        a = self.render_pixels(*first, self.latents(first[0]))
+        b = self.render_pixels(*second, self.latents(second[0]))
+        return pair_mse(a, b, counted)
 
     def _style_3d_now(self) -> bool:
         return style_term_now(self.s["style_3d_weight"], self.s["style_3d_every"], self.generator)
@@ -408,9 +409,11 @@ class Stylizer:
             features = self.encoder.features(rgb.reshape(-1, side, side, 3).permute(0, 3, 1, 2))
         return style_loss(features, self.style_feats)
 
-    def _nerf_update(self, index: torch.Tensor, patches: torch.Tensor | None = None) -> dict:
+    def _nerf_update(self, index: torch.Tensor, patches: torch.Tensor | None = None,
+                     pair_index: torch.Tensor | None = None) -> dict:
         """One style-module step on the training pixels ``index`` (R,) (view-major flat indices),
-        with the 3D style term on the patches at ``patches`` (P,) when given."""
+        with the 3D style term on the patches at ``patches`` (P,) and the 3D consistency term on
+        the view-pair pixels ``pair_index`` when given."""
         H, W = self.views.size
         view, pixel = index // (H * W), index % (H * W)
         v, u = pixel // W, pixel % W
@@ -423,13 +426,18 @@ class Stylizer:
             l_style = self._patch_style_loss(patches)
             loss = loss + self.s["style_3d_weight"] * l_style
             record["style_3d"] = l_style
+        if pair_index is not None:
+            l_co_3d = self._pair_consistency_loss(pair_index)
+            loss = loss + self.s["co_3d_weight"] * l_co_3d
+            record["co_3d"] = l_co_3d
         self.nerf_opt.zero_grad(set_to_none=True)
         loss.backward()
         self.nerf_opt.step()
         record["loss"] = loss
         return {k: v.detach() for k, v in record.items()}
 
-    def _capture_nerf_step(self, index: torch.Tensor, patches: torch.Tensor | None = None) -> None:
+    def _capture_nerf_step(self, index: torch.Tensor, patches: torch.Tensor | None = None,
+                           pair_index: torch.Tensor | None = None) -> None:
         """Record the style-module step as one CUDA graph (a few hundred small kernels, which the
         host launches slower than the GPU runs them). The warm-up steps that capture needs are
         undone: parameters and optimiser state are restored in place, so the run is unchanged."""
@@ -438,12 +446,11 @@ class Stylizer:
         had_state = {id(p): {k: v.clone() for k, v in self.nerf_opt.state[p].items()} for p in params
                      if p in self.nerf_opt.state}
         try:
-            index_buffer = index.clone()
-            patch_buffer = None if patches is None else patches.clone()
+            buffers = tuple(None if value is None else value.clone() for value in (index, patches, pair_index))
             graph, record = capture_step(
-                lambda: self._nerf_update(index_buffer, patch_buffer),
+                lambda: self._nerf_update(*buffers),
                 before_capture=lambda: self.nerf_opt.zero_grad(set_to_none=True))
-            self._graphs[patches is not None] = (graph, index_buffer, patch_buffer, record)
+            self._graphs[patches is not None] = (graph, buffers, record)
         except Exception as error:  # noqa: BLE001  no graph: eager steps, same numbers
             print(f"note: CUDA graph capture of the style-module step failed ({type(error).__name__}: {error}); "
                   "eager steps", flush=True)
