@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import jsonschema
+import numpy as np
 import yaml
 
 from stylizednerf.paths import DATA_ENV, IMAGE_SUFFIXES, data_dir, list_images
@@ -176,6 +177,29 @@ def _check_style(name: str, value: str, max_size: int) -> str:
     return str(path)
 
 
+def _check_camera_path(value: str, key: str) -> str:
+    """A scene's nerfstudio camera_path.json: ``${data}`` expanded, the file read and its cameras
+    checked now (one line naming the key), not when the first render job starts."""
+    import json
+
+    from stylizednerf.cameras import Camera, CameraSet
+    from stylizednerf.stylize.nerfstudio_path import from_camera_path
+
+    path = Path(expand_data(value, key)).expanduser()
+    try:
+        data = json.loads(path.read_text())
+    except OSError as error:
+        raise ConfigError(key, f"cannot read '{path}' ({error.strerror or error})") from None
+    except json.JSONDecodeError as error:
+        raise ConfigError(key, f"'{path}' is not JSON ({error})") from None
+    stand_in = CameraSet([Camera("x", 1, 1, 1.0, 1.0, 0.5, 0.5, np.eye(4), 0.1, 1.0)], Path("."))
+    try:
+        from_camera_path(data, stand_in, ".", str(path))
+    except ValueError as error:
+        raise ConfigError(key, str(error)) from None
+    return str(path)
+
+
 def check_config(config: dict, schema_path) -> tuple[dict, list[str]]:
     """Validate ``config``; return a copy with ``${data}`` expanded, and the optional scenes skipped.
 
@@ -200,6 +224,8 @@ def check_config(config: dict, schema_path) -> tuple[dict, list[str]]:
             raise ConfigError(f"scenes.{name}.poses",
                               f"'provided' needs poses_bounds.npy, transforms.json or a COLMAP model "
                               f"(sparse/0) in '{found.root}'")
+        if scene.get("camera_path"):
+            scene["camera_path"] = _check_camera_path(scene["camera_path"], f"scenes.{name}.camera_path")
     if not config["scenes"]:
         raise ConfigError("scenes", "every scene is optional and missing: " + "; ".join(skipped))
     from stylizednerf.settings import StyleImageSettings

@@ -231,7 +231,13 @@ def write_previews(stylizer, path, count: int) -> None:
 
 # ---- render / render-path ----------------------------------------------------------------
 
-def path_cameras(cameras: CameraSet, settings: dict, frames_dir) -> CameraSet:
+def path_cameras(cameras: CameraSet, settings: dict, frames_dir, camera_path=None) -> CameraSet:
+    """The cameras to render: the scene's spiral/orbit (``frames``, ``width``), or the nerfstudio
+    ``camera_path`` file when one is given (its own frames and size)."""
+    if camera_path:
+        from stylizednerf.stylize.nerfstudio_path import read_camera_path
+
+        return read_camera_path(camera_path, cameras, frames_dir)
     from stylizednerf.stylize.camera_path import render_path
 
     frames = int(settings.get("frames", RENDER_DEFAULTS["frames"]))
@@ -239,9 +245,23 @@ def path_cameras(cameras: CameraSet, settings: dict, frames_dir) -> CameraSet:
     return render_path(cameras, frames, width, image_dir=frames_dir)
 
 
+def write_path_files(folder: Path, path: CameraSet, fps: int) -> None:
+    """The rendered path's cameras: ``cameras.json`` (this project's) and ``camera_path.json``
+    (nerfstudio's, :mod:`stylizednerf.stylize.nerfstudio_path`)."""
+    from stylizednerf.stylize.nerfstudio_path import write_camera_path
+
+    write_cameras(folder / "cameras.json", path)
+    write_camera_path(folder / "camera_path.json", path, fps)
+
+
+DEPTH_PREVIEW_FRAMES = 4
+
+
 def _render_sequence(render_one, cameras: CameraSet, frames_dir: Path, depth_dir: Path) -> list[np.ndarray]:
     """Render every camera; PNG and depth files are written by a few threads while the next frames
-    render (PNG compression of a frame costs more than rendering it on a GPU)."""
+    render (PNG compression of a frame costs more than rendering it on a GPU). Beside the depth
+    folder, ``<depth folder>.png`` shows a few frames' depth (depth .npy files are for programs)."""
+    from stylizednerf.depth_preview import depth_strip
 
     from PIL import Image
 
@@ -254,20 +274,25 @@ def _render_sequence(render_one, cameras: CameraSet, frames_dir: Path, depth_dir
         Image.fromarray(image).save(frames_dir / camera.file, compress_level=1)
         np.save(depth_dir / (Path(camera.file).stem + ".npy"), depth)
 
-    images = []
+    images, previews = [], {}
+    picks = set(np.linspace(0, len(cameras) - 1, min(DEPTH_PREVIEW_FRAMES, len(cameras))).round().astype(int).tolist())
     with ThreadPoolExecutor(max_workers=4) as pool:
         pending = []
-        for camera in progress_bar(cameras.cameras, desc="render", unit="view"):
+        for index, camera in enumerate(progress_bar(cameras.cameras, desc="render", unit="view")):
             rgb, depth = render_one(camera)
             image = to_uint8(rgb)
-            pending.append(pool.submit(save, camera, image, depth.float().cpu().numpy()))
+            depth = depth.float().cpu().numpy()
+            pending.append(pool.submit(save, camera, image, depth))
             images.append(image)
+            if index in picks:
+                previews[index] = depth
         for future in pending:
             future.result()  # re-raises a failed write
+    Image.fromarray(depth_strip([previews[i] for i in sorted(previews)])).save(depth_dir.with_suffix(".png"))
     return images
 
 
-def render(stylize_dir, model_path, cameras_path, out, settings: dict) -> dict:
+def render(stylize_dir, model_path, cameras_path, out, settings: dict, camera_path=None) -> dict:
     from stylizednerf.stylize.field import load_field
     from stylizednerf.stylize.video import write_video
 
@@ -282,11 +307,11 @@ def render(stylize_dir, model_path, cameras_path, out, settings: dict) -> dict:
     out = Path(out)
     start = time.perf_counter()
     with atomic_dir(out) as tmp:
-        path = path_cameras(cameras, values, tmp / "frames")
+        path = path_cameras(cameras, values, tmp / "frames", camera_path)
         t0 = time.perf_counter()
         frames = _render_sequence(lambda cam: renderer.render(cam, mu), path, tmp / "frames", tmp / "depth")
         path_seconds = time.perf_counter() - t0
-        write_cameras(tmp / "cameras.json", path)
+        write_path_files(tmp, path, int(values["fps"]))
         write_video(tmp / "video.mp4", frames, int(values["fps"]))
         print(f"render: loading {t0 - loading:.1f} s, {len(frames)} frames {path_seconds:.1f} s, "
               f"video {time.perf_counter() - t0 - path_seconds:.1f} s", flush=True)
@@ -302,7 +327,7 @@ def render(stylize_dir, model_path, cameras_path, out, settings: dict) -> dict:
     return stats
 
 
-def render_unstylized_path(model_path, cameras_path, out, settings: dict) -> dict:
+def render_unstylized_path(model_path, cameras_path, out, settings: dict, camera_path=None) -> dict:
     from stylizednerf.stylize.field import load_field
     from stylizednerf.stylize.video import write_video
 
@@ -312,14 +337,14 @@ def render_unstylized_path(model_path, cameras_path, out, settings: dict) -> dic
     cameras = read_cameras(require(cameras_path, "camera file"))
     out = Path(out)
     with atomic_dir(out) as tmp:
-        path = path_cameras(cameras, values, tmp / "frames")
+        path = path_cameras(cameras, values, tmp / "frames", camera_path)
 
         def one(camera):
             rgb, depth, _ = field.render_camera(camera)
             return rgb, depth
 
         frames = _render_sequence(one, path, tmp / "frames", tmp / "depth")
-        write_cameras(tmp / "cameras.json", path)
+        write_path_files(tmp, path, int(values["fps"]))
         write_video(tmp / "video.mp4", frames, int(values["fps"]))
         stats = {"frames": len(frames)}
         write_metadata(tmp / "metadata.json", "render-path", settings, settings.get("seed"), stats=stats)
@@ -356,6 +381,12 @@ class StyleRenderer:
 
 
 # ---- entry points ------------------------------------------------------------------------
+
+def add_camera_path_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--camera-path", default=None,
+                        help="a nerfstudio camera_path.json to render instead of the spiral/orbit (frames and width "
+                             "come from it)")
+
 
 def _parser(stage: str, doc: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=f"python -m stylizednerf {stage}", description=doc)
@@ -401,8 +432,10 @@ def main_render(argv=None) -> int:
     parser.add_argument("--stylized", required=True, help="results/{scene}/{style}/stylize")
     parser.add_argument("--model", required=True, help="the pre-trained NeRF")
     parser.add_argument("--cameras", required=True, help="the scene's cameras.json")
+    add_camera_path_option(parser)
     args = parser.parse_args(argv)
-    print(json.dumps(render(args.stylized, args.model, args.cameras, args.out, parse_stage_settings(args, RenderSettings))))
+    print(json.dumps(render(args.stylized, args.model, args.cameras, args.out, parse_stage_settings(args, RenderSettings),
+                            args.camera_path)))
     return 0
 
 
@@ -410,7 +443,8 @@ def main_render_path(argv=None) -> int:
     parser = _parser("render-path", "render the unstylized NeRF along the camera path")
     parser.add_argument("--model", required=True, help="the pre-trained NeRF")
     parser.add_argument("--cameras", required=True, help="the scene's cameras.json")
+    add_camera_path_option(parser)
     args = parser.parse_args(argv)
     print(json.dumps(render_unstylized_path(args.model, args.cameras, args.out,
-                                                     parse_stage_settings(args, RenderPathSettings))))
+                                            parse_stage_settings(args, RenderPathSettings), args.camera_path)))
     return 0

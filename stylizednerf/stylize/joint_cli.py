@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from stylizednerf.cameras import read_cameras, write_cameras
+from stylizednerf.cameras import read_cameras
 from stylizednerf.checkpoint import hash_files
 from stylizednerf.settings import JointSettings, RenderInterpolationSettings
 from stylizednerf.device import resolve_device
@@ -105,7 +105,7 @@ def write_joint_previews(stylizer, styles: list[str], path) -> None:
     Image.fromarray(np.concatenate(rows, axis=0)).save(path)
 
 
-def render_interpolation(joint_dir, model_path, cameras_path, out, settings: dict) -> dict:
+def render_interpolation(joint_dir, model_path, cameras_path, out, settings: dict, camera_path=None) -> dict:
     from stylizednerf.stylize.field import load_field
     from stylizednerf.stylize.joint import interpolation_latents
     from stylizednerf.stylize.video import write_video
@@ -120,14 +120,14 @@ def render_interpolation(joint_dir, model_path, cameras_path, out, settings: dic
     renderer = cli.StyleRenderer(field, module, state, int(values["chunk"]), device)
     out = Path(out)
     with atomic_dir(out) as tmp:
-        path = cli.path_cameras(cameras, values, tmp / "frames")
+        path = cli.path_cameras(cameras, values, tmp / "frames", camera_path)
         codes = interpolation_latents(state["mu"].float(), len(path.cameras)).to(device)
         code_of = {camera.file: code for camera, code in zip(path.cameras, codes)}  # frame files are unique
         t0 = time.perf_counter()
         frames = cli._render_sequence(lambda camera: renderer.render(camera, code_of[camera.file]), path,
                                       tmp / "frames", tmp / "depth")
         seconds = time.perf_counter() - t0
-        write_cameras(tmp / "cameras.json", path)
+        cli.write_path_files(tmp, path, int(values["fps"]))
         write_video(tmp / "video.mp4", frames, int(values["fps"]))
         np.save(tmp / "latents.npy", codes.cpu().numpy())
         stats = {"frames": len(frames), "styles": state["styles"], "path_seconds": round(seconds, 3)}
@@ -157,7 +157,8 @@ def main_render_interpolation(argv=None) -> int:
     parser.add_argument("--joint", required=True, help="results/{scene}/joint/stylize")
     parser.add_argument("--model", required=True, help="the pre-trained NeRF")
     parser.add_argument("--cameras", required=True, help="the scene's cameras.json")
+    cli.add_camera_path_option(parser)
     args = parser.parse_args(argv)
     print(json.dumps(render_interpolation(args.joint, args.model, args.cameras, args.out,
-                                          cli.parse_stage_settings(args, RenderInterpolationSettings))))
+                                          cli.parse_stage_settings(args, RenderInterpolationSettings), args.camera_path)))
     return 0

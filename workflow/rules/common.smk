@@ -1,6 +1,7 @@
 # Configuration checking and helpers shared by every stage.
 import json
 import os
+import shlex
 import sys
 
 from snakemake.utils import validate
@@ -58,6 +59,17 @@ def final_outputs():
 
 # Each stage file registers a function returning its final outputs: FINAL_OUTPUTS["<stage>"] = f
 FINAL_OUTPUTS = {}
+
+
+# The render rules' optional nerfstudio camera path (a scene's `camera_path`): declared as an
+# input, so editing the file reruns the renders, and passed on as an option only when set.
+def camera_path_input(wildcards):
+    path = config["scenes"][wildcards.scene].get("camera_path")
+    return [path] if path else []
+
+
+def camera_path_option(wildcards, input):
+    return f"--camera-path {shlex.quote(str(input.camera_path))}" if input.camera_path else ""
 
 
 # Used by evaluate.smk (kept here: Snakemake's linter wants functions apart from rules).

@@ -59,6 +59,7 @@ rule render:
         stylized="results/{scene}/{style}/stylize/model.pt",
         model="results/{scene}/nerf/model.pt",
         cameras="results/{scene}/poses/cameras.json",
+        camera_path=camera_path_input,
     output:
         # frames/NNN.png, depth/NNN.npy, test/, metadata.json written atomically with them
         video="results/{scene}/{style}/render/video.mp4",
@@ -70,11 +71,12 @@ rule render:
         gpu=1,
     params:
         settings=settings("render"),
+        camera_path=camera_path_option,
     conda:
         "../../envs/stylize.yaml"
     shell:
         "python -m stylizednerf render --stylized results/{wildcards.scene}/{wildcards.style}/stylize"
-        " --model {input.model} --cameras {input.cameras}"
+        " --model {input.model} --cameras {input.cameras} {params.camera_path}"
         " --out results/{wildcards.scene}/{wildcards.style}/render --settings {params.settings:q} --runtime \"$STYLIZEDNERF_RUNTIME_RENDER\" > {log} 2>&1"
 
 
@@ -107,6 +109,7 @@ rule render_path:
     input:
         model="results/{scene}/nerf/model.pt",
         cameras="results/{scene}/poses/cameras.json",
+        camera_path=camera_path_input,
     output:
         # frames/, depth/, video.mp4, metadata.json written atomically with it
         "results/{scene}/path/cameras.json",
@@ -117,10 +120,11 @@ rule render_path:
         gpu=1,
     params:
         settings=settings("render-path"),
+        camera_path=camera_path_option,
     conda:
         "../../envs/stylize.yaml"
     shell:
-        "python -m stylizednerf render-path --model {input.model} --cameras {input.cameras}"
+        "python -m stylizednerf render-path --model {input.model} --cameras {input.cameras} {params.camera_path}"
         " --out results/{wildcards.scene}/path --settings {params.settings:q} --runtime \"$STYLIZEDNERF_RUNTIME_RENDER_PATH\" > {log} 2>&1"
 
 
@@ -160,6 +164,7 @@ if config["stylize"]["sequential_baseline"]:
             stylized="results/{scene}/{style}/stylize_sequential/model.pt",
             model="results/{scene}/nerf/model.pt",
             cameras="results/{scene}/poses/cameras.json",
+            camera_path=camera_path_input,
         output:
             video="results/{scene}/{style}/render_sequential/video.mp4",
             cameras="results/{scene}/{style}/render_sequential/cameras.json",
@@ -170,11 +175,12 @@ if config["stylize"]["sequential_baseline"]:
             gpu=1,
         params:
             settings=settings("render"),
+            camera_path=camera_path_option,
         conda:
             "../../envs/stylize.yaml"
         shell:
             "python -m stylizednerf render --stylized results/{wildcards.scene}/{wildcards.style}/stylize_sequential"
-            " --model {input.model} --cameras {input.cameras}"
+            " --model {input.model} --cameras {input.cameras} {params.camera_path}"
             " --out results/{wildcards.scene}/{wildcards.style}/render_sequential"
             " --settings {params.settings:q} --runtime \"$STYLIZEDNERF_RUNTIME_RENDER\" > {log} 2>&1"
 
@@ -251,6 +257,7 @@ if config["joint"]["enabled"]:
             joint="results/{scene}/joint/stylize/model.pt",
             model="results/{scene}/nerf/model.pt",
             cameras="results/{scene}/poses/cameras.json",
+            camera_path=camera_path_input,
         output:
             # frames/, depth/, latents.npy (the code of each frame), metadata.json written with it
             "results/{scene}/joint/interpolation/video.mp4",
@@ -261,11 +268,12 @@ if config["joint"]["enabled"]:
             gpu=1,
         params:
             settings=settings("render-interpolation"),
+            camera_path=camera_path_option,
         conda:
             "../../envs/stylize.yaml"
         shell:
             "python -m stylizednerf render-interpolation --joint results/{wildcards.scene}/joint/stylize"
-            " --model {input.model} --cameras {input.cameras}"
+            " --model {input.model} --cameras {input.cameras} {params.camera_path}"
             " --out results/{wildcards.scene}/joint/interpolation --settings {params.settings:q} --runtime \"$STYLIZEDNERF_RUNTIME_RENDER_INTERPOLATION\" > {log} 2>&1"
 
     FINAL_OUTPUTS["render_interpolation"] = lambda: expand(
