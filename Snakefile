@@ -17,6 +17,9 @@ if not workflow.config_settings.configfiles:
 include: "workflow/rules/common.smk"
 
 
+report: "workflow/report/workflow.rst"
+
+
 wildcard_constraints:
     scene="|".join(SCENES),
     style="|".join(STYLES),

@@ -208,3 +208,33 @@ def test_workflow_evaluates_the_decoder_rows_and_feeds_the_fits_to_the_report(tm
 def test_schema_default_methods_include_the_decoder_rows():
     methods = schema()["properties"]["evaluate"]["properties"]["methods"]
     assert {"decoder_mutual", "decoder_sequential"} <= set(methods["default"]) <= set(methods["items"]["enum"])
+
+
+def test_smoke_test_scenes_say_so_in_their_tables_and_only_there(tmp_path):
+    rng = np.random.default_rng(5)
+    evals = [_fake_eval(tmp_path, scene, "waves", m, s, rng)
+             for scene in ("demo", "fern") for m, s in (("gt", 3.0), ("adain", 1.0), ("stylizednerf", 2.0))]
+    out = tmp_path / "report"
+    assert cli.main(["report", "--evals", *map(str, evals), "--out", str(out), "--smoke-test", "demo"]) == 0
+    assert "**Smoke test:" in (out / "table_demo.md").read_text()
+    assert "Smoke test" not in (out / "table_fern.md").read_text()
+    assert "Smoke test" in (out / "table_mean.md").read_text() and "(scene demo)" in (out / "table_mean.md").read_text()
+    assert "Smoke test" in (out / "table_demo.tex").read_text()
+
+
+@pytest.mark.parametrize("source, warned", [("demo", True), ("some/llff/folder", False)])
+def test_report_description_warns_on_demo_results(source, warned):
+    """The global description of ``snakemake --report`` (Jinja, then reStructuredText, as
+    Snakemake renders it) names the scenes and styles, and warns only where a scene is the demo."""
+    import jinja2
+    from docutils.core import publish_parts
+
+    class Snakemake:
+        config = {"scenes": {"mine": {"source": source}}, "styles": {"a": "x", "b": "y"},
+                  "stylize": {"mutual": True, "sequential_baseline": False}}
+
+    text = (ROOT / "workflow" / "report" / "workflow.rst").read_text()
+    html = publish_parts(jinja2.Environment().from_string(text).render(snakemake=Snakemake), writer_name="html",
+                         settings_overrides={"report_level": 2, "halt_level": 2})["html_body"]
+    assert ("Smoke test" in html) == warned
+    assert "mine" in html and "a, b" in html and "error" not in html.lower()

@@ -190,7 +190,9 @@ def table_notes(evals, fits: dict | None = None) -> str:
     return "; ".join(notes)
 
 
-def write_table(df, stem: Path, title: str, note: str) -> list[Path]:
+def write_table(df, stem: Path, title: str, note: str, banner: str = "") -> list[Path]:
+    """The table as CSV, Markdown and LaTeX; ``banner`` (Markdown) goes above the Markdown table
+    and into the LaTeX caption (e.g. the demo's smoke-test note)."""
     def fmt(x, column):
         if x is None or (isinstance(x, float) and math.isnan(x)):
             return ""  # no value: an empty cell (the note says why)
@@ -199,7 +201,8 @@ def write_table(df, stem: Path, title: str, note: str) -> list[Path]:
     csv_path, md_path, tex_path = (stem.with_suffix(s) for s in (".csv", ".md", ".tex"))
     atomic_write_text(csv_path, df.to_csv(float_format="%.6g"))
     header = "| method | " + " | ".join(COLUMNS) + " | runs |"
-    lines = [f"### {title}", "", note, "", header, "|" + "---|" * (len(COLUMNS) + 2)]
+    lines = [f"### {title}", "", *([banner.strip(), ""] if banner else []), note, "", header,
+             "|" + "---|" * (len(COLUMNS) + 2)]
     for method, row in df.iterrows():
         lines.append(f"| {METHOD_LABELS.get(method, method)} | " + " | ".join(fmt(row[c], c) for c in COLUMNS)
                      + f" | {int(row['runs'])} |")
@@ -212,7 +215,8 @@ def write_table(df, stem: Path, title: str, note: str) -> list[Path]:
     for method, row in df.iterrows():
         tex.append(escape(METHOD_LABELS.get(method, method)) + " & " + " & ".join(fmt(row[c], c) for c in COLUMNS)
                    + r" \\")
-    tex += [r"\bottomrule", r"\end{tabular}", r"\caption{" + escape(title) + ". " + escape(note) + r".}",
+    caption = escape(title) + ". " + (escape(banner.strip().replace("**", "")) + " " if banner else "") + escape(note)
+    tex += [r"\bottomrule", r"\end{tabular}", r"\caption{" + caption + r".}",
             r"\end{table}"]
     atomic_write_text(tex_path, "\n".join(tex) + "\n")
     return [csv_path, md_path, tex_path]
@@ -236,34 +240,56 @@ def _read_image(path) -> np.ndarray | None:
         return None
 
 
-def qualitative_grid(evals_of_pair, n_frames: int, path: Path) -> Path:
+SMOKE_TEST_NOTE = ("Smoke test: the generated demo scene with CPU-sized models and a few hundred steps; "
+                   "these numbers show that the pipeline runs, they are not results")
+
+
+def qualitative_grid(evals_of_pair, n_frames: int, path: Path, smoke_test: bool = False) -> Path:
+    """Rows: one per method, its full name in a label column on the left; columns: frames along the
+    path. The style image once, above the labels."""
+    import textwrap
+
     import matplotlib.pyplot as plt
 
     methods = ordered_methods(evals_of_pair)
     by_method = {ev["method"]: ev for ev in evals_of_pair}
     style_path = next((ev.get("style_image") for ev in evals_of_pair if ev.get("style_image")), None)
-    rows = len(methods)
-    fig, axes = plt.subplots(rows, n_frames + 1, figsize=(1.8 * (n_frames + 1), 1.5 * rows), squeeze=False)
-    for r, method in enumerate(methods):
+    style = _read_image(style_path) if style_path else None
+    rows = len(methods) + 1  # row 0: the style image and the frame names
+    fig, axes = plt.subplots(rows, n_frames + 1, figsize=(1.8 * (n_frames + 1), 1.5 * rows), squeeze=False,
+                             gridspec_kw={"width_ratios": [1.0] + [1.3] * n_frames})
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    for ax in axes[0, 1:]:
+        ax.axis("off")
+    if style is not None:
+        axes[0, 0].imshow(style)
+        axes[0, 0].set_title("style", fontsize=8)
+    else:
+        axes[0, 0].axis("off")
+    for r, method in enumerate(methods, start=1):
         ev = by_method[method]
+        label = axes[r, 0]
+        label.axis("off")
+        label.text(1.0, 0.5, textwrap.fill(METHOD_LABELS.get(method, method), 18), ha="right", va="center",
+                   fontsize=8, transform=label.transAxes)
         names = ev.get("frame_names") or []
         picks = [names[round(k)] for k in np.linspace(0, len(names) - 1, n_frames)] if names else []
-        style = _read_image(style_path) if (r == 0 and style_path) else None
-        axes[r, 0].imshow(style) if style is not None else None
-        axes[r, 0].set_title("style" if r == 0 else "", fontsize=8)
         for c in range(n_frames):
             ax = axes[r, c + 1]
             image = _read_image(Path(ev["frames_dir"]) / picks[c]) if c < len(picks) else None
             if image is not None:
                 ax.imshow(image)
-            if r == 0 and c < len(picks):
+            else:
+                ax.axis("off")
+            if r == 1 and c < len(picks):
                 ax.set_title(Path(picks[c]).stem, fontsize=8)
-        axes[r, 1].set_ylabel(METHOD_LABELS.get(method, method), fontsize=8)
-    for ax in axes.flat:
-        ax.set_xticks([])
-        ax.set_yticks([])
     ev0 = evals_of_pair[0]
-    fig.suptitle(f"{ev0['scene']} / {ev0['style']}", fontsize=9)
+    title = f"{ev0['scene']} / {ev0['style']}"
+    if smoke_test:
+        title += "\n" + textwrap.fill(SMOKE_TEST_NOTE, 90)
+    fig.suptitle(title, fontsize=9, color="firebrick" if smoke_test else "black")
     return _save_figure(fig, path)
 
 
@@ -332,6 +358,9 @@ def parse_args(argv):
                    help="the stylize job's metadata.json behind a method's row of SCENE x STYLE (its "
                         "fit.mimic_psnr is the mimic PSNR column); repeatable")
     p.add_argument("--out", required=True, help="output folder (results/report)")
+    p.add_argument("--smoke-test", action="append", default=[], metavar="SCENE",
+                   help="a scene that is the generated demo: its tables and figures say they are a smoke test; "
+                        "repeatable")
     p.add_argument("--settings", default="{}", help="JSON: the config's report section + seed, device")
     p.add_argument("--runtime", default="{}",
                    help="JSON: runtime settings (not changing the result; the workflow does not track them)")
@@ -354,16 +383,23 @@ def main(argv=None) -> int:
         print(f"note: style retained: per-frame AdaIN is not closer to the style than gt for {line}", file=sys.stderr)
     for line in missing_fits(evals, fits):
         print(f"note: mimic PSNR: no fit.mimic_psnr in the stylize metadata of {line}", file=sys.stderr)
+    smoke = set(args.smoke_test)
+
+    def banner(scenes) -> str:
+        demo = sorted(smoke & set(scenes))
+        return f"**{SMOKE_TEST_NOTE}** (scene {', '.join(demo)})." if demo else ""
+
     written = write_table(table(evals, fits), out / "table_mean",
-                          "Consistency, style and content: mean over scenes x styles", table_notes(evals, fits))
+                          "Consistency, style and content: mean over scenes x styles",
+                          table_notes(evals, fits), banner({ev["scene"] for ev in evals}))
     for scene in sorted({ev["scene"] for ev in evals}):
         sel = [ev for ev in evals if ev["scene"] == scene]
         written += write_table(table(sel, fits), out / f"table_{scene}", f"Scene {scene}: mean over its styles",
-                               table_notes(sel, fits))
+                               table_notes(sel, fits), banner({scene}))
     written.append(error_vs_gap(evals, out / "error_vs_gap.png"))
     for scene, style in sorted({(ev["scene"], ev["style"]) for ev in evals}):
         sel = [ev for ev in evals if ev["scene"] == scene and ev["style"] == style]
-        written.append(qualitative_grid(sel, settings["grid_frames"], out / f"grid_{scene}_{style}.png"))
+        written.append(qualitative_grid(sel, settings["grid_frames"], out / f"grid_{scene}_{style}.png", scene in smoke))
         figure = error_map_figure(sel, out / f"error_maps_{scene}_{style}.png")
         if figure is not None:
             written.append(figure)
