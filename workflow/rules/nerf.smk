@@ -9,6 +9,11 @@ rule pretrain_nerf:
     output:
         model="results/{scene}/nerf/model.pt",
         metrics="results/{scene}/nerf/metrics.json",
+        curve=report("results/{scene}/nerf/curve.png", caption="../report/nerf_curve.rst", category="NeRF",
+                     labels={"scene": "{scene}", "figure": "learning curve"}),
+        test=report(directory("results/{scene}/nerf/test"), patterns=["{name}.png"],
+                    caption="../report/nerf_test.rst", category="NeRF",
+                    labels={"scene": "{scene}", "figure": "test view {name}"}),
     log:
         "results/logs/pretrain_nerf/{scene}.log",
     threads: 4

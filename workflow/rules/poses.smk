@@ -9,7 +9,8 @@ rule colmap:
     output:
         cameras="results/{scene}/poses/cameras.json",
         report="results/{scene}/poses/report.json",
-        figure="results/{scene}/poses/cameras.png",
+        figure=report("results/{scene}/poses/cameras.png", caption="../report/cameras.rst", category="Poses",
+                      labels={"scene": "{scene}", "figure": "cameras"}),
         llff="results/{scene}/poses/poses_bounds.npy",
         nerfstudio="results/{scene}/poses/transforms.json",
         images=directory("results/{scene}/images"),

@@ -10,7 +10,8 @@ rule pretrain_decoder:
         styles=expand("results/styles/{style}.png", style=STYLES),
     output:
         decoder="results/stylization2d/decoder.pt",
-        samples="results/stylization2d/samples.png",
+        samples=report("results/stylization2d/samples.png", caption="../report/decoder_samples.rst",
+                       category="2D stylization", labels={"figure": "decoder samples"}),
         metrics="results/stylization2d/decoder_metrics.json",
     log:
         "results/logs/stylization2d/pretrain_decoder.log",
@@ -33,7 +34,8 @@ rule train_vae:
     output:
         vae="results/stylization2d/vae.pt",
         latents="results/stylization2d/style_latents.json",
-        figure="results/stylization2d/latents.png",
+        figure=report("results/stylization2d/latents.png", caption="../report/vae_latents.rst",
+                      category="2D stylization", labels={"figure": "style latents"}),
         metrics="results/stylization2d/vae_metrics.json",
     log:
         "results/logs/stylization2d/train_vae.log",

@@ -62,7 +62,8 @@ rule render:
         camera_path=camera_path_input,
     output:
         # frames/NNN.png, depth/NNN.npy, test/, metadata.json written atomically with them
-        video="results/{scene}/{style}/render/video.mp4",
+        video=report("results/{scene}/{style}/render/video.mp4", caption="../report/video.rst", category="Videos",
+                     labels={"scene": "{scene}", "style": "{style}", "method": "StylizedNeRF (ours)"}),
         cameras="results/{scene}/{style}/render/cameras.json",
     log:
         "results/logs/render/{scene}/{style}.log",
@@ -111,8 +112,10 @@ rule render_path:
         cameras="results/{scene}/poses/cameras.json",
         camera_path=camera_path_input,
     output:
-        # frames/, depth/, video.mp4, metadata.json written atomically with it
-        "results/{scene}/path/cameras.json",
+        # frames/, depth/, metadata.json written atomically with them
+        cameras="results/{scene}/path/cameras.json",
+        video=report("results/{scene}/path/video.mp4", caption="../report/video_path.rst", category="Videos",
+                     labels={"scene": "{scene}", "style": "none", "method": "NeRF (no style)"}),
     log:
         "results/logs/render_path/{scene}.log",
     threads: 4
@@ -166,7 +169,9 @@ if config["stylize"]["sequential_baseline"]:
             cameras="results/{scene}/poses/cameras.json",
             camera_path=camera_path_input,
         output:
-            video="results/{scene}/{style}/render_sequential/video.mp4",
+            video=report("results/{scene}/{style}/render_sequential/video.mp4", caption="../report/video.rst",
+                         category="Videos",
+                         labels={"scene": "{scene}", "style": "{style}", "method": "StylizedNeRF sequential"}),
             cameras="results/{scene}/{style}/render_sequential/cameras.json",
         log:
             "results/logs/render_sequential/{scene}/{style}.log",
@@ -260,7 +265,8 @@ if config["joint"]["enabled"]:
             camera_path=camera_path_input,
         output:
             # frames/, depth/, latents.npy (the code of each frame), metadata.json written with it
-            "results/{scene}/joint/interpolation/video.mp4",
+            report("results/{scene}/joint/interpolation/video.mp4", caption="../report/interpolation.rst",
+                   category="Videos", labels={"scene": "{scene}", "style": "all (transition)", "method": "joint mode"}),
         log:
             "results/logs/render_interpolation/{scene}.log",
         threads: 4
