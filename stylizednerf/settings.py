@@ -73,6 +73,25 @@ def schema_default(key: str):
     return copy.deepcopy(node["default"])
 
 
+def settings_argument(option: str, text: str | None) -> dict:
+    """The value of a stage's ``--settings`` or ``--runtime`` option: a JSON object, or ``@FILE``
+    naming a file that holds one (the workflow passes files, so that job commands stay short).
+    Bad JSON or an unreadable file exits with one line."""
+    text = text or "{}"
+    if text.startswith("@"):
+        try:
+            text = Path(text[1:]).read_text()
+        except OSError as error:
+            raise SystemExit(f"error: {option}: cannot read '{text[1:]}' ({error.strerror or error})") from None
+    try:
+        values = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise SystemExit(f"error: {option} is not valid JSON ({error})") from None
+    if not isinstance(values, dict):
+        raise SystemExit(f"error: {option} must be a JSON object")
+    return values
+
+
 def runtime(source: str | None = None):
     """A field that does not change the stage's result (see the module docstring)."""
     return field(metadata={"runtime": True, "source": source})
@@ -124,13 +143,7 @@ class Settings:
         exits with one line."""
         merged = {}
         for option, text in (("--settings", settings_json), ("--runtime", runtime_json)):
-            try:
-                values = json.loads(text or "{}")
-            except json.JSONDecodeError as error:
-                raise SystemExit(f"error: {option} is not valid JSON ({error})") from None
-            if not isinstance(values, dict):
-                raise SystemExit(f"error: {option} must be a JSON object")
-            _merge(merged, values)
+            _merge(merged, settings_argument(option, text))
         try:
             return cls.from_dict(merged)
         except SettingsError as error:

@@ -2,6 +2,7 @@
 result vs runtime fields, and a workflow that reruns only when result settings change."""
 
 import dataclasses
+import json
 import re
 import shutil
 import subprocess
@@ -186,7 +187,7 @@ def finished_demo(tmp_path_factory):
     outputs = [line.split("\t")[0] for line in summary.splitlines() if "\t" in line and line.startswith("results/")]
     for output in outputs:
         path = workdir / output
-        if output.endswith("/images"):  # the colmap rule's directory() output
+        if output.endswith(("/images", "/nerf/test")):  # directory() outputs: colmap's, pretrain_nerf's
             path.mkdir(parents=True, exist_ok=True)
         else:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -224,3 +225,31 @@ def test_result_setting_plans_the_training_job(finished_demo):
     jobs = dry_run_with(finished_demo, "stylize", "rounds", config["stylize"]["rounds"] + 1)
     assert jobs.get("stylize") == len(config["styles"]), jobs
     assert not {"pretrain_nerf", "pretrain_decoder", "train_vae", "render_views"} & set(jobs), jobs
+
+
+def test_settings_can_come_from_a_file(tmp_path):
+    path = tmp_path / "stylize.json"
+    path.write_text('{"rounds": 7}')
+    assert S.StylizeSettings.parse(f"@{path}").rounds == 7
+    with pytest.raises(SystemExit, match=r"^error: --settings: cannot read '.*missing.json' \("):
+        S.StylizeSettings.parse(f"@{tmp_path / 'missing.json'}")
+    path.write_text('{"rounds": ')
+    with pytest.raises(SystemExit, match=r"^error: --settings is not valid JSON"):
+        S.StylizeSettings.parse(f"@{path}")
+
+
+def test_job_commands_name_a_settings_file_that_holds_the_stage_settings(finished_demo):
+    """Snakemake prints each job's command: the settings are a short file path there, named by a
+    hash of what it holds (so a changed setting is a changed param and reruns the job)."""
+    workdir, args = finished_demo
+    config = yaml.safe_load((PROJECT_ROOT / "config.yaml").read_text())
+    config["stylize"]["rounds"] += 1
+    (workdir / "more_rounds.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    output = run_snakemake([*args, "-n", "-p", "--configfile", str(workdir / "more_rounds.yaml")], cwd=workdir,
+                           timeout=300).stdout
+    commands = [line for line in output.splitlines() if "python -m stylizednerf stylize " in line]
+    assert len(commands) == len(config["styles"]) and all(len(c) < 800 for c in commands)
+    name = re.search(r"--settings @?'?(results/settings/stylize-[0-9a-f]{12}\.json)", commands[0]).group(1)
+    assert S.StylizeSettings.parse("@" + str(workdir / name)).rounds == config["stylize"]["rounds"]
+    held = json.loads((workdir / name).read_text())
+    assert held["rounds"] == config["stylize"]["rounds"] and not set(held) & S.StylizeSettings.runtime_names()

@@ -15,7 +15,7 @@ import torch
 
 from stylizednerf.stylization2d.adain import adain, blend
 from stylizednerf.stylization2d.decoder import crop_to, load_decoder, pad_to_multiple
-from stylizednerf.settings import AdainSettings
+from stylizednerf.settings import AdainSettings, settings_argument
 from stylizednerf.device import resolve_device
 from stylizednerf.progress import progress_bar
 
@@ -106,7 +106,8 @@ def main(argv=None) -> int:
                         help="JSON: runtime settings (not changing the result; the workflow does not track them)")
     args = parser.parse_args(argv)
     typed = AdainSettings.parse(args.settings, args.runtime)
-    given = {**json.loads(args.settings or "{}"), **json.loads(args.runtime or "{}")}  # beat the flags
+    given = {**settings_argument("--settings", args.settings),  # these beat the flags
+             **settings_argument("--runtime", args.runtime)}
     device = resolve_device(args.device or typed.device)
     alpha = float(given.get("alpha", typed.alpha if args.alpha is None else args.alpha))
     if not 0.0 <= alpha <= 1.0:

@@ -1,4 +1,5 @@
 # Configuration checking and helpers shared by every stage.
+import hashlib
 import json
 import os
 import shlex
@@ -7,6 +8,7 @@ import sys
 from snakemake.utils import validate
 
 from stylizednerf.config import ConfigError, check_config, check_unique_keys
+from stylizednerf.fileio import atomic_write_text
 from stylizednerf.paths import import_from_checkout, prefer_this_python
 from stylizednerf.settings import SCHEMA_PATH, STAGES
 
@@ -33,11 +35,20 @@ SCENES = list(config["scenes"])
 STYLES = list(config["styles"])
 
 
+SETTINGS_DIR = "results/settings"
+
+
 def settings(stage, **extra):
-    """A stage's *result* settings as one JSON argument, for the rule's params (Snakemake reruns a job
-    when they change): only the config keys the stage's typed settings read (stylizednerf.settings),
-    less its runtime fields, plus ``extra`` overrides."""
-    return json.dumps(STAGES[stage].from_config(config, **extra).result(), sort_keys=True)
+    """A stage's *result* settings as ``@FILE`` for its ``--settings`` option and the rule's params:
+    only the config keys the stage's typed settings read (stylizednerf.settings), less its runtime
+    fields, plus ``extra`` overrides. The file (results/settings/<stage>-<hash>.json) is named by a
+    hash of its content, so Snakemake still reruns a job when they change, while the command line
+    that it prints stays short."""
+    text = json.dumps(STAGES[stage].from_config(config, **extra).result(), sort_keys=True, indent=1) + "\n"
+    path = f"{SETTINGS_DIR}/{stage}-{hashlib.sha256(text.encode()).hexdigest()[:12]}.json"
+    if not os.path.isfile(path) or open(path).read() != text:
+        atomic_write_text(path, text)
+    return "@" + path
 
 
 # Each stage's *runtime* settings (device, chunk sizes, compile, CUDA graphs, logging, previews)
