@@ -48,7 +48,7 @@ def settings(stage, **extra):
     path = f"{SETTINGS_DIR}/{stage}-{hashlib.sha256(text.encode()).hexdigest()[:12]}.json"
     if not os.path.isfile(path) or open(path).read() != text:
         atomic_write_text(path, text)
-    return "@" + path
+    return f"@{path}"
 
 
 # Each stage's *runtime* settings (device, chunk sizes, compile, CUDA graphs, logging, previews)
