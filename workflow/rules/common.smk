@@ -44,7 +44,8 @@ def settings(stage, **extra):
     fields, plus ``extra`` overrides. The file (results/settings/<stage>-<hash>.json) is named by a
     hash of its content, so Snakemake still reruns a job when they change, while the command line
     that it prints stays short."""
-    text = json.dumps(STAGES[stage].from_config(config, **extra).result(), sort_keys=True, indent=1) + "\n"
+    values = STAGES[stage].from_config(config, **extra).result()
+    text = f"{json.dumps(values, sort_keys=True, indent=1)}\n"
     path = f"{SETTINGS_DIR}/{stage}-{hashlib.sha256(text.encode()).hexdigest()[:12]}.json"
     if not os.path.isfile(path) or open(path).read() != text:
         atomic_write_text(path, text)
