@@ -57,7 +57,7 @@ def settings(stage, **extra):
 # (wherever Snakemake evaluates this file: locally, and in each cluster job), not as params, so
 # changing one reruns nothing (Snakemake's code trigger compares the unformatted command).
 for _stage, _settings_class in STAGES.items():
-    os.environ["STYLIZEDNERF_RUNTIME_" + _stage.upper().replace("-", "_")] = json.dumps(
+    os.environ[f"STYLIZEDNERF_RUNTIME_{_stage.upper().replace('-', '_')}"] = json.dumps(
         _settings_class.from_config(config).runtime(), sort_keys=True)
 
 
