@@ -60,6 +60,10 @@ def final_outputs():
 FINAL_OUTPUTS = {}
 
 
+# Methods that run only when listed in config["baselines"] (their rules: arf.smk).
+BASELINES = ("arf",)
+
+
 # Used by evaluate.smk (kept here: Snakemake's linter wants functions apart from rules).
 def rule_defined(name):
     try:
@@ -73,6 +77,8 @@ def eval_methods():
     """Configured methods whose producing rule is part of this workflow."""
     methods = []
     for method in config["evaluate"]["methods"]:
+        if method in BASELINES and method not in config["baselines"]:
+            continue  # a baseline that is off: no note, the config says so
         if rule_defined(EVAL_PRODUCERS.get(method, "")):
             methods.append(method)
         else:
