@@ -240,3 +240,31 @@ def test_baselines_config_is_validated(tmp_path):
     settings = ArfSettings.from_config({"stylize": {"hidden": 24}, "arf": {"lr": 0.1}})
     assert settings.hidden == 24 and settings.lr == 0.1 and settings.encoding == StylizeSettings().encoding
     assert "patch_rays" not in settings.result() and "nnfm_epochs" in settings.result()
+
+
+def test_workflow_plans_arf_with_paper_config_and_not_in_the_demo(tmp_path, data_root, monkeypatch):
+    """config/paper.yaml (baselines: [arf]) plans arf, render_arf and the 'arf' evaluate rows; the
+    demo (baselines: []) none of them, and no note about a missing 'arf' producer."""
+    import shutil
+
+    from conftest import run_snakemake
+    from stylizednerf.paths import PROJECT_ROOT
+    from test_settings import planned_jobs
+
+    monkeypatch.setenv("STYLIZEDNERF_DATA", str(data_root))
+    shutil.copy(PROJECT_ROOT / "config.yaml", tmp_path / "config.yaml")
+    args = ["-n", "-p", "-s", str(PROJECT_ROOT / "Snakefile"), "--directory", str(tmp_path)]
+    paper = run_snakemake([*args, "--configfile", str(PROJECT_ROOT / "config" / "paper.yaml")], cwd=tmp_path).stdout
+    jobs = planned_jobs(paper)
+    styles = len(yaml_styles(PROJECT_ROOT / "config" / "paper.yaml"))
+    assert jobs["arf"] == jobs["render_arf"] == styles  # one scene here (flower is optional)
+    assert "results/fern/mondrian/eval/arf.json" in paper
+    assert "--stylized results/fern/mondrian/arf/stylize" in paper
+    demo = run_snakemake(args, cwd=tmp_path).stdout
+    assert "arf" not in planned_jobs(demo) and "eval/arf.json" not in demo and "method 'arf'" not in demo
+
+
+def yaml_styles(path):
+    import yaml
+
+    return yaml.safe_load(path.read_text())["styles"]
