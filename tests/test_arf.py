@@ -134,9 +134,19 @@ def test_arf_step_by_deferred_backward_equals_backward_of_the_whole_view(encoder
             assert torch.allclose(p.grad, direct[name], atol=1e-5 * scale, rtol=1e-4), name
 
 
-def test_arf_trains_only_the_appearance_and_fits_the_recoloured_views(encoder):
+def test_arf_trains_only_the_appearance_and_fits_the_recoloured_views(encoder, monkeypatch):
     from stylizednerf.arf.train import ArfTrainer
     from stylizednerf.stylize.field import FrozenField
+    from stylizednerf.stylize.style_module import StyleModule
+
+    shared = StyleModule.shared
+
+    def shared_without_graph(self, *args):
+        # on CUDA its fused matmul + ReLU has no backward: training must not go through it
+        assert not torch.is_grad_enabled(), "StyleModule.shared in a training step"
+        return shared(self, *args)
+
+    monkeypatch.setattr(StyleModule, "shared", shared_without_graph)
 
     cameras = _cameras(3, 24, 16)
     geometry = FrozenField(_tiny_nerf(cameras))

@@ -108,16 +108,19 @@ class ArfTrainer:
         """Colours (R, 3) float of training pixels (flat row-major indices ``pixel`` (R,) of views
         ``view``, an int or (R,)); differentiable in the module when grad is enabled."""
         H, W = self.views.size
+        # one shared code takes StyleModule.shared, whose CUDA matmul+ReLU epilogue has no backward:
+        # with a graph, a code per ray (StyleModule.sparse; zeros either way)
+        latent = self.latent.expand(pixel.shape[0], -1) if torch.is_grad_enabled() else self.latent
         if self.ray_cache is not None:
             with self._amp():
-                rgb = self.ray_cache.render(self.module, view * H * W + pixel, self.latent, self.s["background"])
+                rgb = self.ray_cache.render(self.module, view * H * W + pixel, latent, self.s["background"])
             return rgb.float()
         view = torch.as_tensor(view, device=self.device).expand_as(pixel)
         v, u = pixel // W, pixel % W
         origins, directions = pixel_rays(self.views.K[view].float(), self.views.c2w[view].float(), u, v)
         samples = self.geometry.sample(origins, directions)
         with self._amp():
-            rgb = render_samples(self.module, samples.weights, samples.features, self.latent,
+            rgb = render_samples(self.module, samples.weights, samples.features, latent,
                                  self.s["sample_threshold"], self.s["background"], samples.positions)
         return rgb.float()
 
