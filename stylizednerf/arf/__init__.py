@@ -23,6 +23,11 @@ it. Differences from ARF, by design of this re-implementation:
   recoloured photos; our module starts untrained, so its colour-fit epochs (``mse_epochs``) fit
   it to the recoloured NeRF renderings of the training views (the contents, as in our stylize
   stage), not to the photos.
+* Loss terms: ARF's code adds to NNFM the content term (weight 5e-3) and an image total
+  variation (``img_tv_weight`` 1) and no pixel-colour term (colour is handled by the colour
+  transfers); ``color_weight`` (default 0) adds a small pixel MSE to the colour-transferred
+  content for those who want one. The VGG terms see the view downscaled 2x (ARF's 0.5 bilinear),
+  the TV the full view, as in the code.
 * ARF's post colour transfer is again applied to the grid's colours; ours is a 3x3 matrix and
   offset stored in the model file and applied to the composited colour of each pixel
   (``render`` reads it). Compositing is linear, so the two agree except where the background
