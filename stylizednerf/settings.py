@@ -45,7 +45,7 @@ import yaml
 SCHEMA_PATH = Path(__file__).resolve().parent / "config.schema.yaml"
 
 # config keys that decide which jobs exist; no stage reads them
-WORKFLOW_KEYS = frozenset({"evaluate.methods", "stylize.sequential_baseline", "joint.enabled"})
+WORKFLOW_KEYS = frozenset({"evaluate.methods", "stylize.sequential_baseline", "joint.enabled", "baselines"})
 
 
 class SettingsError(ValueError):
@@ -445,6 +445,39 @@ class StylizeSettings(StyleTrainerSettings):
 @stage("stylize-joint", "stylize")
 class JointSettings(StyleTrainerSettings):
     joint_steps: int = result("joint.steps")
+
+
+@stage("arf", "arf")
+class ArfSettings(Settings):
+    """The ARF baseline (stylizednerf.arf): its own schedule and losses; the appearance module's
+    shape and the frozen geometry's sampling are the stylized NeRF's (stylize section), so both
+    methods stylize the same NeRF through the same kind of colour branch."""
+
+    mse_epochs: int
+    nnfm_epochs: int
+    mse_rays: int
+    lr: float
+    encoding_lr: float
+    content_weight: float
+    tv_weight: float
+    color_weight: float
+    loss_downscale: int
+    pre_color_transfer: bool
+    post_color_transfer: bool
+    hidden: int = result("stylize.hidden")
+    layers: int = result("stylize.layers")
+    encoding: str = result("stylize.encoding")
+    encoding_levels: int = result("stylize.encoding_levels")
+    encoding_log2_table: int = result("stylize.encoding_log2_table")
+    encoding_base_resolution: int = result("stylize.encoding_base_resolution")
+    encoding_max_resolution: int = result("stylize.encoding_max_resolution")
+    geometry_features: bool = result("stylize.geometry_features")
+    sample_threshold: float = result("stylize.sample_threshold")
+    background: float | None = result("stylize.background")
+    patch_rays: int = runtime()  # deferred back-propagation's re-rendered chunk: memory, not the result
+    previews: int = runtime()
+    chunk: int = runtime("stylize.chunk")
+    ray_cache_bytes: int = runtime("stylize.ray_cache_bytes")
 
 
 @stage("render", "render")

@@ -234,7 +234,7 @@ def test_report_description_warns_on_demo_results(source, warned):
                   "stylize": {"mutual": True, "sequential_baseline": False}}
 
     text = (ROOT / "workflow" / "report" / "workflow.rst").read_text()
-    html = publish_parts(jinja2.Environment().from_string(text).render(snakemake=Snakemake), writer_name="html",
+    html = publish_parts(jinja2.Environment().from_string(text).render(snakemake=Snakemake), writer="html",
                          settings_overrides={"report_level": 2, "halt_level": 2})["html_body"]
     assert ("Smoke test" in html) == warned
     assert "mine" in html and "a, b" in html and "error" not in html.lower()

@@ -72,7 +72,7 @@ def test_defaults_are_the_schemas(stage):
 def test_every_config_key_is_read_by_a_stage_or_the_workflow():
     read = {f.metadata["source"] for cls in S.STAGES.values() for _, f in all_fields(cls)}
     sections = ("demo", "style_images", "decoder", "vae", "adain", "evaluate", "report", "colmap", "nerf", "stylize",
-                "joint", "render")
+                "joint", "render", "arf")
 
     def keys(prefix, node):
         for name, sub in node["properties"].items():
@@ -82,6 +82,8 @@ def test_every_config_key_is_read_by_a_stage_or_the_workflow():
                 yield prefix + name
 
     every = {key for section in sections for key in keys(f"{section}.", S.schema_property(section))}
+    # top-level keys that are not sections (baselines): the workflow's
+    every |= set(S.schema()["properties"]) - {"scenes", "styles", "seed", "device", *sections}
     assert every - read == set(S.WORKFLOW_KEYS)
     assert read - every == {"seed", "device"}
 

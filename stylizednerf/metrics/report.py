@@ -41,10 +41,10 @@ from stylizednerf.fileio import atomic_path, atomic_write_json, atomic_write_tex
 from stylizednerf.provenance import metadata
 from stylizednerf.settings import ReportSettings
 
-METHOD_ORDER = ["gt", "adain", "stylizednerf", "sequential", "decoder_mutual", "decoder_sequential"]
+METHOD_ORDER = ["gt", "adain", "stylizednerf", "sequential", "decoder_mutual", "decoder_sequential", "arf"]
 METHOD_LABELS = {"gt": "NeRF (no style)", "adain": "AdaIN per frame", "stylizednerf": "StylizedNeRF (ours)",
                  "sequential": "StylizedNeRF sequential", "decoder_mutual": "2D decoder after mutual learning",
-                 "decoder_sequential": "2D decoder after sequential learning"}
+                 "decoder_sequential": "2D decoder after sequential learning", "arf": "ARF (NNFM, baseline)"}
 COLUMNS = ["short LPIPS", "short RMSE", "long LPIPS", "long RMSE", "style loss", "style retained", "content loss",
            "mimic PSNR"]
 DEFAULTS = ReportSettings().to_dict()  # the schema's report section + seed, device

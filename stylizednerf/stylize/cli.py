@@ -293,6 +293,9 @@ def _render_sequence(render_one, cameras: CameraSet, frames_dir: Path, depth_dir
 
 
 def render(stylize_dir, model_path, cameras_path, out, settings: dict, camera_path=None) -> dict:
+    """The stylized NeRF of a stylize job (or of the ARF baseline, whose model file has the same
+    layout plus a colour transform) along the camera path (or ``camera_path``, a nerfstudio file)
+    and at the test views."""
     from stylizednerf.stylize.field import load_field
     from stylizednerf.stylize.video import write_video
 
@@ -357,6 +360,12 @@ class StyleRenderer:
     def __init__(self, field, module, state: dict, chunk: int, device):
         self.field, self.module, self.chunk, self.device = field, module, chunk, torch.device(device)
         self.background = state.get("background")
+        # a linear map of the rendered colours (the ARF baseline's post colour transfer), or None
+        self.color_transform = None
+        if state.get("color_transform") is not None:
+            from stylizednerf.arf.color_transfer import ColorTransfer
+
+            self.color_transform = ColorTransfer.from_dict(state["color_transform"])
 
     @torch.no_grad()
     def render(self, camera, latent) -> tuple[torch.Tensor, torch.Tensor]:
@@ -377,7 +386,10 @@ class StyleRenderer:
             rgbs.append(rgb.float())
             depths.append(samples.depth.float())
         H, W = camera.height, camera.width
-        return torch.cat(rgbs).reshape(H, W, 3).clamp(0, 1), torch.cat(depths).reshape(H, W)
+        rgb = torch.cat(rgbs)
+        if self.color_transform is not None:
+            rgb = self.color_transform.apply(rgb)
+        return rgb.reshape(H, W, 3).clamp(0, 1), torch.cat(depths).reshape(H, W)
 
 
 # ---- entry points ------------------------------------------------------------------------

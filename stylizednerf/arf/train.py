@@ -1,0 +1,238 @@
+"""The ARF trainer: the frozen NeRF's appearance optimised towards a style image.
+
+The appearance is the stylized NeRF's colour branch (:class:`stylizednerf.stylize.style_module.
+StyleModule`: its own hash grid + an MLP on the frozen geometry's features, composited with the
+frozen weights), without a style latent: ``latent_dim`` 1 and a fixed zero code, so the latent
+projections add nothing and the model file is one ``render`` reads as it is. Geometry is never
+trained: only the module's parameters are in the optimiser.
+
+The schedule, as ARF-svox2's ``opt/opt_style.py``:
+
+1. pre colour transfer (``pre_color_transfer``): the training views (the NeRF's renderings, our
+   contents) are recoloured to the style's colour mean and covariance (:mod:`.color_transfer`);
+2. ``mse_epochs`` epochs of per-ray MSE to the recoloured views, ``mse_rays`` rays a step, every
+   training pixel once per epoch in a shuffled order (ARF: 2 epochs, 5000 rays, on the
+   recoloured photos; there it fine-tunes the recoloured grid, here it also initialises ours);
+3. ``nnfm_epochs`` epochs, one whole training view a step, each view once per epoch in a random
+   order (ARF: 10): the loss ``nnfm + content_weight * content + tv_weight * tv
+   (+ color_weight * colour MSE)`` of the full-resolution rendering, the VGG terms on the view
+   downscaled by ``loss_downscale`` (bilinear, ARF's 0.5) against the style image resized to
+   that long side (ARF: the content's long side, then halved), back-propagated by deferred
+   back-propagation (:mod:`.deferred`);
+4. post colour transfer (``post_color_transfer``): the stylized training views' colours matched
+   to the style's once more, stored as a 3x3 matrix + offset applied to rendered pixels.
+"""
+
+import math
+import time
+
+import torch
+import torch.nn.functional as F
+
+from stylizednerf.arf.color_transfer import ColorTransfer
+from stylizednerf.arf.deferred import deferred_backward
+from stylizednerf.arf.nnfm import content_loss, nnfm_loss, relu3_features, tv_loss
+from stylizednerf.progress import progress_bar
+from stylizednerf.settings import ArfSettings, SettingsError
+from stylizednerf.stylize.ray_cache import cache_training_views
+from stylizednerf.stylize.rays import pixel_rays
+from stylizednerf.stylize.style_module import StyleModule, render_samples
+from stylizednerf.stylize.train import flush_losses, module_options
+
+LOG_EVERY = 20  # steps between host syncs (loss log, progress bar)
+LATENT_DIM = 1  # the style module without a style code: one zero input
+
+# keys of the arf section that the stage reads, not the trainer
+STAGE_KEYS = ("seed", "device", "previews")
+DEFAULTS = {k: v for k, v in ArfSettings().to_dict().items() if k not in STAGE_KEYS}
+
+
+def resolve_settings(settings: dict) -> dict:
+    """:data:`DEFAULTS` overlaid with ``settings`` (stage keys dropped); an unknown key raises
+    SettingsError naming it."""
+    unknown = set(settings) - set(DEFAULTS) - set(STAGE_KEYS)
+    if unknown:
+        raise SettingsError(f"error: arf: unknown setting '{sorted(unknown)[0]}'")
+    return {**DEFAULTS, **{k: v for k, v in settings.items() if k not in STAGE_KEYS}}
+
+
+def resize_long_side(rgb: torch.Tensor, long_side: int) -> torch.Tensor:
+    """(1, 3, H, W) resized (area-like: antialiased bilinear) so its longer side is ``long_side``."""
+    H, W = rgb.shape[-2:]
+    scale = long_side / max(H, W)
+    size = (max(1, round(H * scale)), max(1, round(W * scale)))
+    return F.interpolate(rgb, size=size, mode="bilinear", antialias=True, align_corners=False)
+
+
+class ArfTrainer:
+    def __init__(self, settings: dict, geometry, views, encoder, style_rgb: torch.Tensor, device, seed: int = 0):
+        """``views``: a :class:`stylizednerf.stylize.train.TrainingViews` (the NeRF's renderings of
+        the training views); ``style_rgb`` (1, 3, H, W) in [0, 1]."""
+        self.s = resolve_settings(settings)
+        if self.s["background"] is None:  # composite like the pre-trained field does
+            self.s["background"] = getattr(geometry, "background", None)
+        self.device = torch.device(device)
+        self.geometry = geometry
+        self.views = views.to(self.device)
+        self.encoder = encoder.to(self.device).eval().requires_grad_(False)
+        self.generator = torch.Generator().manual_seed(seed)  # CPU generator: same draws on any device
+        self.autocast = self.device.type == "cuda"
+        torch.manual_seed(seed)  # the module's initial weights
+        self.module = StyleModule(geometry.feature_dim, LATENT_DIM, **module_options(self.s)).to(self.device)
+        self.latent = torch.zeros(LATENT_DIM, device=self.device)
+        groups = [{"params": [p for n, p in self.module.named_parameters() if not n.startswith("encoding.")],
+                   "lr": self.s["lr"]}]
+        if self.module.encoding is not None:
+            groups.append({"params": list(self.module.encoding.parameters()), "lr": self.s["encoding_lr"]})
+        self.optimizer = torch.optim.Adam(groups, fused=self.device.type == "cuda")
+
+        style = style_rgb.to(self.device).float()
+        H, W = self.views.size
+        # the recoloured contents: the targets of the colour fit and the content term
+        self.pre_transfer = (ColorTransfer.fit(self.views.rgb, style.permute(0, 2, 3, 1))
+                             if self.s["pre_color_transfer"] else ColorTransfer.identity())
+        self.contents = self.pre_transfer.apply(self.views.rgb, clamp=True)
+        self.loss_size = (max(1, H // self.s["loss_downscale"]), max(1, W // self.s["loss_downscale"]))
+        with torch.no_grad(), self._amp():
+            self.style_features = relu3_features(self.encoder, resize_long_side(style, max(self.loss_size))).float()
+        self.style_rgb = style
+        self.ray_cache = cache_training_views(geometry, self.views, self.s, self.device, self.module.needs_positions)
+        self.post_transfer = ColorTransfer.identity()
+        self.log: list[dict] = []
+
+    def _amp(self):
+        return torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.autocast)
+
+    # ---- rendering ---------------------------------------------------------------------------
+    def render_pixels(self, view: int | torch.Tensor, pixel: torch.Tensor) -> torch.Tensor:
+        """Colours (R, 3) float of training pixels (flat row-major indices ``pixel`` (R,) of views
+        ``view``, an int or (R,)); differentiable in the module when grad is enabled."""
+        H, W = self.views.size
+        # one shared code takes StyleModule.shared, whose CUDA matmul+ReLU epilogue has no backward:
+        # with a graph, a code per ray (StyleModule.sparse; zeros either way)
+        latent = self.latent.expand(pixel.shape[0], -1) if torch.is_grad_enabled() else self.latent
+        if self.ray_cache is not None:
+            with self._amp():
+                rgb = self.ray_cache.render(self.module, view * H * W + pixel, latent, self.s["background"])
+            return rgb.float()
+        view = torch.as_tensor(view, device=self.device).expand_as(pixel)
+        v, u = pixel // W, pixel % W
+        origins, directions = pixel_rays(self.views.K[view].float(), self.views.c2w[view].float(), u, v)
+        samples = self.geometry.sample(origins, directions)
+        with self._amp():
+            rgb = render_samples(self.module, samples.weights, samples.features, latent,
+                                 self.s["sample_threshold"], self.s["background"], samples.positions)
+        return rgb.float()
+
+    @torch.no_grad()
+    def render_view(self, view: int, post: bool = True) -> torch.Tensor:
+        """Training view ``view`` (H, W, 3) in [0, 1], with the post colour transfer when ``post``."""
+        H, W = self.views.size
+        pixels = torch.arange(H * W, device=self.device)
+        rgb = torch.cat([self.render_pixels(view, pixels[k:k + self.s["chunk"]])
+                         for k in range(0, H * W, self.s["chunk"])])
+        if post:
+            rgb = self.post_transfer.apply(rgb)
+        return rgb.clamp(0, 1).reshape(H, W, 3)
+
+    # ---- steps -------------------------------------------------------------------------------
+    def mse_steps_per_epoch(self) -> int:
+        V, (H, W) = self.views.count, self.views.size
+        return math.ceil(V * H * W / self.s["mse_rays"])
+
+    def mse_step(self, index: torch.Tensor) -> dict:
+        """One step of the colour fit on the training pixels ``index`` (R,) (view-major flat)."""
+        H, W = self.views.size
+        view, pixel = index // (H * W), index % (H * W)
+        rgb = self.render_pixels(view, pixel)
+        loss = F.mse_loss(rgb, self.contents.reshape(-1, 3)[index])
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        return {"mse": loss.detach(), "loss": loss.detach()}
+
+    def image_loss(self, view: int):
+        """The NNFM stage's loss of a rendered training view ``view``: a function of the image (H, W, 3)."""
+        content = self.contents[view].permute(2, 0, 1)[None]
+        with torch.no_grad(), self._amp():
+            content_features = relu3_features(self.encoder, self._downscale(content)).float()
+
+        def loss(image: torch.Tensor) -> dict:
+            rgb = image.permute(2, 0, 1)[None]
+            with self._amp():
+                features = relu3_features(self.encoder, self._downscale(rgb))
+            terms = {"nnfm": nnfm_loss(features, self.style_features),
+                     "content": content_loss(features, content_features), "tv": tv_loss(rgb)}
+            total = terms["nnfm"] + self.s["content_weight"] * terms["content"] + self.s["tv_weight"] * terms["tv"]
+            if self.s["color_weight"] > 0:
+                terms["color"] = F.mse_loss(rgb, content)
+                total = total + self.s["color_weight"] * terms["color"]
+            terms["loss"] = total
+            return terms
+
+        return loss
+
+    def _downscale(self, rgb: torch.Tensor) -> torch.Tensor:
+        if self.s["loss_downscale"] == 1:
+            return rgb
+        return F.interpolate(rgb, size=self.loss_size, mode="bilinear", align_corners=False)
+
+    def nnfm_step(self, view: int) -> dict:
+        """One NNFM step on the whole training view ``view`` by deferred back-propagation."""
+        H, W = self.views.size
+        self.optimizer.zero_grad(set_to_none=True)
+        terms, _ = deferred_backward(lambda pixel: self.render_pixels(view, pixel), H, W, self.image_loss(view),
+                                     self.s["chunk"], self.s["patch_rays"], self.device)
+        self.optimizer.step()
+        return terms
+
+    # ---- the loop ----------------------------------------------------------------------------
+    def schedule(self) -> list[tuple[str, int, object]]:
+        """[(phase, epoch, batch)] in training order: ``mse`` batches of flat pixel indices, ``nnfm`` view indices."""
+        V, (H, W) = self.views.count, self.views.size
+        steps = []
+        for epoch in range(self.s["mse_epochs"]):
+            order = torch.randperm(V * H * W, generator=self.generator)
+            steps += [("mse", epoch, order[k:k + self.s["mse_rays"]]) for k in range(0, V * H * W, self.s["mse_rays"])]
+        for epoch in range(self.s["nnfm_epochs"]):
+            steps += [("nnfm", epoch, int(v)) for v in torch.randperm(V, generator=self.generator)]
+        return steps
+
+    def run(self, progress: bool = True) -> list[dict]:
+        steps = self.schedule()
+        bar = progress_bar(total=len(steps), disable=not progress, desc="arf")
+        pending: list[tuple[dict, dict]] = []
+        start = time.perf_counter()
+        for number, (phase, epoch, batch) in enumerate(steps):
+            if phase == "mse":
+                record = self.mse_step(batch.to(self.device))
+            else:
+                record = self.nnfm_step(batch)
+            pending.append((record, {"phase": phase, "epoch": epoch, "step": number}))
+            bar.update(1)
+            if (number + 1) % LOG_EVERY == 0 or number + 1 == len(steps):
+                flush_losses(pending, self.log)
+                bar.set_postfix({k: f"{v:.4g}" for k, v in self.log[-1].items() if k in ("loss", "nnfm", "mse")})
+        bar.close()
+        self.seconds_training = time.perf_counter() - start
+        if self.s["post_color_transfer"]:
+            self.post_transfer = self.fit_post_transfer()
+        return self.log
+
+    @torch.no_grad()
+    def fit_post_transfer(self) -> ColorTransfer:
+        """ARF's post-CT: the stylized training views' colours to the style image's statistics."""
+        rendered = torch.stack([self.render_view(i, post=False) for i in range(self.views.count)])
+        return ColorTransfer.fit(rendered, self.style_rgb.permute(0, 2, 3, 1))
+
+    def export(self) -> dict:
+        """A model file that ``render`` reads like the stylize stage's: the module, its shape, a
+        zero code as the style's mean latent, and the post colour transfer."""
+        return {
+            "style_module": self.module.state_dict(),
+            "feature_dim": self.module.feature_dim, "latent_dim": self.module.latent_dim,
+            **module_options(self.s), "background": self.s["background"],
+            "latents": torch.zeros(self.views.count, LATENT_DIM), "mu": torch.zeros(1, LATENT_DIM),
+            "sigma": torch.ones(1, LATENT_DIM), "color_transform": self.post_transfer.to_dict(),
+            "pre_color_transform": self.pre_transfer.to_dict(), "method": "arf",
+        }

@@ -1,0 +1,58 @@
+# The ARF baseline (baselines: [arf]; stylizednerf/arf): the same frozen NeRF's appearance
+# stylized with ARF's NNFM loss, then rendered along the same camera path by the render stage
+# (the model file has the stylize stage's layout): the evaluation's 'arf' row.
+if "arf" in config["baselines"]:
+
+    rule arf:
+        input:
+            views="results/{scene}/views/cameras.json",
+            model="results/{scene}/nerf/model.pt",
+            style="results/styles/{style}.png",
+        output:
+            # model.pt, losses.json, views.png, metadata.json: one folder, written atomically
+            model="results/{scene}/{style}/arf/stylize/model.pt",
+            metadata="results/{scene}/{style}/arf/stylize/metadata.json",
+        log:
+            "results/logs/arf/{scene}/{style}.log",
+        threads: 4
+        resources:
+            gpu=1,
+        params:
+            settings=settings("arf"),
+        conda:
+            "../../envs/stylize.yaml"
+        shell:
+            "python -m stylizednerf arf --views results/{wildcards.scene}/views --model {input.model}"
+            " --style-image {input.style} --style {wildcards.style}"
+            " --out results/{wildcards.scene}/{wildcards.style}/arf/stylize"
+            " --settings {params.settings:q} --runtime \"$STYLIZEDNERF_RUNTIME_ARF\" > {log} 2>&1"
+
+    rule render_arf:
+        input:
+            stylized="results/{scene}/{style}/arf/stylize/model.pt",
+            model="results/{scene}/nerf/model.pt",
+            cameras="results/{scene}/poses/cameras.json",
+            camera_path=camera_path_input,
+        output:
+            # frames/, depth/, test/, metadata.json written atomically with them
+            video=report("results/{scene}/{style}/arf/render/video.mp4", caption="../report/video.rst",
+                         category="Videos", labels={"scene": "{scene}", "style": "{style}", "method": "ARF (baseline)"}),
+            cameras="results/{scene}/{style}/arf/render/cameras.json",
+        log:
+            "results/logs/render_arf/{scene}/{style}.log",
+        threads: 4
+        resources:
+            gpu=1,
+        params:
+            settings=settings("render"),
+            camera_path=camera_path_option,
+        conda:
+            "../../envs/stylize.yaml"
+        shell:
+            "python -m stylizednerf render --stylized results/{wildcards.scene}/{wildcards.style}/arf/stylize"
+            " --model {input.model} --cameras {input.cameras} {params.camera_path}"
+            " --out results/{wildcards.scene}/{wildcards.style}/arf/render"
+            " --settings {params.settings:q} --runtime \"$STYLIZEDNERF_RUNTIME_RENDER\" > {log} 2>&1"
+
+    FINAL_OUTPUTS["render_arf"] = lambda: expand(
+        "results/{scene}/{style}/arf/render/video.mp4", scene=SCENES, style=STYLES)
