@@ -222,6 +222,33 @@ def arf_row(views, model, cameras_file, style_png, style: str, folder: Path, set
     }
 
 
+@torch.no_grad()
+def joint_rows(variant_dir: Path, styles: list[str], views, model, latents, results: Path, folder: Path,
+               settings: dict, scorer, path_cameras, device) -> tuple[dict, dict]:
+    """Joint mode as the pipeline runs it (``stylize-joint`` on the styles' fine-tuned decoders of
+    one variant), then each style's path rendered with that style's mean latent: {style: (row,
+    frames)} and the job's times. Scored like the per-style rows."""
+    from stylizednerf.stylize.field import load_field
+    from stylizednerf.stylize.train import load_style_module
+
+    t0 = time.perf_counter()
+    run_stage(["stylize-joint", "--views", views, "--model", model, "--latents", latents, "--styles", *styles,
+               "--style-images", *[results / "styles" / f"{s}.png" for s in styles],
+               "--decoders", *[variant_dir / s / "stylize" / "decoder.pt" for s in styles],
+               "--out", folder / "stylize", "--checkpoint-dir", folder / "stylize_ckpt"], settings, folder / "joint.log")
+    seconds = round(time.perf_counter() - t0, 2)
+    state = torch.load(folder / "stylize" / "model.pt", map_location="cpu", weights_only=True)
+    renderer = cli.StyleRenderer(load_field(model, device), load_style_module(state, device), state,
+                                 int(cli.RENDER_DEFAULTS["chunk"]), device)
+    out = {}
+    for index, style in enumerate(state["styles"]):
+        mu = state["mu"][index].to(device)
+        frames = torch.stack([renderer.render(camera, mu)[0].float().clamp(0, 1).cpu() for camera in path_cameras.cameras])
+        out[style] = ({**scorer.row(frames, results / "styles" / f"{style}.png")}, frames)
+    job = json.loads((folder / "stylize" / "metadata.json").read_text())
+    return out, {"stylize_joint_seconds": seconds, "training_seconds": job.get("seconds")}
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--scene", default="fern")
@@ -237,6 +264,10 @@ def main(argv=None) -> int:
     parser.add_argument("--tiny", action="store_true", help="CPU check: few steps, 10 frames, 64 px wide")
     parser.add_argument("--arf", action="store_true", help="also the ARF baseline (stage arf + render)")
     parser.add_argument("--arf-set", default="{}", help="JSON overrides of the arf settings")
+    parser.add_argument("--joint", action="store_true",
+                        help="also joint mode: one style module for --styles, trained on the first variant's "
+                             "fine-tuned decoders (stage stylize-joint), each style rendered with its mean latent")
+    parser.add_argument("--joint-set", default="{}", help="JSON overrides of the joint settings (e.g. joint_steps)")
     parser.add_argument("--modes", nargs="*", default=["mutual", "sequential"], choices=["mutual", "sequential"],
                         help="the default variants (the paper defaults, mutual: true / false)")
     parser.add_argument("--variant", action="append", default=[], metavar="NAME=JSON",
@@ -337,6 +368,29 @@ def main(argv=None) -> int:
         grid.resize((grid.width // 2, grid.height // 2), Image.LANCZOS).save(out / f"frames_{style}.jpg", quality=88)
         report["summary"] = summary(report)
         (out / "bench.json").write_text(json.dumps(report, indent=2) + "\n")  # after every style: a cut-off run reports
+
+    if args.joint and variants:
+        first = next(iter(variants))
+        joint_settings = {**overrides, **variants[first], **json.loads(args.joint_set), "device": str(device), "seed": 0}
+        for key in ("rounds", "decoder_steps", "nerf_steps", "batch_views", "mutual", "co_weight", "content_weight",
+                    "style_weight", "mimic_2d_weight", "mimic_2d_pixels", "decoder_lr", "decoder_lr_decay"):
+            joint_settings.pop(key, None)  # the decoder side's settings: joint mode has no decoder side
+        rows, timing = joint_rows(out / first, args.styles, views, model, latents, results, out / "joint",
+                                  joint_settings, scorer, path_cameras, device)
+        for style, (row, frames) in rows.items():
+            entry = report["styles"][style]
+            row["style_retained"] = style_retained(row["style_loss"], entry["gt"]["style_loss"],
+                                                   entry["adain"]["style_loss"])
+            entry["joint"] = row
+            print(style, "joint", json.dumps(row), flush=True)
+        report["joint"] = {"variant": first, "settings": joint_settings, **timing}
+        report["summary"] = summary(report)
+        picks = np.linspace(0, len(nerf_frames) - 1, 4).round().astype(int)
+        from PIL import Image
+
+        grid = Image.fromarray(grid_image([frames for _, frames in rows.values()], picks))
+        grid.resize((grid.width // 2, grid.height // 2), Image.LANCZOS).save(out / "frames_joint.jpg", quality=88)
+        (out / "bench.json").write_text(json.dumps(report, indent=2) + "\n")
 
     print(f"wrote {out / 'bench.json'}")
     return 0
