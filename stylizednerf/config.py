@@ -19,7 +19,7 @@ DEMO_STYLES = ("strokes", "mosaic", "palette")
 # Names that would put a scene's or style's outputs on top of another output folder: results/
 # holds the scenes beside these (results/{scene}/), and each scene's folder holds its styles beside
 # these (results/{scene}/{style}/). tests/test_bad_input_config.py checks them against the rules.
-RESERVED_SCENE_NAMES = frozenset({"inputs", "logs", "report", "styles", "stylization2d", "stylization2d_ckpt"})
+RESERVED_SCENE_NAMES = frozenset({"inputs", "logs", "report", "settings", "styles", "stylization2d", "stylization2d_ckpt"})
 RESERVED_STYLE_NAMES = frozenset({"images", "joint", "nerf", "nerf_ckpt", "path", "poses", "views"})
 
 
@@ -152,6 +152,34 @@ def resolve_scene_source(source: str, downscale: int = 1, key: str = "scene.sour
             # The photos are the same either way: 'poses: colmap' still runs SfM on all of them.
             return SceneSource("colmap" if model else "photos", path, folder, model)
     raise ConfigError(key, f"no {suffixes} images in '{path}' or '{path / 'images'}'")
+
+
+def source_files(found: SceneSource) -> list[Path]:
+    """Every file of a scene source that the poses stage reads: its photos (the ones it uses,
+    e.g. LLFF's images_N) and the poses it ships (poses_bounds.npy, transforms.json, a COLMAP
+    model's files), so that the workflow can declare them as inputs and rerun on an edit. The demo
+    has none (the workflow makes it)."""
+    if found.kind == "demo":
+        return []
+    files = []
+    if found.kind == "transforms":
+        import json
+
+        from stylizednerf.poses.importers import frame_image
+
+        try:
+            frames = json.loads(found.poses_file.read_text()).get("frames", [])
+        except (OSError, ValueError, AttributeError):
+            frames = []  # the poses stage says what is wrong with the file, in one line
+        files = [frame_image(found.poses_file.parent, f["file_path"]) for f in frames
+                 if isinstance(f, dict) and isinstance(f.get("file_path"), str)]
+        files = [f for f in files if f.is_file()]
+    elif found.images is not None:
+        files = list_images(found.images)
+    if found.poses_file is not None:
+        shipped = found.poses_file
+        files += sorted(p for p in shipped.iterdir() if p.is_file()) if shipped.is_dir() else [shipped]
+    return files
 
 
 def _check_style(name: str, value: str, max_size: int) -> str:

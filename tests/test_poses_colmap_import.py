@@ -153,3 +153,35 @@ def test_provided_on_photos_without_model_names_the_colmap_option(tmp_path, fern
     assert resolve_scene_source(str(photos)).kind == "photos"
     message = run_failing(photos, tmp_path / "out")
     assert "a COLMAP model (sparse/0)" in message
+
+
+
+def test_source_files_are_what_the_poses_stage_reads(tmp_path, data_root):
+    """The workflow declares these as the colmap rule's inputs: editing a photo reruns the scene."""
+    from stylizednerf.config import source_files
+
+    fern = data_root / "scenes" / "fern"
+    llff = resolve_scene_source(str(fern), downscale=8)
+    files = source_files(llff)
+    assert files[-1] == fern / "poses_bounds.npy" and len(files) > 10
+    assert all(f.parent == fern / "images_8" for f in files[:-1])
+    photos = tmp_path / "photos"
+    (photos / "images").mkdir(parents=True)
+    for name in PHOTOS:
+        shutil.copyfile(fern / "images_8" / name, photos / "images" / name)
+    found = resolve_scene_source(str(photos))
+    assert found.kind == "photos" and source_files(found) == sorted((photos / "images").iterdir())
+    model = photos / "sparse" / "0"
+    model.mkdir(parents=True)
+    for name in ("cameras.txt", "images.txt", "points3D.txt"):
+        (model / name).write_text("# empty\n")
+    with_model = source_files(resolve_scene_source(str(photos)))
+    assert with_model[-3:] == [model / "cameras.txt", model / "images.txt", model / "points3D.txt"]
+    transforms = tmp_path / "ns"
+    (transforms / "images").mkdir(parents=True)
+    shutil.copyfile(fern / "images_8" / PHOTOS[0], transforms / "images" / PHOTOS[0])
+    (transforms / "transforms.json").write_text(json.dumps({"frames": [
+        {"file_path": f"images/{PHOTOS[0]}"}, {"file_path": "images/missing.png"}]}))
+    assert source_files(resolve_scene_source(str(transforms))) == [transforms / "images" / PHOTOS[0],
+                                                                   transforms / "transforms.json"]
+    assert source_files(resolve_scene_source("demo")) == []

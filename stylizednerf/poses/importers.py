@@ -69,7 +69,7 @@ def import_llff(poses_file: Path, image_dir: Path) -> ImportedScene:
     return ImportedScene(paths, cameras)
 
 
-def _frame_image(root: Path, file_path: str) -> Path:
+def frame_image(root: Path, file_path: str) -> Path:
     path = root / file_path
     if path.suffix == "" and not path.is_file():  # nerf-synthetic style: "./train/r_0"
         for suffix in (".png", ".jpg", ".jpeg"):
@@ -141,7 +141,7 @@ def import_transforms(transforms_file: Path) -> ImportedScene:
     if not frames:
         raise SystemExit(f"error: {transforms_file}: no frames")
     root = Path(transforms_file).parent
-    paths = [_frame_image(root, f["file_path"]) for f in frames]
+    paths = [frame_image(root, f["file_path"]) for f in frames]
     missing = [str(p) for p in paths if not p.is_file()]
     if missing:
         raise SystemExit(f"error: {transforms_file}: image(s) not found: {', '.join(missing[:12])}")

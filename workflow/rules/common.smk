@@ -7,7 +7,7 @@ import sys
 
 from snakemake.utils import validate
 
-from stylizednerf.config import ConfigError, check_config, check_unique_keys
+from stylizednerf.config import ConfigError, check_config, check_unique_keys, resolve_scene_source, source_files
 from stylizednerf.fileio import atomic_write_text
 from stylizednerf.paths import import_from_checkout, prefer_this_python
 from stylizednerf.settings import SCHEMA_PATH, STAGES
@@ -123,6 +123,16 @@ def fit_entries():
 
 def eval_source(wildcards):
     return EVAL_SOURCES[wildcards.method].format(scene=wildcards.scene, style=wildcards.style)
+
+
+def scene_inputs(wildcards):
+    """The pose stage's inputs: the demo's true-camera file (made by the workflow), or every file of a
+    real scene that it reads (photos, shipped poses), so that editing a photo reruns the scene."""
+    scene = config["scenes"][wildcards.scene]
+    if scene["source"] == "demo":
+        return ["results/inputs/demo/cameras.json"]
+    found = resolve_scene_source(scene["source"], scene.get("downscale", 1), f"scenes.{wildcards.scene}.source")
+    return [str(path) for path in source_files(found)]
 
 
 def scene_source(wildcards):

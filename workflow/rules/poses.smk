@@ -4,8 +4,8 @@
 
 rule colmap:
     input:
-        # Only the generated demo is made by the workflow; real sources are checked at start-up.
-        lambda wc: ["results/inputs/demo/cameras.json"] if config["scenes"][wc.scene]["source"] == "demo" else [],
+        # the demo's cameras (made by the workflow), or a real scene's photos and shipped poses
+        scene_inputs,
     output:
         cameras="results/{scene}/poses/cameras.json",
         report="results/{scene}/poses/report.json",
