@@ -23,7 +23,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import stylizednerf  # noqa: E402,F401  (compat shim first)
-from stylizednerf.stylize import cli  # noqa: E402
+from stylizednerf.device import resolve_device  # noqa: E402
+from stylizednerf.stylize.cli import build_stylizer  # noqa: E402
 
 
 def sync(device: torch.device) -> None:
@@ -77,14 +78,14 @@ def main(argv=None) -> int:
     results = Path(args.results)
     out = Path(args.out) if args.out else results / "bench" / "profile_stylize"
     out.mkdir(parents=True, exist_ok=True)
-    device = cli.pick_device(args.device)
+    device = resolve_device(args.device)
     scene = results / args.scene
     setup = time.perf_counter()
-    stylizer, _ = cli.build_stylizer(scene / "views", scene / "nerf" / "model.pt",
-                                     results / "stylization2d" / "decoder.pt",
-                                     results / "stylization2d" / "style_latents.json",
-                                     results / "styles" / f"{args.style}.png", args.style,
-                                     {**json.loads(args.set), "device": str(device)})
+    stylizer, _ = build_stylizer(scene / "views", scene / "nerf" / "model.pt",
+                                 results / "stylization2d" / "decoder.pt",
+                                 results / "stylization2d" / "style_latents.json",
+                                 results / "styles" / f"{args.style}.png", args.style,
+                                 {**json.loads(args.set), "device": str(device)})
     sync(device)
     setup = time.perf_counter() - setup
     stylizer.targets = stylizer.stylize_views()

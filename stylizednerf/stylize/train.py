@@ -600,10 +600,3 @@ def flush_losses(pending: list[tuple[dict, dict]], log: list[dict]) -> None:
     for losses, where in pending:
         log.append({**{k: next(values) for k in losses}, **where})
     pending.clear()
-
-
-def load_style_module(state: dict, device="cpu") -> StyleModule:
-    module = StyleModule(state["feature_dim"], state["latent_dim"], state["hidden"], state["layers"],
-                         state.get("encoding"), state.get("geometry_features", True))
-    module.load_state_dict(state["style_module"])
-    return module.to(device).eval()
