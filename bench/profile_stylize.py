@@ -60,8 +60,9 @@ def geometry_only(stylizer, height: int, width: int) -> None:
     from stylizednerf.stylize.rays import image_rays
 
     origins, directions = image_rays(stylizer.views.K[0].float(), stylizer.views.c2w[0].float(), height, width)
-    for start in range(0, origins.shape[0], stylizer.s["chunk"]):
-        stylizer.geometry.sample(origins[start:start + stylizer.s["chunk"]], directions[start:start + stylizer.s["chunk"]])
+    chunk = stylizer.s["chunk"]
+    for start in range(0, origins.shape[0], chunk):
+        stylizer.field.geometry.sample(origins[start:start + chunk], directions[start:start + chunk])
 
 
 def main(argv=None) -> int:
@@ -100,7 +101,7 @@ def main(argv=None) -> int:
         "decoder_step": lambda: stylizer.decoder_step(use_mimic=False),
         "decoder_step_mutual": lambda: stylizer.decoder_step(use_mimic=True),
         "nerf_step": stylizer.nerf_step,
-        "render_view": lambda: stylizer.render_image(stylizer.views.K[0], stylizer.views.c2w[0], H, W, latent),
+        "render_view": lambda: stylizer.field.render_image(stylizer.views.K[0], stylizer.views.c2w[0], H, W, latent),
         "render_view_geometry_only": lambda: geometry_only(stylizer, H, W),
     }
     report = {"scene": args.scene, "style": args.style, "view_size": [W, H], "views": stylizer.views.count,

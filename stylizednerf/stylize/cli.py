@@ -154,7 +154,7 @@ def write_previews(stylizer, path, count: int) -> None:
     H, W = stylizer.views.size
     for i in picks:
         latent = stylizer.latents(torch.tensor(int(i), device=stylizer.device))
-        nerf, _ = stylizer.render_image(stylizer.views.K[i], stylizer.views.c2w[i], H, W, latent)
+        nerf, _ = stylizer.field.render_image(stylizer.views.K[i], stylizer.views.c2w[i], H, W, latent)
         rows[0].append(to_uint8(stylizer.views.rgb[i]))
         rows[1].append(to_uint8(targets[i]))
         rows[2].append(to_uint8(nerf))
