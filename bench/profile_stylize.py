@@ -23,7 +23,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import stylizednerf  # noqa: E402,F401  (compat shim first)
-from stylizednerf.stylize import cli  # noqa: E402
+from stylizednerf.device import resolve_device  # noqa: E402
+from stylizednerf.stylize.cli import build_stylizer  # noqa: E402
 
 
 def sync(device: torch.device) -> None:
@@ -59,8 +60,9 @@ def geometry_only(stylizer, height: int, width: int) -> None:
     from stylizednerf.stylize.rays import image_rays
 
     origins, directions = image_rays(stylizer.views.K[0].float(), stylizer.views.c2w[0].float(), height, width)
-    for start in range(0, origins.shape[0], stylizer.s["chunk"]):
-        stylizer.geometry.sample(origins[start:start + stylizer.s["chunk"]], directions[start:start + stylizer.s["chunk"]])
+    chunk = stylizer.s["chunk"]
+    for start in range(0, origins.shape[0], chunk):
+        stylizer.field.geometry.sample(origins[start:start + chunk], directions[start:start + chunk])
 
 
 def main(argv=None) -> int:
@@ -77,14 +79,14 @@ def main(argv=None) -> int:
     results = Path(args.results)
     out = Path(args.out) if args.out else results / "bench" / "profile_stylize"
     out.mkdir(parents=True, exist_ok=True)
-    device = cli.pick_device(args.device)
+    device = resolve_device(args.device)
     scene = results / args.scene
     setup = time.perf_counter()
-    stylizer, _ = cli.build_stylizer(scene / "views", scene / "nerf" / "model.pt",
-                                     results / "stylization2d" / "decoder.pt",
-                                     results / "stylization2d" / "style_latents.json",
-                                     results / "styles" / f"{args.style}.png", args.style,
-                                     {**json.loads(args.set), "device": str(device)})
+    stylizer, _ = build_stylizer(scene / "views", scene / "nerf" / "model.pt",
+                                 results / "stylization2d" / "decoder.pt",
+                                 results / "stylization2d" / "style_latents.json",
+                                 results / "styles" / f"{args.style}.png", args.style,
+                                 {**json.loads(args.set), "device": str(device)})
     sync(device)
     setup = time.perf_counter() - setup
     stylizer.targets = stylizer.stylize_views()
@@ -99,7 +101,7 @@ def main(argv=None) -> int:
         "decoder_step": lambda: stylizer.decoder_step(use_mimic=False),
         "decoder_step_mutual": lambda: stylizer.decoder_step(use_mimic=True),
         "nerf_step": stylizer.nerf_step,
-        "render_view": lambda: stylizer.render_image(stylizer.views.K[0], stylizer.views.c2w[0], H, W, latent),
+        "render_view": lambda: stylizer.field.render_image(stylizer.views.K[0], stylizer.views.c2w[0], H, W, latent),
         "render_view_geometry_only": lambda: geometry_only(stylizer, H, W),
     }
     report = {"scene": args.scene, "style": args.style, "view_size": [W, H], "views": stylizer.views.count,

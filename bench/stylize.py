@@ -54,7 +54,11 @@ import stylizednerf  # noqa: E402,F401  (compat shim first)
 from stylizednerf.cameras import read_cameras  # noqa: E402
 from stylizednerf.images import to_uint8  # noqa: E402
 from stylizednerf.metrics.report import style_retained  # noqa: E402  (the report's definition)
-from stylizednerf.stylize import cli  # noqa: E402
+from stylizednerf.device import resolve_device  # noqa: E402
+from stylizednerf.stylize.cli import render_unstylized_path  # noqa: E402
+from stylizednerf.stylize.inputs import load_rgb, require  # noqa: E402
+from stylizednerf.stylize.path_frames import RENDER_DEFAULTS  # noqa: E402
+from stylizednerf.stylize.renderer import StyleRenderer, load_style_module  # noqa: E402
 
 TINY = {"rounds": 2, "decoder_steps": 2, "nerf_steps": 10, "batch_views": 2, "rays": 1024, "hidden": 32, "layers": 2}
 ARF_TINY = {"mse_epochs": 1, "nnfm_epochs": 1, "mse_rays": 4096}
@@ -66,7 +70,7 @@ def sync(device):
 
 
 def load_frames(folder: Path, cameras) -> torch.Tensor:
-    return torch.stack([cli.load_rgb(folder / c.file) for c in cameras.cameras])
+    return torch.stack([load_rgb(folder / c.file) for c in cameras.cameras])
 
 
 class Scorer:
@@ -119,7 +123,7 @@ def adain_frames(frames: torch.Tensor, decoder_path, style_path, device) -> torc
     from stylizednerf.stylize.train import style_features
 
     encoder, decoder = VGGEncoder().to(device), load_decoder(decoder_path).to(device).eval()
-    style = style_features(encoder, cli.load_rgb(style_path).permute(2, 0, 1)[None].to(device))[-1]
+    style = style_features(encoder, load_rgb(style_path).permute(2, 0, 1)[None].to(device))[-1]
     out = []
     for frame in frames:
         height, width = frame.shape[:2]
@@ -133,11 +137,10 @@ def adain_frames(frames: torch.Tensor, decoder_path, style_path, device) -> torc
 def render_fps(stylized_dir, model_path, path_cameras, device, frames: int) -> float:
     """Frames per second of the stylized NeRF alone (no file writing), after 2 warm-up frames."""
     from stylizednerf.stylize.field import load_field
-    from stylizednerf.stylize.train import load_style_module
 
     state = torch.load(Path(stylized_dir) / "model.pt", map_location="cpu", weights_only=True)
-    renderer = cli.StyleRenderer(load_field(model_path, device), load_style_module(state, device), state,
-                                 int(cli.RENDER_DEFAULTS["chunk"]), device)
+    renderer = StyleRenderer(load_field(model_path, device), load_style_module(state, device), state,
+                             int(RENDER_DEFAULTS["chunk"]), device)
     mu = state["mu"][0].to(device)
     cams = path_cameras.cameras
     for camera in cams[:2]:
@@ -278,12 +281,12 @@ def main(argv=None) -> int:
     results = Path(args.results)
     out = Path(args.out) if args.out else results / "bench" / "stylize"
     out.mkdir(parents=True, exist_ok=True)
-    device = cli.pick_device(args.device)
+    device = resolve_device(args.device)
     scene = results / args.scene
     model, cameras_file, views = scene / "nerf" / "model.pt", scene / "poses" / "cameras.json", scene / "views"
     decoder, latents = results / "stylization2d" / "decoder.pt", results / "stylization2d" / "style_latents.json"
     for path in (model, cameras_file, views / "cameras.json", decoder, latents):
-        cli.require(path, "upstream output (run the pipeline up to render_views / train_vae first)")
+        require(path, "upstream output (run the pipeline up to render_views / train_vae first)")
     overrides = json.loads(args.set)
     arf_overrides = json.loads(args.arf_set)
     frames, width, fps_frames = args.frames, args.width, args.fps_frames
@@ -301,7 +304,7 @@ def main(argv=None) -> int:
 
     # the unstylized path: reference frames, depth for the warps, and the input of per-frame AdaIN
     start = time.perf_counter()
-    cli.render_unstylized_path(model, cameras_file, out / "path", render_settings)
+    render_unstylized_path(model, cameras_file, out / "path", render_settings)
     path_cameras = read_cameras(out / "path" / "cameras.json")
     nerf_frames = load_frames(out / "path" / "frames", path_cameras)
     depths = torch.stack([torch.from_numpy(np.load(out / "path" / "depth" / (Path(c.file).stem + ".npy")))
@@ -317,7 +320,7 @@ def main(argv=None) -> int:
     print(json.dumps(report["nerf"]), flush=True)
 
     for style in args.styles:
-        style_png = cli.require(results / "styles" / f"{style}.png", "style image")
+        style_png = require(results / "styles" / f"{style}.png", "style image")
         adain = adain_frames(nerf_frames, decoder, style_png, device)
         entry = {"gt": scorer.row(nerf_frames, style_png), "adain": scorer.row(adain, style_png)}
         rows, decoder_rows = [nerf_frames, adain], []

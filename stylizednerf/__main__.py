@@ -8,25 +8,37 @@ import importlib
 import signal
 import sys
 
-# stage name -> module whose ``main(argv)`` runs it
+# stage name -> "module:function" that runs it (function(argv) -> exit status)
 STAGES = {
-    "demo-scene": "stylizednerf.demo.cli",
-    "pretrain-decoder": "stylizednerf.stylization2d.train_decoder",
-    "train-vae": "stylizednerf.stylization2d.train_vae",
-    "stylize-2d": "stylizednerf.stylization2d.stylize",
-    "poses": "stylizednerf.poses.cli",
-    "prepare-style": "stylizednerf.style_image",
-    "render-views": "stylizednerf.stylize.stages.render_views",
-    "stylize": "stylizednerf.stylize.stages.stylize",
-    "render": "stylizednerf.stylize.stages.render",
-    "render-path": "stylizednerf.stylize.stages.render_path",
-    "stylize-joint": "stylizednerf.stylize.stages.stylize_joint",
-    "arf": "stylizednerf.arf.cli",
-    "render-interpolation": "stylizednerf.stylize.stages.render_interpolation",
-    "evaluate": "stylizednerf.metrics.evaluate",
-    "report": "stylizednerf.metrics.report",
-    "pretrain-nerf": "stylizednerf.nerf.train",
+    "demo-scene": "stylizednerf.demo.cli:main",
+    "pretrain-decoder": "stylizednerf.stylization2d.train_decoder:main",
+    "train-vae": "stylizednerf.stylization2d.train_vae:main",
+    "stylize-2d": "stylizednerf.stylization2d.stylize:main",
+    "poses": "stylizednerf.poses.cli:main",
+    "prepare-style": "stylizednerf.style_image:main",
+    "render-views": "stylizednerf.stylize.cli:main_render_views",
+    "stylize": "stylizednerf.stylize.cli:main_stylize",
+    "render": "stylizednerf.stylize.cli:main_render",
+    "render-path": "stylizednerf.stylize.cli:main_render_path",
+    "stylize-joint": "stylizednerf.stylize.joint_cli:main_stylize_joint",
+    "arf": "stylizednerf.arf.cli:main",
+    "render-interpolation": "stylizednerf.stylize.joint_cli:main_render_interpolation",
+    "evaluate": "stylizednerf.metrics.evaluate:main",
+    "report": "stylizednerf.metrics.report:main",
+    "pretrain-nerf": "stylizednerf.nerf.train:main",
 }
+
+
+def stage_module(stage: str) -> str:
+    """The module that holds ``stage``'s entry point."""
+    return STAGES[stage].partition(":")[0]
+
+
+def stage_main(stage: str):
+    """``stage``'s entry point, ``function(argv) -> exit status`` (imported only now: a stage's
+    imports are its own)."""
+    module, _, function = STAGES[stage].partition(":")
+    return getattr(importlib.import_module(module), function)
 
 
 def main(argv=None) -> int:
@@ -36,8 +48,7 @@ def main(argv=None) -> int:
         print(f"usage: python -m stylizednerf <stage> [options]\n\nstages:\n  {known}", file=sys.stderr)
         return 0 if argv and argv[0] in ("-h", "--help") else 2
     signal.signal(signal.SIGTERM, exit_on_sigterm)
-    module = importlib.import_module(STAGES[argv[0]])
-    return module.main(argv[1:]) or 0
+    return stage_main(argv[0])(argv[1:]) or 0
 
 
 def exit_on_sigterm(signum, frame):

@@ -228,7 +228,7 @@ def test_arf_stage_output_is_rendered_and_evaluated(tmp_path, data_root, monkeyp
 
 
 def test_render_applies_the_stored_color_transform():
-    from stylizednerf.stylize.cli import StyleRenderer
+    from stylizednerf.stylize.renderer import StyleRenderer
 
     transfer = ColorTransfer(torch.eye(3) * 0.5, torch.tensor([0.1, 0.2, 0.3]))
     renderer = StyleRenderer(None, None, {"color_transform": transfer.to_dict()}, 16, "cpu")

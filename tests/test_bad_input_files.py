@@ -7,7 +7,6 @@ written: no output, no hidden temporary. Resuming after a kill mid-training is t
 in test_checkpoint.py (bit-identical on CPU); here the kills are of the final writes.
 """
 
-import importlib
 import json
 import os
 import signal
@@ -21,7 +20,7 @@ import pytest
 import torch
 from PIL import Image
 
-from stylizednerf.__main__ import STAGES
+from stylizednerf.__main__ import stage_main
 from stylizednerf.checkpoint import Checkpoint, fingerprint
 from stylizednerf.fileio import atomic_dir, atomic_save_torch, atomic_write_json, check_writable
 from stylizednerf.nerf.model import NerfModel, resolve_config
@@ -35,7 +34,7 @@ PROJECT = Path(__file__).resolve().parents[1]
 def fails(stage: str, *argv) -> str:
     """Run ``stage`` in-process; return its one-line error (the process would exit 1 with it)."""
     with pytest.raises(SystemExit) as info:
-        importlib.import_module(STAGES[stage]).main([str(a) for a in argv])
+        stage_main(stage)([str(a) for a in argv])
     line = info.value.code
     assert isinstance(line, str), f"exit code {line!r}, not a one-line message"  # str: exit status 1
     assert line.startswith("error: ") and "\n" not in line, line

@@ -188,15 +188,16 @@ def third_party_imports(module: str) -> set[str]:
 
 
 def test_rule_envs_install_what_their_stage_imports():
-    stages = __import__("stylizednerf.__main__", fromlist=["STAGES"]).STAGES
+    from stylizednerf.__main__ import STAGES, stage_module
+
     distributions = importlib.metadata.packages_distributions()
     checked = 0
     for name, rule in rules().items():
         if not rule["stage"] or not rule["conda"]:
             continue
-        assert rule["stage"] in stages, f"rule {name} runs unknown stage {rule['stage']}"
+        assert rule["stage"] in STAGES, f"rule {name} runs unknown stage {rule['stage']}"
         _, env = env_pins((rule["file"].parent / rule["conda"]).resolve())
-        for module in sorted(third_party_imports(stages[rule["stage"]])):
+        for module in sorted(third_party_imports(stage_module(rule["stage"]))):
             dists = {canonicalize_name(d) for d in distributions.get(module, [])}
             assert dists, f"rule {name}: stage imports {module}, which no installed distribution provides"
             assert dists & set(env), \

@@ -20,7 +20,7 @@ def _readers():
     from stylizednerf.nerf.train import load_image
     from stylizednerf.style_image import load_style_image
     from stylizednerf.stylization2d.data import load_rgb as data_load_rgb
-    from stylizednerf.stylize.cli import load_rgb as stylize_load_rgb
+    from stylizednerf.stylize.inputs import load_rgb as stylize_load_rgb
 
     def as_uint8(floats):
         return np.asarray(to_uint8(floats))
@@ -125,7 +125,7 @@ def test_unreadable_and_missing_name_the_file(tmp_path):
     assert raised.value.path == tmp_path / "broken.png" and "\n" not in str(raised.value)
     with pytest.raises(ImageReadError, match="missing.png: image not found"):
         read_rgb(tmp_path / "missing.png")
-    from stylizednerf.stylize.cli import load_rgb
+    from stylizednerf.stylize.inputs import load_rgb
 
     with pytest.raises(SystemExit, match="error: .*broken.png: cannot read image"):
         load_rgb(tmp_path / "broken.png")

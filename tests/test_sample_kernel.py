@@ -44,9 +44,9 @@ def test_kernel_edges_match_the_eager_sampler(monkeypatch):
     origins, directions = image_rays(K, c2w, cam.height, cam.width)
     rays = model.space.rays(origins, directions, model.world_to_scene)
     with torch.no_grad():
-        fused, _ = model._sample(rays, jitter=False)
+        fused, _ = model.sample_edges(rays, jitter=False)
         monkeypatch.setenv("STYLIZEDNERF_NO_TRITON", "1")
-        eager, _ = model._sample(rays, jitter=False)
+        eager, _ = model.sample_edges(rays, jitter=False)
     from stylizednerf.nerf import sample_kernel
 
     assert not sample_kernel._failed  # the kernel ran (a failure falls back to eager, silently equal)
@@ -60,5 +60,5 @@ def test_kernel_edges_match_the_eager_sampler(monkeypatch):
     monkeypatch.delenv("STYLIZEDNERF_NO_TRITON")
     model.grid.density.copy_(density.flip(0).to(device))
     with torch.no_grad():
-        moved, _ = model._sample(rays, jitter=False)
+        moved, _ = model.sample_edges(rays, jitter=False)
     assert (moved - eager).abs().max().item() > 1e-2

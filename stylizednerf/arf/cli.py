@@ -30,7 +30,7 @@ from stylizednerf.settings import ArfSettings, SettingsError
 def arf(views_dir, model_path, style_path, style_name: str, out, settings: dict) -> dict:
     from stylizednerf.arf.train import ArfTrainer, resolve_settings
     from stylizednerf.stylization2d.vgg import VGGEncoder
-    from stylizednerf.stylize.cli import load_rgb, read_training_views, require
+    from stylizednerf.stylize.inputs import load_rgb, read_training_views, require
     from stylizednerf.stylize.field import load_field
 
     check_writable(Path(out).parent)  # before training, not after it

@@ -1,10 +1,11 @@
 """The ARF trainer: the frozen NeRF's appearance optimised towards a style image.
 
-The appearance is the stylized NeRF's colour branch (:class:`stylizednerf.stylize.style_module.
-StyleModule`: its own hash grid + an MLP on the frozen geometry's features, composited with the
-frozen weights), without a style latent: ``latent_dim`` 1 and a fixed zero code, so the latent
-projections add nothing and the model file is one ``render`` reads as it is. Geometry is never
-trained: only the module's parameters are in the optimiser.
+The appearance is the stylized NeRF's style field (:class:`stylizednerf.stylize.style_field.
+StyleField`: a style module, its own hash grid + an MLP on the frozen geometry's features,
+composited with the frozen weights; the training views' ray cache), without a style latent:
+``latent_dim`` 1 and a fixed zero code, so the latent projections add nothing and the model
+file is one ``render`` reads as it is. Geometry is never trained: only the module's parameters
+are in the optimiser.
 
 The schedule, as ARF-svox2's ``opt/opt_style.py``:
 
@@ -34,10 +35,8 @@ from stylizednerf.arf.deferred import deferred_backward
 from stylizednerf.arf.nnfm import content_loss, nnfm_loss, relu3_features, tv_loss
 from stylizednerf.progress import progress_bar
 from stylizednerf.settings import ArfSettings, SettingsError
-from stylizednerf.stylize.ray_cache import cache_training_views
-from stylizednerf.stylize.rays import pixel_rays
-from stylizednerf.stylize.style_module import StyleModule, render_samples
-from stylizednerf.stylize.train import flush_losses, module_options
+from stylizednerf.stylize.style_field import StyleField
+from stylizednerf.stylize.train import flush_losses
 
 LOG_EVERY = 20  # steps between host syncs (loss log, progress bar)
 LATENT_DIM = 1  # the style module without a style code: one zero input
@@ -72,19 +71,14 @@ class ArfTrainer:
         if self.s["background"] is None:  # composite like the pre-trained field does
             self.s["background"] = getattr(geometry, "background", None)
         self.device = torch.device(device)
-        self.geometry = geometry
         self.views = views.to(self.device)
         self.encoder = encoder.to(self.device).eval().requires_grad_(False)
         self.generator = torch.Generator().manual_seed(seed)  # CPU generator: same draws on any device
-        self.autocast = self.device.type == "cuda"
         torch.manual_seed(seed)  # the module's initial weights
-        self.module = StyleModule(geometry.feature_dim, LATENT_DIM, **module_options(self.s)).to(self.device)
+        self.field = StyleField(geometry, self.views, self.s, LATENT_DIM, self.device)
         self.latent = torch.zeros(LATENT_DIM, device=self.device)
-        groups = [{"params": [p for n, p in self.module.named_parameters() if not n.startswith("encoding.")],
-                   "lr": self.s["lr"]}]
-        if self.module.encoding is not None:
-            groups.append({"params": list(self.module.encoding.parameters()), "lr": self.s["encoding_lr"]})
-        self.optimizer = torch.optim.Adam(groups, fused=self.device.type == "cuda")
+        self.optimizer = torch.optim.Adam(self.field.parameter_groups(self.s["lr"], self.s["encoding_lr"]),
+                                          fused=self.device.type == "cuda")
 
         style = style_rgb.to(self.device).float()
         H, W = self.views.size
@@ -93,44 +87,34 @@ class ArfTrainer:
                              if self.s["pre_color_transfer"] else ColorTransfer.identity())
         self.contents = self.pre_transfer.apply(self.views.rgb, clamp=True)
         self.loss_size = (max(1, H // self.s["loss_downscale"]), max(1, W // self.s["loss_downscale"]))
-        with torch.no_grad(), self._amp():
+        with torch.no_grad(), self.field.amp():
             self.style_features = relu3_features(self.encoder, resize_long_side(style, max(self.loss_size))).float()
         self.style_rgb = style
-        self.ray_cache = cache_training_views(geometry, self.views, self.s, self.device, self.module.needs_positions)
+        self.field.cache_rays()
         self.post_transfer = ColorTransfer.identity()
         self.log: list[dict] = []
 
-    def _amp(self):
-        return torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.autocast)
+    @property
+    def module(self):
+        """The appearance: the style field's module."""
+        return self.field.module
 
     # ---- rendering ---------------------------------------------------------------------------
     def render_pixels(self, view: int | torch.Tensor, pixel: torch.Tensor) -> torch.Tensor:
         """Colours (R, 3) float of training pixels (flat row-major indices ``pixel`` (R,) of views
         ``view``, an int or (R,)); differentiable in the module when grad is enabled."""
-        H, W = self.views.size
+        W = self.views.size[1]
         # one shared code takes StyleModule.shared, whose CUDA matmul+ReLU epilogue has no backward:
         # with a graph, a code per ray (StyleModule.sparse; zeros either way)
         latent = self.latent.expand(pixel.shape[0], -1) if torch.is_grad_enabled() else self.latent
-        if self.ray_cache is not None:
-            with self._amp():
-                rgb = self.ray_cache.render(self.module, view * H * W + pixel, latent, self.s["background"])
-            return rgb.float()
         view = torch.as_tensor(view, device=self.device).expand_as(pixel)
-        v, u = pixel // W, pixel % W
-        origins, directions = pixel_rays(self.views.K[view].float(), self.views.c2w[view].float(), u, v)
-        samples = self.geometry.sample(origins, directions)
-        with self._amp():
-            rgb = render_samples(self.module, samples.weights, samples.features, latent,
-                                 self.s["sample_threshold"], self.s["background"], samples.positions)
-        return rgb.float()
+        return self.field.render_pixels(view, pixel // W, pixel % W, latent, padded=False)
 
     @torch.no_grad()
     def render_view(self, view: int, post: bool = True) -> torch.Tensor:
         """Training view ``view`` (H, W, 3) in [0, 1], with the post colour transfer when ``post``."""
         H, W = self.views.size
-        pixels = torch.arange(H * W, device=self.device)
-        rgb = torch.cat([self.render_pixels(view, pixels[k:k + self.s["chunk"]])
-                         for k in range(0, H * W, self.s["chunk"])])
+        rgb = self.field.render_view(view, self.latent)
         if post:
             rgb = self.post_transfer.apply(rgb)
         return rgb.clamp(0, 1).reshape(H, W, 3)
@@ -154,12 +138,12 @@ class ArfTrainer:
     def image_loss(self, view: int):
         """The NNFM stage's loss of a rendered training view ``view``: a function of the image (H, W, 3)."""
         content = self.contents[view].permute(2, 0, 1)[None]
-        with torch.no_grad(), self._amp():
+        with torch.no_grad(), self.field.amp():
             content_features = relu3_features(self.encoder, self._downscale(content)).float()
 
         def loss(image: torch.Tensor) -> dict:
             rgb = image.permute(2, 0, 1)[None]
-            with self._amp():
+            with self.field.amp():
                 features = relu3_features(self.encoder, self._downscale(rgb))
             terms = {"nnfm": nnfm_loss(features, self.style_features),
                      "content": content_loss(features, content_features), "tv": tv_loss(rgb)}
@@ -229,9 +213,7 @@ class ArfTrainer:
         """A model file that ``render`` reads like the stylize stage's: the module, its shape, a
         zero code as the style's mean latent, and the post colour transfer."""
         return {
-            "style_module": self.module.state_dict(),
-            "feature_dim": self.module.feature_dim, "latent_dim": self.module.latent_dim,
-            **module_options(self.s), "background": self.s["background"],
+            **self.field.export(),
             "latents": torch.zeros(self.views.count, LATENT_DIM), "mu": torch.zeros(1, LATENT_DIM),
             "sigma": torch.ones(1, LATENT_DIM), "color_transform": self.post_transfer.to_dict(),
             "pre_color_transform": self.pre_transfer.to_dict(), "method": "arf",

@@ -72,18 +72,23 @@ class NerfModel(nn.Module):
     def feature_dim(self) -> int:
         return self.field.feature_dim
 
-    def _unit_points(self, rays: Rays, edges: torch.Tensor) -> torch.Tensor:
+    def scene_rays(self, origins: torch.Tensor, dirs: torch.Tensor) -> Rays:
+        """World rays (cameras.json frame) in the scene's space (NDC or contracted)."""
+        return self.space.rays(origins.float(), dirs.float(), self.world_to_scene)
+
+    def unit_points(self, rays: Rays, edges: torch.Tensor) -> torch.Tensor:
+        """(B, n, 3) the midpoints of the intervals ``edges`` (B, n+1) in the field's unit cube."""
         mids = 0.5 * (edges[:, 1:] + edges[:, :-1])
         return self.space.to_unit_cube(self.space.points(rays, mids), self.bbox_lo, self.bbox_hi)
 
     def _query(self, field, rays: Rays, edges: torch.Tensor):
-        x = self._unit_points(rays, edges)
+        x = self.unit_points(rays, edges)
         b, n = x.shape[:2]
         d = rays.view_dirs[:, None, :].expand(b, n, 3)
         sigma, rgb = field(x.reshape(-1, 3), d.reshape(-1, 3))
         return x, sigma.reshape(b, n), rgb.reshape(b, n, 3)
 
-    def _sample(self, rays: Rays, jitter: bool) -> tuple[torch.Tensor, dict]:
+    def sample_edges(self, rays: Rays, jitter: bool) -> tuple[torch.Tensor, dict]:
         """Edges (B, n+1) where the main field is queried, plus coarse outputs (mlp only)."""
         f = self.field_cfg
         batch = rays.origins.shape[0]
@@ -95,7 +100,7 @@ class NerfModel(nn.Module):
                 return fused, {}
         coarse = uniform_edges(batch, f["coarse_samples"], rays.origins.device, jitter)
         if self.kind == "fast":
-            sigma = self.grid.query(self._unit_points(rays, coarse))
+            sigma = self.grid.query(self.unit_points(rays, coarse))
             deltas = self.space.deltas(rays, coarse)
             if f["grid_sampling"] == "alpha":
                 # every occupied stretch of the ray, not only the first one the (upper-bound) grid
@@ -116,8 +121,8 @@ class NerfModel(nn.Module):
 
         ``background`` (B, 3) replaces the configured background colour (random in training)."""
         bg = self.background if background is None else background
-        rays = self.space.rays(origins.float(), dirs.float(), self.world_to_scene)
-        edges, out = self._sample(rays, jitter=training)
+        rays = self.scene_rays(origins, dirs)
+        edges, out = self.sample_edges(rays, jitter=training)
         _, sigma, rgb = self._query(self.field, rays, edges)
         weights = render_weights(sigma, self.space.deltas(rays, edges))
         s = expected_parameter(weights, edges)
@@ -130,9 +135,9 @@ class NerfModel(nn.Module):
     @torch.no_grad()
     def sample_geometry(self, origins: torch.Tensor, dirs: torch.Tensor, jitter: bool = False) -> dict:
         """Frozen per-sample geometry for a batch of world rays (see stylizednerf.nerf.render)."""
-        rays = self.space.rays(origins.float(), dirs.float(), self.world_to_scene)
-        edges, _ = self._sample(rays, jitter=jitter)
-        x = self._unit_points(rays, edges)
+        rays = self.scene_rays(origins, dirs)
+        edges, _ = self.sample_edges(rays, jitter=jitter)
+        x = self.unit_points(rays, edges)
         b, n = x.shape[:2]
         sigma = self.field.density(x.reshape(-1, 3)).reshape(b, n)
         weights = render_weights(sigma, self.space.deltas(rays, edges))

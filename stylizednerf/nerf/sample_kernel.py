@@ -1,6 +1,6 @@
 """Occupancy-guided sampling of forward-facing rays as one Triton kernel (inference, CUDA only).
 
-At render time the fast field places its samples in two steps (``NerfModel._sample``): 128
+At render time the fast field places its samples in two steps (``NerfModel.sample_edges``): 128
 uniform samples read the density grid, their alpha values make a histogram, and inverse-CDF
 sampling of that histogram gives the field's sample intervals. In eager mode that is ~60
 elementwise passes over (rays, 128) tensors, about a third of a stylized frame's time on an
@@ -8,7 +8,7 @@ H100 (BENCHMARKS.md, issue 6). This kernel keeps each ray's 128 bins in register
 only the (rays, n + 1) edges.
 
 It mirrors, for forward-facing (NDC) scenes with ``grid_sampling: alpha`` and no jitter:
-``uniform_edges`` -> ``_unit_points`` -> ``DensityGrid.query`` (trilinear, border, align_corners)
+``uniform_edges`` -> ``unit_points`` -> ``DensityGrid.query`` (trilinear, border, align_corners)
 -> alpha = 1 - exp(-sigma delta) -> ``pdf_edges``. Same edges as the eager code to float
 rounding (tests/test_sample_kernel.py; on CPU in Triton's interpreter when Triton is installed).
 Other cases (360 scenes, training with jitter, transmittance sampling) stay eager.

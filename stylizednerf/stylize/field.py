@@ -65,9 +65,9 @@ class FrozenField:
         from stylizednerf.nerf.weights_kernel import weights_or_none
 
         model = self.model
-        rays = model.space.rays(origins.float(), directions.float(), model.world_to_scene)
-        edges, _ = model._sample(rays, jitter=False)
-        x = model._unit_points(rays, edges)
+        rays = model.scene_rays(origins, directions)
+        edges, _ = model.sample_edges(rays, jitter=False)
+        x = model.unit_points(rays, edges)
         b, n = x.shape[:2]
         encoding = model.field.encoding(x.reshape(-1, 3))
         sigma = density_or_none(model.field.density_mlp, encoding)  # one Triton kernel on CUDA

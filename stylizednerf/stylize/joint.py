@@ -9,7 +9,8 @@ with one code per (style, view) initialised from that style's VAE posterior. The
 the per-style jobs' fine-tuned decoders applied to the NeRF's training views (the consistent,
 L_co-trained stylizations), so the joint model needs the per-style jobs first.
 
-Geometry is frozen and shared: the ray cache is built once for all styles.
+Geometry is frozen and shared: the style field (:mod:`.style_field`) caches its rays once for
+all styles.
 """
 
 import time
@@ -21,13 +22,9 @@ from stylizednerf.progress import progress_bar
 from stylizednerf.stylization2d.losses import style_loss
 from stylizednerf.stylize.latents import StyleLatents
 from stylizednerf.stylize.losses import mimic_loss, neighbour_pairs
-from stylizednerf.stylize.patches import patch_corners, patch_pixels, patch_side, style_term_now
-from stylizednerf.stylize.ray_cache import cache_training_views
-from stylizednerf.stylize.rays import pixel_rays
-from stylizednerf.stylize.style_module import StyleModule, render_samples
-from stylizednerf.stylize.view_pairs import draw_pair_pixels, neighbour_view_pairs, pair_mse, pair_pixels
-from stylizednerf.stylize.train import (LOG_EVERY, flush_losses, module_options, resolve_settings, style_features,
-                                       style_module_params)
+from stylizednerf.stylize.patches import style_term_now
+from stylizednerf.stylize.style_field import StyleField
+from stylizednerf.stylize.train import LOG_EVERY, flush_losses, resolve_settings, style_features
 
 JOINT_DEFAULTS = {"joint_steps": JointSettings().joint_steps}  # the schema's joint.steps
 
@@ -59,20 +56,19 @@ class JointStylizer:
         if self.s["background"] is None:
             self.s["background"] = getattr(geometry, "background", None)
         self.device = torch.device(device)
-        self.geometry, self.views = geometry, views.to(self.device)
+        self.views = views.to(self.device)
         if targets.shape[:2] != (mu.shape[0], self.views.count):
             raise ValueError(f"targets {tuple(targets.shape)} do not match {mu.shape[0]} styles x "
                              f"{self.views.count} views")
         self.targets = targets.to(self.device)
         self.generator = torch.Generator().manual_seed(seed)
-        self.autocast = self.device.type == "cuda"
-        self.style_module = StyleModule(geometry.feature_dim, mu.shape[-1], **module_options(self.s)).to(self.device)
+        self.field = StyleField(geometry, self.views, self.s, mu.shape[-1], self.device)
         self.latents = StyleLatents(mu, sigma, self.views.count, self.generator).to(self.device)
         self.optimizer = torch.optim.Adam([
-            *style_module_params(self.style_module, self.s),
+            *self.field.parameter_groups(self.s["nerf_lr"], self.s["encoding_lr"]),
             {"params": self.latents.parameters(), "lr": self.s["latent_lr"]},
         ], fused=self.device.type == "cuda")
-        self.ray_cache = self._ray_cache()
+        self.field.cache_rays()
         self.encoder, self.style_feats = None, None
         if self.s["style_3d_weight"] > 0:
             if encoder is None or style_images is None or len(style_images) != mu.shape[0]:
@@ -82,39 +78,12 @@ class JointStylizer:
         self.view_pairs = None  # the 3D consistency term's pixel pairs (co_3d_weight > 0)
         if self.s["co_3d_weight"] > 0:
             partners = neighbour_pairs(self.views.c2w.float(), self.s["neighbours"]).cpu()
-            self.view_pairs = neighbour_view_pairs(self.views.depth, self.views.K, self.views.c2w, partners,
-                                                   self.s["point_tolerance"])
-            if self.view_pairs is None:
-                print("note: too many view-pair pixels to keep their splat geometry: the 3D consistency term "
-                      "(co_3d_weight) is off", flush=True)
+            self.view_pairs = self.field.neighbour_view_pairs(partners)
         self.log: list[dict] = []
 
     @property
     def styles(self) -> int:
         return self.latents.mu.shape[0]
-
-    def _amp(self):
-        return torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.autocast)
-
-    def _ray_cache(self):
-        return cache_training_views(self.geometry, self.views, self.s, self.device, self.style_module.needs_positions)
-
-    def render_pixels(self, view, v, u, latents, padded: bool = True) -> torch.Tensor:
-        """Stylized colours (R, 3) of training pixels under codes ``latents`` (R, D); ``padded``:
-        the cache's fixed-width gather (no host sync, for training steps)."""
-        if self.ray_cache is not None:
-            H, W = self.views.size
-            render = self.ray_cache.render_padded if padded else self.ray_cache.render
-            with self._amp():
-                rgb = render(self.style_module, (view * H + v) * W + u, latents, self.s["background"])
-            return rgb.float()
-        with torch.no_grad():
-            origins, directions = pixel_rays(self.views.K[view].float(), self.views.c2w[view].float(), u, v)
-            samples = self.geometry.sample(origins, directions)
-        with self._amp():
-            rgb = render_samples(self.style_module, samples.weights, samples.features, latents,
-                                 self.s["sample_threshold"], self.s["background"], samples.positions)
-        return rgb.float()
 
     def step(self) -> dict:
         """One step on rays drawn uniformly over every (style, view, pixel)."""
@@ -124,7 +93,7 @@ class JointStylizer:
         view, pixel = rest // (H * W), rest % (H * W)
         v, u = pixel // W, pixel % W
         codes = self.latents.codes[style, view]
-        rgb = self.render_pixels(view, v, u, codes)
+        rgb = self.field.render_pixels(view, v, u, codes)
         l_mimic = mimic_loss(rgb, self.targets[style, view, v, u])
         l_prior = self.latents.prior(self.s["prior_weight"])
         loss = self.s["mimic_weight"] * l_mimic + l_prior
@@ -144,29 +113,21 @@ class JointStylizer:
     def _patch_style_loss(self) -> torch.Tensor:
         """The 3D style term (:mod:`.patches`): random patches, each of a random style, rendered with
         that style's code for the view and compared with that style's image."""
-        S, V, (H, W) = self.styles, self.views.count, self.views.size
-        count, side = self.s["style_3d_patches"], patch_side(self.s["style_3d_patch"], H, W)
-        corners = patch_corners(self.generator, count, V, H, W, side)
-        style = torch.randint(S, (count,), generator=self.generator)
-        view, v, u = patch_pixels(corners.to(self.device), side, H, W)
-        codes = self.latents.codes[style.to(self.device).repeat_interleave(side * side), view]
-        rgb = self.render_pixels(view, v, u, codes)
-        with self._amp():
-            features = self.encoder.features(rgb.reshape(count, side, side, 3).permute(0, 3, 1, 2))
+        corners = self.field.draw_patches(self.generator)
+        style = torch.randint(self.styles, (corners.shape[0],), generator=self.generator)
+        pixel_style = style.to(self.device).repeat_interleave(self.field.patch_side() ** 2)
+        patches = self.field.render_patches(corners.to(self.device), lambda view: self.latents.codes[pixel_style, view])
+        with self.field.amp():
+            features = self.encoder.features(patches)
         return torch.stack([style_loss([f[p:p + 1] for f in features], self.style_feats[s])
                             for p, s in enumerate(style.tolist())]).mean()
 
     def _pair_consistency_loss(self) -> torch.Tensor:
         """The 3D consistency term (:mod:`.view_pairs`): pixels of neighbouring views that see the
         same surface point, each pair under a random style with that style's codes of both views."""
-        S, (H, W) = self.styles, self.views.size
-        count = self.s["co_3d_rays"]
-        index = draw_pair_pixels(self.generator, self.view_pairs.views.shape[0], H, W, count).to(self.device)
-        style = torch.randint(S, (count,), generator=self.generator).to(self.device)
-        first, second, counted = pair_pixels(self.view_pairs, index, H, W)
-        a = self.render_pixels(*first, self.latents.codes[style, first[0]])
-        b = self.render_pixels(*second, self.latents.codes[style, second[0]])
-        return pair_mse(a, b, counted)
+        index = self.field.draw_pair_pixels(self.view_pairs, self.generator).to(self.device)
+        style = torch.randint(self.styles, (index.shape[0],), generator=self.generator).to(self.device)
+        return self.field.pair_consistency_loss(self.view_pairs, index, lambda view: self.latents.codes[style, view])
 
     def run(self, checkpoint=None, resume: dict | None = None, progress: bool = True) -> list[dict]:
         """``joint_steps`` steps; ``checkpoint(state)`` every ``checkpoint_every`` steps."""
@@ -189,18 +150,15 @@ class JointStylizer:
     def render_training_view(self, style: int, view: int, latent: torch.Tensor | None = None) -> torch.Tensor:
         """Training view ``view`` (H, W, 3) under ``latent`` (default: the style's code for that view)."""
         H, W = self.views.size
-        pixels = torch.arange(H * W, device=self.device)
         code = self.latents.codes[style, view] if latent is None else latent.to(self.device)
-        out = [self.render_pixels(torch.full_like(p, view), p // W, p % W, code.expand(p.shape[0], -1), padded=False)
-               for p in pixels.split(int(self.s["chunk"]))]
-        return torch.cat(out).clamp(0, 1).reshape(H, W, 3)
+        return self.field.render_view(view, code, per_ray=True).clamp(0, 1).reshape(H, W, 3)
 
     def state(self, step: int) -> dict:
-        return {"step": step, "style_module": self.style_module.state_dict(), "latents": self.latents.state_dict(),
+        return {"step": step, "style_module": self.field.module.state_dict(), "latents": self.latents.state_dict(),
                 "optimizer": self.optimizer.state_dict(), "generator": self.generator.get_state(), "log": self.log}
 
     def load_state(self, state: dict) -> int:
-        self.style_module.load_state_dict(state["style_module"])
+        self.field.module.load_state_dict(state["style_module"])
         self.latents.load_state_dict(state["latents"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.generator.set_state(state["generator"])
@@ -210,9 +168,6 @@ class JointStylizer:
     def export(self, styles: list[str]) -> dict:
         """What ``render`` / ``render-interpolation`` need (the per-style model format, plus names)."""
         return {
-            "style_module": self.style_module.state_dict(),
-            "feature_dim": self.style_module.feature_dim, "latent_dim": self.style_module.latent_dim,
-            **module_options(self.s), "background": self.s["background"],
-            "latents": self.latents.codes.detach().cpu(), "mu": self.latents.mu.cpu(),
+            **self.field.export(), "latents": self.latents.codes.detach().cpu(), "mu": self.latents.mu.cpu(),
             "sigma": self.latents.sigma.cpu(), "styles": list(styles), "created": time.time(),
         }

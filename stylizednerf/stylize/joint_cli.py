@@ -22,7 +22,11 @@ from stylizednerf.device import resolve_device
 from stylizednerf.fileio import atomic_dir, atomic_save_torch, atomic_write_json, check_writable
 from stylizednerf.images import to_uint8
 from stylizednerf.provenance import metadata, write_metadata
-from stylizednerf.stylize import cli
+from stylizednerf.stylize.cli import add_camera_path_option, parse_stage_settings, stage_parser
+from stylizednerf.stylize.inputs import load_rgb, read_training_views, require, views_files
+from stylizednerf.stylize.path_frames import RENDER_DEFAULTS, path_cameras, render_sequence, write_path_files
+from stylizednerf.stylize.renderer import StyleRenderer, load_style_model
+from stylizednerf.stylize.training_checkpoint import JOINT_CHECKPOINT, training_checkpoint
 
 
 def stylize_targets(views, style_images: list[torch.Tensor], decoder_paths: list, encoder, device) -> torch.Tensor:
@@ -33,7 +37,7 @@ def stylize_targets(views, style_images: list[torch.Tensor], decoder_paths: list
     content = views.rgb.permute(0, 3, 1, 2)
     out = []
     for style, path in zip(style_images, decoder_paths):
-        decoder = load_decoder(cli.require(path, "decoder")).to(device).eval()
+        decoder = load_decoder(require(path, "decoder")).to(device).eval()
         out.append(stylize_images(content, style, decoder, encoder, batch_size=4).permute(0, 2, 3, 1).cpu())
     return torch.stack(out)
 
@@ -54,13 +58,13 @@ def stylize_joint(views_dir, model_path, latents_path, styles: list[str], style_
     device = resolve_device(settings.get("device"))
     seed = int(settings.get("seed", 0))
     torch.manual_seed(seed)
-    views, _ = cli.read_training_views(views_dir)
-    field = load_field(cli.require(model_path, "NeRF model"), device)
+    views, _ = read_training_views(views_dir)
+    field = load_field(require(model_path, "NeRF model"), device)
     try:
-        mu, sigma = read_style_latents(cli.require(latents_path, "style latents"), styles)
+        mu, sigma = read_style_latents(require(latents_path, "style latents"), styles)
     except KeyError as error:
         raise SystemExit(f"error: {error.args[0]}") from None
-    style_rgb = [cli.load_rgb(cli.require(p, "style image")).permute(2, 0, 1)[None] for p in style_paths]
+    style_rgb = [load_rgb(require(p, "style image")).permute(2, 0, 1)[None] for p in style_paths]
     from stylizednerf.stylization2d.vgg import VGGEncoder
 
     encoder = VGGEncoder().to(device).eval().requires_grad_(False)
@@ -72,9 +76,9 @@ def stylize_joint(views_dir, model_path, latents_path, styles: list[str], style_
         raise SystemExit(f"error: stylize-joint: {error.args[0]}") from None
     print(f"set-up {time.perf_counter() - start:.1f} s ({len(styles)} styles, {views.count} views)", flush=True)
 
-    checkpoints = cli.training_checkpoint(
-        checkpoint_dir, cli.JOINT_CHECKPOINT, {**stylizer.s, "seed": seed, "styles": list(styles)},
-        lambda: {"views": hash_files(cli.views_files(views_dir)), "model": hash_files([model_path]),
+    checkpoints = training_checkpoint(
+        checkpoint_dir, JOINT_CHECKPOINT, {**stylizer.s, "seed": seed, "styles": list(styles)},
+        lambda: {"views": hash_files(views_files(views_dir)), "model": hash_files([model_path]),
                  "latents": hash_files([latents_path]), "style_images": hash_files(style_paths),
                  "decoders": hash_files(decoder_paths)})
     t0 = time.perf_counter()
@@ -111,23 +115,23 @@ def render_interpolation(joint_dir, model_path, cameras_path, out, settings: dic
     from stylizednerf.stylize.video import write_video
 
     device = resolve_device(settings.get("device"))
-    values = {**cli.RENDER_DEFAULTS, **settings}
-    state, module = cli.load_style_model(Path(joint_dir) / "model.pt", device, "joint model")
+    values = {**RENDER_DEFAULTS, **settings}
+    state, module = load_style_model(Path(joint_dir) / "model.pt", device, "joint model")
     if "styles" not in state:
         raise SystemExit(f"error: {Path(joint_dir) / 'model.pt'}: not a joint model (no style list); run stylize-joint")
-    field = load_field(cli.require(model_path, "NeRF model"), device)
-    cameras = read_cameras(cli.require(cameras_path, "camera file"))
-    renderer = cli.StyleRenderer(field, module, state, int(values["chunk"]), device)
+    field = load_field(require(model_path, "NeRF model"), device)
+    cameras = read_cameras(require(cameras_path, "camera file"))
+    renderer = StyleRenderer(field, module, state, int(values["chunk"]), device)
     out = Path(out)
     with atomic_dir(out) as tmp:
-        path = cli.path_cameras(cameras, values, tmp / "frames", camera_path)
+        path = path_cameras(cameras, values, tmp / "frames", camera_path)
         codes = interpolation_latents(state["mu"].float(), len(path.cameras)).to(device)
         code_of = {camera.file: code for camera, code in zip(path.cameras, codes)}  # frame files are unique
         t0 = time.perf_counter()
-        frames = cli._render_sequence(lambda camera: renderer.render(camera, code_of[camera.file]), path,
-                                      tmp / "frames", tmp / "depth")
+        frames = render_sequence(lambda camera: renderer.render(camera, code_of[camera.file]), path,
+                                 tmp / "frames", tmp / "depth")
         seconds = time.perf_counter() - t0
-        cli.write_path_files(tmp, path, int(values["fps"]))
+        write_path_files(tmp, path, int(values["fps"]))
         write_video(tmp / "video.mp4", frames, int(values["fps"]))
         np.save(tmp / "latents.npy", codes.cpu().numpy())
         stats = {"frames": len(frames), "styles": state["styles"], "path_seconds": round(seconds, 3)}
@@ -136,7 +140,7 @@ def render_interpolation(joint_dir, model_path, cameras_path, out, settings: dic
 
 
 def main_stylize_joint(argv=None) -> int:
-    parser = cli._parser("stylize-joint", "train one style module for a scene's whole style set")
+    parser = stage_parser("stylize-joint", "train one style module for a scene's whole style set")
     parser.add_argument("--views", required=True, help="results/{scene}/views")
     parser.add_argument("--model", required=True, help="the pre-trained NeRF")
     parser.add_argument("--latents", required=True, help="style_latents.json from the VAE")
@@ -147,18 +151,18 @@ def main_stylize_joint(argv=None) -> int:
     parser.add_argument("--checkpoint-dir", default=None, help="where a resumable checkpoint lives while training")
     args = parser.parse_args(argv)
     result = stylize_joint(args.views, args.model, args.latents, args.styles, args.style_images, args.decoders,
-                           args.out, cli.parse_stage_settings(args, JointSettings), args.checkpoint_dir)
+                           args.out, parse_stage_settings(args, JointSettings), args.checkpoint_dir)
     print(json.dumps(result, default=str))
     return 0
 
 
 def main_render_interpolation(argv=None) -> int:
-    parser = cli._parser("render-interpolation", "render the joint module along the path, moving through the styles")
+    parser = stage_parser("render-interpolation", "render the joint module along the path, moving through the styles")
     parser.add_argument("--joint", required=True, help="results/{scene}/joint/stylize")
     parser.add_argument("--model", required=True, help="the pre-trained NeRF")
     parser.add_argument("--cameras", required=True, help="the scene's cameras.json")
-    cli.add_camera_path_option(parser)
+    add_camera_path_option(parser)
     args = parser.parse_args(argv)
     print(json.dumps(render_interpolation(args.joint, args.model, args.cameras, args.out,
-                                          cli.parse_stage_settings(args, RenderInterpolationSettings), args.camera_path)))
+                                          parse_stage_settings(args, RenderInterpolationSettings), args.camera_path)))
     return 0

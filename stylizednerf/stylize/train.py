@@ -19,7 +19,8 @@ NeRF or the decoder are built:
 
 * ``geometry.sample(origins, directions) -> .weights (R, S), .features (R, S, F), .depth (R,)``
   and ``geometry.feature_dim``: frozen per-sample volume-rendering weights and features
-  (see :mod:`stylizednerf.stylize.field`);
+  (see :mod:`stylizednerf.stylize.field`), rendered with the style module by
+  :class:`stylizednerf.stylize.style_field.StyleField`;
 * ``encoder.features(rgb) -> [relu1_1, .., relu4_1]`` and ``decoder(relu4_1 target) -> rgb``.
 """
 
@@ -36,12 +37,9 @@ from stylizednerf.stylization2d.decoder import crop_to
 from stylizednerf.stylization2d.losses import content_loss, style_loss
 from stylizednerf.stylization2d.stylize import adain_target, decode_target
 from stylizednerf.stylize.latents import StyleLatents
-from stylizednerf.stylize.ray_cache import cache_training_views
 from stylizednerf.stylize.losses import consistency_loss_cached, mimic_loss, neighbour_pairs
-from stylizednerf.stylize.patches import patch_corners, patch_pixels, patch_side, style_term_now
-from stylizednerf.stylize.rays import image_rays, pixel_rays
-from stylizednerf.stylize.style_module import StyleModule, render_samples
-from stylizednerf.stylize.view_pairs import draw_pair_pixels, neighbour_view_pairs, pair_mse, pair_pixels
+from stylizednerf.stylize.patches import style_term_now
+from stylizednerf.stylize.style_field import StyleField
 from stylizednerf.warp import splat_correspondence
 
 LOG_EVERY = 50  # steps between host syncs (loss log, progress bar)
@@ -59,27 +57,6 @@ STAGE_KEYS = ("seed", "device", "previews", "sequential_baseline")
 def trainer_settings(settings: dict) -> dict:
     """``settings`` without :data:`STAGE_KEYS`."""
     return {k: v for k, v in settings.items() if k not in STAGE_KEYS}
-
-
-def module_options(settings: dict) -> dict:
-    """StyleModule keyword arguments (hidden, layers, encoding, geometry_features) of resolved settings."""
-    encoding = None
-    if settings["encoding"] != "none":
-        encoding = {"kind": settings["encoding"], "levels": settings["encoding_levels"],
-                    "log2_table": settings["encoding_log2_table"],
-                    "base_resolution": settings["encoding_base_resolution"],
-                    "max_resolution": settings["encoding_max_resolution"]}
-    return {"hidden": settings["hidden"], "layers": settings["layers"], "encoding": encoding,
-            "geometry_features": settings["geometry_features"]}
-
-
-def style_module_params(module: StyleModule, settings: dict) -> list[dict]:
-    """Optimiser groups: the MLP at ``nerf_lr``, the own encoding's tables at ``encoding_lr``."""
-    encoding = set(map(id, module.encoding.parameters())) if module.encoding is not None else set()
-    groups = [{"params": [p for p in module.parameters() if id(p) not in encoding], "lr": settings["nerf_lr"]}]
-    if encoding:
-        groups.append({"params": list(module.encoding.parameters()), "lr": settings["encoding_lr"]})
-    return groups
 
 
 def mimic_psnr(rendered: torch.Tensor, targets: torch.Tensor) -> dict:
@@ -153,7 +130,6 @@ class Stylizer:
         if self.s["background"] is None:  # composite like the pre-trained field does
             self.s["background"] = getattr(geometry, "background", None)
         self.device = torch.device(device)
-        self.geometry = geometry
         self.views = views.to(self.device)
         clock.lap("views")
         # the encoder is fixed (only the decoder is fine-tuned): no weight gradients for it
@@ -167,20 +143,16 @@ class Stylizer:
         # encoded once here instead of in every decoder step
         self.targets_2d = self._adain_targets()
         clock.lap("AdaIN targets")
-        self.style_module = StyleModule(geometry.feature_dim, mu.shape[-1], **module_options(self.s)).to(self.device)
+        self.field = StyleField(geometry, self.views, self.s, mu.shape[-1], self.device)  # the 3D side's colours
         self.latents = StyleLatents(mu, sigma, self.views.count, self.generator).to(self.device)
         self.partners = neighbour_pairs(self.views.c2w.float(), self.s["neighbours"]).cpu()
         # the geometry is frozen, so where view i splats into view j never changes: computed once
         # for every pair the decoder batches can draw (None when too large: splat every step)
-        self.co_cache = neighbour_view_pairs(self.views.depth, self.views.K, self.views.c2w, self.partners,
-                                             self.s["point_tolerance"])
+        self.co_cache = self.field.neighbour_view_pairs(self.partners)
         clock.lap("L_co geometry")
-        if self.s["co_3d_weight"] > 0 and self.co_cache is None:
-            print("note: too many view-pair pixels to keep their splat geometry: the 3D consistency term "
-                  "(co_3d_weight) is off", flush=True)
         # likewise the samples (weights, features) of every training pixel: a style-module step
         # then only gathers them and runs the MLP (None past ray_cache_bytes: sampled every step)
-        self.ray_cache = self._ray_cache()
+        self.field.cache_rays()
         clock.lap("ray cache")
         if self.ray_cache is not None:
             print(f"ray cache: {self.ray_cache.weights.shape[0] / self.ray_cache.count.shape[0]:.1f} samples per ray, "
@@ -195,7 +167,7 @@ class Stylizer:
         nerf_adam = {"fused": True, "capturable": True} if self.use_graph else {"fused": cuda}
         self.decoder_opt = torch.optim.Adam(self.decoder.parameters(), lr=self.s["decoder_lr"], fused=cuda)
         self.nerf_opt = torch.optim.Adam([
-            *style_module_params(self.style_module, self.s),
+            *self.field.parameter_groups(self.s["nerf_lr"], self.s["encoding_lr"]),
             {"params": self.latents.parameters(), "lr": self.s["latent_lr"]},
         ], **nerf_adam)
         clock.lap("optimisers")
@@ -204,6 +176,16 @@ class Stylizer:
         self._targets = None  # (V, H, W, 3) the decoder's stylizations, the NeRF side's targets
         self.nerf_renders = None  # (V, H, W, 3) the NeRF's stylized training views (mutual mode)
         self.log: list[dict] = []
+
+    @property
+    def style_module(self):
+        """The style field's module (what the checkpoint and the export hold)."""
+        return self.field.module
+
+    @property
+    def ray_cache(self):
+        """The style field's ray cache, or None (then the geometry is sampled in every step)."""
+        return self.field.ray_cache
 
     @property
     def targets(self):
@@ -289,7 +271,7 @@ class Stylizer:
         view = views[:, None].expand(B, count).reshape(-1)
         v, u = (pixel // W).reshape(-1), (pixel % W).reshape(-1)
         with torch.no_grad():
-            target = self.render_pixels(view, v, u, self.latents(view).detach())
+            target = self.field.render_pixels(view, v, u, self.latents(view).detach())
         batch = torch.arange(B, device=self.device)[:, None].expand(B, count).reshape(-1)
         return stylized[batch, v, u], target
 
@@ -326,31 +308,6 @@ class Stylizer:
         return torch.cat(out)
 
     # ---- 3D side -------------------------------------------------------------------------
-    def _ray_cache(self):
-        return cache_training_views(self.geometry, self.views, self.s, self.device, self.style_module.needs_positions)
-
-    def render_pixels(self, view: torch.Tensor, v: torch.Tensor, u: torch.Tensor, latents: torch.Tensor,
-                      padded: bool = True):
-        """Stylized colours (R, 3) of training pixels (view, row v, column u), each (R,); ``padded``:
-        the cache's fixed-width gather (no host sync, for training steps), else its exact one."""
-        if self.ray_cache is not None:
-            H, W = self.views.size
-            render = self.ray_cache.render_padded if padded else self.ray_cache.render
-            with self._amp():
-                rgb = render(self.style_module, (view * H + v) * W + u, latents, self.s["background"])
-            return rgb.float()
-        origins, directions = pixel_rays(self.views.K[view].float(), self.views.c2w[view].float(), u, v)
-        return self.render_rays(origins, directions, latents)
-
-    def render_rays(self, origins, directions, latents, with_depth: bool = False):
-        """Stylized colours (R, 3) of rays (and their expected z-depth); ``latents`` (R, D) or (D,)."""
-        with torch.no_grad():
-            samples = self.geometry.sample(origins, directions)
-        with self._amp():
-            rgb = render_samples(self.style_module, samples.weights, samples.features, latents,
-                                 self.s["sample_threshold"], self.s["background"], samples.positions)
-        return (rgb.float(), samples.depth) if with_depth else rgb.float()
-
     def nerf_step(self) -> dict:
         V, (H, W) = self.views.count, self.views.size
         index = self._to_device(torch.randint(V * H * W, (self.s["rays"],), generator=self.generator))
@@ -374,39 +331,26 @@ class Stylizer:
         the 3D consistency term."""
         if self.s["co_3d_weight"] <= 0 or self.co_cache is None:
             return None
-        H, W = self.views.size
-        return self._to_device(draw_pair_pixels(self.generator, self.co_cache.views.shape[0], H, W,
-                                                self.s["co_3d_rays"]))
+        return self._to_device(self.field.draw_pair_pixels(self.co_cache, self.generator))
 
     def _pair_consistency_loss(self, pair_index: torch.Tensor) -> torch.Tensor:
         """The 3D consistency term: the stylized NeRF's renderings, each with its view's code, of
         pixels of neighbouring training views that see the same surface point, by MSE."""
-        H, W = self.views.size
-        first, second, counted = pair_pixels(self.co_cache, pair_index, H, W)
-        a = self.render_pixels(*first, self.latents(first[0]))
-        b = self.render_pixels(*second, self.latents(second[0]))
-        return pair_mse(a, b, counted)
+        return self.field.pair_consistency_loss(self.co_cache, pair_index, self.latents)
 
     def _style_3d_now(self) -> bool:
         return style_term_now(self.s["style_3d_weight"], self.s["style_3d_every"], self.generator)
 
-    def _patch_side(self) -> int:
-        return patch_side(self.s["style_3d_patch"], *self.views.size)
-
     def _patch_corners(self) -> torch.Tensor:
         """(P,) corners of this step's ``style_3d_patches`` random patches, on the device."""
-        (H, W), V = self.views.size, self.views.count
-        return self._to_device(patch_corners(self.generator, self.s["style_3d_patches"], V, H, W, self._patch_side()))
+        return self._to_device(self.field.draw_patches(self.generator))
 
     def _patch_style_loss(self, corners: torch.Tensor) -> torch.Tensor:
         """The style loss (the decoder's, against the style image) of the stylized NeRF's renderings,
         with each view's code, of the square patches at ``corners`` (P,) (:mod:`.patches`)."""
-        H, W = self.views.size
-        side = self._patch_side()
-        view, v, u = patch_pixels(corners, side, H, W)
-        rgb = self.render_pixels(view, v, u, self.latents(view))
+        patches = self.field.render_patches(corners, self.latents)
         with self._amp():
-            features = self.encoder.features(rgb.reshape(-1, side, side, 3).permute(0, 3, 1, 2))
+            features = self.encoder.features(patches)
         return style_loss(features, self.style_feats)
 
     def _nerf_update(self, index: torch.Tensor, patches: torch.Tensor | None = None,
@@ -417,7 +361,7 @@ class Stylizer:
         H, W = self.views.size
         view, pixel = index // (H * W), index % (H * W)
         v, u = pixel // W, pixel % W
-        rgb = self.render_pixels(view, v, u, self.latents(view))
+        rgb = self.field.render_pixels(view, v, u, self.latents(view))
         l_mimic = mimic_loss(rgb, self.targets[view, v, u])
         l_prior = self.latents.prior(self.s["prior_weight"])
         loss = self.s["mimic_weight"] * l_mimic + l_prior
@@ -441,7 +385,7 @@ class Stylizer:
         """Record the style-module step as one CUDA graph (a few hundred small kernels, which the
         host launches slower than the GPU runs them). The warm-up steps that capture needs are
         undone: parameters and optimiser state are restored in place, so the run is unchanged."""
-        params = list(self.style_module.parameters()) + list(self.latents.parameters())
+        params = list(self.field.module.parameters()) + list(self.latents.parameters())
         saved = [p.detach().clone() for p in params]
         had_state = {id(p): {k: v.clone() for k, v in self.nerf_opt.state[p].items()} for p in params
                      if p in self.nerf_opt.state}
@@ -465,45 +409,33 @@ class Stylizer:
                         value.copy_(had_state[id(p)][key]) if id(p) in had_state else value.zero_()
 
     @torch.no_grad()
-    def render_image(self, K, c2w, height: int, width: int, latent) -> tuple[torch.Tensor, torch.Tensor]:
-        """A whole stylized view (H, W, 3) and its depth (H, W), chunked so memory stays bounded."""
-        origins, directions = image_rays(K.float().to(self.device), c2w.float().to(self.device), height, width)
-        rgbs, depths = [], []
-        for start in range(0, origins.shape[0], self.s["chunk"]):
-            sl = slice(start, start + self.s["chunk"])
-            rgb, depth = self.render_rays(origins[sl], directions[sl], latent, with_depth=True)
-            rgbs.append(rgb)
-            depths.append(depth)
-        return torch.cat(rgbs).reshape(height, width, 3).clamp(0, 1), torch.cat(depths).reshape(height, width)
-
-    @torch.no_grad()
     def render_training_views(self) -> torch.Tensor:
+        """Every training view (V, H, W, 3) with its own code: each in one exact gather of the ray
+        cache, or sampled on the spot in chunks."""
         H, W = self.views.size
-        if self.ray_cache is not None:
-            pixels = torch.arange(H * W, device=self.device)
-            out = []
-            for i in range(self.views.count):
-                latent = self.latents(torch.tensor(i, device=self.device))
-                with self._amp():
-                    rgb = self.ray_cache.render(self.style_module, i * H * W + pixels, latent, self.s["background"])
-                out.append(rgb.float().clamp(0, 1).reshape(H, W, 3))
-            return torch.stack(out)
-        return torch.stack([
-            self.render_image(self.views.K[i], self.views.c2w[i], H, W, self.latents(torch.tensor(i, device=self.device)))[0]
-            for i in range(self.views.count)])
+        pixels = torch.arange(H * W, device=self.device)
+        out = []
+        for i in range(self.views.count):
+            latent = self.latents(torch.tensor(i, device=self.device))
+            if self.field.ray_cache is not None:
+                rgb = self.field.render_pixels(i, pixels // W, pixels % W, latent, padded=False)
+                out.append(rgb.clamp(0, 1).reshape(H, W, 3))
+            else:
+                out.append(self.field.render_image(self.views.K[i], self.views.c2w[i], H, W, latent)[0])
+        return torch.stack(out)
 
     # ---- checkpoints ---------------------------------------------------------------------
     def state(self, phase_index: int, step: int) -> dict:
         return {
             "phase_index": phase_index, "step": step, "decoder_iteration": self.decoder_iteration,
-            "decoder": self.decoder.state_dict(), "style_module": self.style_module.state_dict(),
+            "decoder": self.decoder.state_dict(), "style_module": self.field.module.state_dict(),
             "latents": self.latents.state_dict(), "decoder_opt": self.decoder_opt.state_dict(),
             "nerf_opt": self.nerf_opt.state_dict(), "generator": self.generator.get_state(), "log": self.log,
         }
 
     def load_state(self, state: dict) -> tuple[int, int]:
         self.decoder.load_state_dict(state["decoder"])
-        self.style_module.load_state_dict(state["style_module"])
+        self.field.module.load_state_dict(state["style_module"])
         self.latents.load_state_dict(state["latents"])
         self.decoder_opt.load_state_dict(state["decoder_opt"])
         self.nerf_opt.load_state_dict(state["nerf_opt"])
@@ -574,7 +506,8 @@ class Stylizer:
         target = self.targets[view, v, u]
         out = {}
         for prefix, codes in (("mimic", self.latents(view)), ("mean_latent", self.latents.mean().expand(len(view), -1))):
-            rgb = torch.cat([self.render_pixels(*(t[k:k + self.s["chunk"]] for t in (view, v, u, codes)), padded=False)
+            rgb = torch.cat([self.field.render_pixels(*(t[k:k + self.s["chunk"]] for t in (view, v, u, codes)),
+                                                      padded=False)
                              for k in range(0, len(view), self.s["chunk"])]).clamp(0, 1)
             score = mimic_psnr(rgb, target)
             out[f"{prefix}_mse"], out[f"{prefix}_psnr"] = score["mimic_mse"], score["mimic_psnr"]
@@ -582,12 +515,8 @@ class Stylizer:
 
     def export(self) -> dict:
         """What ``render`` needs: the style module, its shape, and the latents."""
-        return {
-            "style_module": self.style_module.state_dict(),
-            "feature_dim": self.style_module.feature_dim, "latent_dim": self.style_module.latent_dim,
-            **module_options(self.s), "background": self.s["background"],
-            "latents": self.latents.codes.detach().cpu(), "mu": self.latents.mu.cpu(), "sigma": self.latents.sigma.cpu(),
-        }
+        return {**self.field.export(), "latents": self.latents.codes.detach().cpu(), "mu": self.latents.mu.cpu(),
+                "sigma": self.latents.sigma.cpu()}
 
 
 def flush_losses(pending: list[tuple[dict, dict]], log: list[dict]) -> None:
@@ -600,10 +529,3 @@ def flush_losses(pending: list[tuple[dict, dict]], log: list[dict]) -> None:
     for losses, where in pending:
         log.append({**{k: next(values) for k in losses}, **where})
     pending.clear()
-
-
-def load_style_module(state: dict, device="cpu") -> StyleModule:
-    module = StyleModule(state["feature_dim"], state["latent_dim"], state["hidden"], state["layers"],
-                         state.get("encoding"), state.get("geometry_features", True))
-    module.load_state_dict(state["style_module"])
-    return module.to(device).eval()
