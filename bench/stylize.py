@@ -232,7 +232,6 @@ def joint_rows(variant_dir: Path, styles: list[str], views, model, latents, resu
     one variant), then each style's path rendered with that style's mean latent: {style: (row,
     frames)} and the job's times. Scored like the per-style rows."""
     from stylizednerf.stylize.field import load_field
-    from stylizednerf.stylize.train import load_style_module
 
     t0 = time.perf_counter()
     run_stage(["stylize-joint", "--views", views, "--model", model, "--latents", latents, "--styles", *styles,
@@ -241,8 +240,8 @@ def joint_rows(variant_dir: Path, styles: list[str], views, model, latents, resu
                "--out", folder / "stylize", "--checkpoint-dir", folder / "stylize_ckpt"], settings, folder / "joint.log")
     seconds = round(time.perf_counter() - t0, 2)
     state = torch.load(folder / "stylize" / "model.pt", map_location="cpu", weights_only=True)
-    renderer = cli.StyleRenderer(load_field(model, device), load_style_module(state, device), state,
-                                 int(cli.RENDER_DEFAULTS["chunk"]), device)
+    renderer = StyleRenderer(load_field(model, device), load_style_module(state, device), state,
+                             int(RENDER_DEFAULTS["chunk"]), device)
     out = {}
     for index, style in enumerate(state["styles"]):
         mu = state["mu"][index].to(device)
