@@ -12,7 +12,7 @@ import jsonschema
 import numpy as np
 import yaml
 
-from stylizednerf.paths import DATA_ENV, IMAGE_SUFFIXES, data_dir, list_images
+from stylizednerf.paths import DATA_ENV, IMAGE_SUFFIXES, data_dir, frame_image, list_images
 
 DEMO_STYLES = ("strokes", "mosaic", "palette")
 
@@ -164,8 +164,6 @@ def source_files(found: SceneSource) -> list[Path]:
     files = []
     if found.kind == "transforms":
         import json
-
-        from stylizednerf.poses.importers import frame_image
 
         try:
             frames = json.loads(found.poses_file.read_text()).get("frames", [])

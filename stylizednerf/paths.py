@@ -25,6 +25,17 @@ def list_images(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
 
 
+def frame_image(root: Path, file_path: str) -> Path:
+    """The image of a transforms.json frame's ``file_path`` below ``root``; nerf-synthetic style
+    paths without a suffix ("./train/r_0") find their .png/.jpg."""
+    path = root / file_path
+    if path.suffix == "" and not path.is_file():
+        for suffix in (".png", ".jpg", ".jpeg"):
+            if path.with_suffix(suffix).is_file():
+                return path.with_suffix(suffix)
+    return path
+
+
 def prefer_this_python() -> None:
     """Put this interpreter's folder first in PATH, for the `python -m stylizednerf` of rules.
 

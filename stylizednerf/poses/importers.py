@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from stylizednerf.cameras import FORMAT, OPENCV_TO_OPENGL, Camera, read_cameras
-from stylizednerf.paths import list_images
+from stylizednerf.paths import frame_image, list_images
 from stylizednerf.poses.images import oriented_size
 
 # LLFF stores rotation columns as [down, right, backwards]; OpenCV wants [right, down, forwards].
@@ -67,15 +67,6 @@ def import_llff(poses_file: Path, image_dir: Path) -> ImportedScene:
         cameras.append(Camera(path.name, width, height, focal * sx, focal * sy, width / 2, height / 2,
                               pose, float(near), float(far)))
     return ImportedScene(paths, cameras)
-
-
-def frame_image(root: Path, file_path: str) -> Path:
-    path = root / file_path
-    if path.suffix == "" and not path.is_file():  # nerf-synthetic style: "./train/r_0"
-        for suffix in (".png", ".jpg", ".jpeg"):
-            if path.with_suffix(suffix).is_file():
-                return path.with_suffix(suffix)
-    return path
 
 
 def convergence_depths(c2w: np.ndarray) -> np.ndarray:
