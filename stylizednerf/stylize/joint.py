@@ -62,11 +62,10 @@ class JointStylizer:
                              f"{self.views.count} views")
         self.targets = targets.to(self.device)
         self.generator = torch.Generator().manual_seed(seed)
-        self.field = StyleField(geometry, self.views, self.s, mu.shape[-1], self.device)
-        self.latents = StyleLatents(mu, sigma, self.views.count, self.generator).to(self.device)
+        self.field = StyleField(geometry, self.views, self.s, mu.shape[-1], self.device,
+                                StyleLatents(mu, sigma, self.views.count, self.generator))
         self.optimizer = torch.optim.Adam([
-            *self.field.parameter_groups(self.s["nerf_lr"], self.s["encoding_lr"]),
-            {"params": self.latents.parameters(), "lr": self.s["latent_lr"]},
+            *self.field.parameter_groups(self.s["nerf_lr"], self.s["encoding_lr"], self.s["latent_lr"]),
         ], fused=self.device.type == "cuda")
         self.field.cache_rays()
         self.encoder, self.style_feats = None, None
@@ -80,6 +79,11 @@ class JointStylizer:
             partners = neighbour_pairs(self.views.c2w.float(), self.s["neighbours"]).cpu()
             self.view_pairs = self.field.neighbour_view_pairs(partners)
         self.log: list[dict] = []
+
+    @property
+    def latents(self):
+        """The style field's codes, one per style x training view (StyleLatents)."""
+        return self.field.latents
 
     @property
     def styles(self) -> int:
@@ -154,12 +158,11 @@ class JointStylizer:
         return self.field.render_view(view, code, per_ray=True).clamp(0, 1).reshape(H, W, 3)
 
     def state(self, step: int) -> dict:
-        return {"step": step, "style_module": self.field.module.state_dict(), "latents": self.latents.state_dict(),
+        return {"step": step, **self.field.state(),
                 "optimizer": self.optimizer.state_dict(), "generator": self.generator.get_state(), "log": self.log}
 
     def load_state(self, state: dict) -> int:
-        self.field.module.load_state_dict(state["style_module"])
-        self.latents.load_state_dict(state["latents"])
+        self.field.load_state(state)
         self.optimizer.load_state_dict(state["optimizer"])
         self.generator.set_state(state["generator"])
         self.log = list(state["log"])
@@ -168,6 +171,5 @@ class JointStylizer:
     def export(self, styles: list[str]) -> dict:
         """What ``render`` / ``render-interpolation`` need (the per-style model format, plus names)."""
         return {
-            **self.field.export(), "latents": self.latents.codes.detach().cpu(), "mu": self.latents.mu.cpu(),
-            "sigma": self.latents.sigma.cpu(), "styles": list(styles), "created": time.time(),
+            **self.field.export(), "styles": list(styles), "created": time.time(),
         }

@@ -2,10 +2,12 @@
 
 The part of a stylized NeRF that the per-style trainer (:mod:`.train`), the joint one
 (:mod:`.joint`) and the ARF baseline (:mod:`stylizednerf.arf.train`) share, kept apart from
-their schedules, losses, latents and optimisers (nerfstudio keeps fields apart from trainers):
+their schedules, losses and optimisers (nerfstudio keeps fields apart from trainers):
 
 * the style module (:mod:`.style_module`), shaped by the settings (:func:`module_options`), and
-  its optimiser groups (:meth:`StyleField.parameter_groups`);
+  its codes (:mod:`.latents`: one per training view, or per style x view in joint mode; none for
+  ARF), their optimiser groups (:meth:`StyleField.parameter_groups`) and their state
+  (:meth:`StyleField.state`, :meth:`StyleField.export`);
 * the frozen geometry (:mod:`.field`) and its ray cache of every training pixel
   (:mod:`.ray_cache`), built when the trainer asks (:meth:`StyleField.cache_rays`: on a GPU its
   size depends on the memory free at that moment);
@@ -47,11 +49,13 @@ class StyleField:
     trainer's resolved ``settings`` (read, never changed: ``background``, ``sample_threshold``,
     ``chunk``, ``ray_cache_bytes``, the module's shape and the 3D terms' sizes)."""
 
-    def __init__(self, geometry, views, settings: dict, latent_dim: int, device):
+    def __init__(self, geometry, views, settings: dict, latent_dim: int, device, latents=None):
         self.geometry, self.views, self.s = geometry, views, settings
         self.device = torch.device(device)
         self.autocast = self.device.type == "cuda"
         self.module = StyleModule(geometry.feature_dim, latent_dim, **module_options(settings)).to(self.device)
+        # the trainer's codes (a StyleLatents, drawn from its generator) or None (ARF)
+        self.latents = latents.to(self.device) if latents is not None else None
         self.ray_cache = None  # :meth:`cache_rays`
 
     def cache_rays(self):
@@ -61,25 +65,49 @@ class StyleField:
                                               self.module.needs_positions)
         return self.ray_cache
 
-    def parameter_groups(self, lr: float, encoding_lr: float) -> list[dict]:
-        """Optimiser groups: the MLP at ``lr``, the module's own encoding's tables at ``encoding_lr``."""
+    def parameter_groups(self, lr: float, encoding_lr: float, latent_lr: float | None = None) -> list[dict]:
+        """Optimiser groups: the MLP at ``lr``, the module's own encoding's tables at ``encoding_lr``,
+        and the codes at ``latent_lr`` (when the field has codes and a rate is given)."""
         module = self.module
         encoding = set(map(id, module.encoding.parameters())) if module.encoding is not None else set()
         groups = [{"params": [p for p in module.parameters() if id(p) not in encoding], "lr": lr}]
         if encoding:
             groups.append({"params": list(module.encoding.parameters()), "lr": encoding_lr})
+        if self.latents is not None and latent_lr is not None:
+            groups.append({"params": list(self.latents.parameters()), "lr": latent_lr})
         return groups
+
+    def parameters(self) -> list[torch.Tensor]:
+        """Every trained tensor: the module's, then the codes'."""
+        return list(self.module.parameters()) + (list(self.latents.parameters()) if self.latents is not None else [])
+
+    def state(self) -> dict:
+        """The trained state, for a checkpoint: ``style_module`` (and ``latents``)."""
+        state = {"style_module": self.module.state_dict()}
+        if self.latents is not None:
+            state["latents"] = self.latents.state_dict()
+        return state
+
+    def load_state(self, state: dict) -> None:
+        self.module.load_state_dict(state["style_module"])
+        if self.latents is not None:
+            self.latents.load_state_dict(state["latents"])
 
     def amp(self):
         return torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.autocast)
 
     def export(self) -> dict:
-        """The module's part of a model file (what ``render`` rebuilds it from)."""
-        return {
+        """The field's part of a model file (what ``render`` rebuilds it from): the module, its
+        shape, and the codes with their prior (``latents``, ``mu``, ``sigma``) when it has codes."""
+        out = {
             "style_module": self.module.state_dict(),
             "feature_dim": self.module.feature_dim, "latent_dim": self.module.latent_dim,
             **module_options(self.s), "background": self.s["background"],
         }
+        if self.latents is not None:
+            out.update(latents=self.latents.codes.detach().cpu(), mu=self.latents.mu.cpu(),
+                       sigma=self.latents.sigma.cpu())
+        return out
 
     # ---- rendering -----------------------------------------------------------------------
     def render_pixels(self, view: torch.Tensor, v: torch.Tensor, u: torch.Tensor, latents: torch.Tensor,

@@ -143,8 +143,8 @@ class Stylizer:
         # encoded once here instead of in every decoder step
         self.targets_2d = self._adain_targets()
         clock.lap("AdaIN targets")
-        self.field = StyleField(geometry, self.views, self.s, mu.shape[-1], self.device)  # the 3D side's colours
-        self.latents = StyleLatents(mu, sigma, self.views.count, self.generator).to(self.device)
+        self.field = StyleField(geometry, self.views, self.s, mu.shape[-1], self.device,  # the 3D side's colours
+                                StyleLatents(mu, sigma, self.views.count, self.generator))
         self.partners = neighbour_pairs(self.views.c2w.float(), self.s["neighbours"]).cpu()
         # the geometry is frozen, so where view i splats into view j never changes: computed once
         # for every pair the decoder batches can draw (None when too large: splat every step)
@@ -167,8 +167,7 @@ class Stylizer:
         nerf_adam = {"fused": True, "capturable": True} if self.use_graph else {"fused": cuda}
         self.decoder_opt = torch.optim.Adam(self.decoder.parameters(), lr=self.s["decoder_lr"], fused=cuda)
         self.nerf_opt = torch.optim.Adam([
-            *self.field.parameter_groups(self.s["nerf_lr"], self.s["encoding_lr"]),
-            {"params": self.latents.parameters(), "lr": self.s["latent_lr"]},
+            *self.field.parameter_groups(self.s["nerf_lr"], self.s["encoding_lr"], self.s["latent_lr"]),
         ], **nerf_adam)
         clock.lap("optimisers")
         print(f"stylizer set-up: {clock}", flush=True)
@@ -181,6 +180,11 @@ class Stylizer:
     def style_module(self):
         """The style field's module (what the checkpoint and the export hold)."""
         return self.field.module
+
+    @property
+    def latents(self):
+        """The style field's codes, one per training view (StyleLatents)."""
+        return self.field.latents
 
     @property
     def ray_cache(self):
@@ -385,7 +389,7 @@ class Stylizer:
         """Record the style-module step as one CUDA graph (a few hundred small kernels, which the
         host launches slower than the GPU runs them). The warm-up steps that capture needs are
         undone: parameters and optimiser state are restored in place, so the run is unchanged."""
-        params = list(self.field.module.parameters()) + list(self.latents.parameters())
+        params = self.field.parameters()
         saved = [p.detach().clone() for p in params]
         had_state = {id(p): {k: v.clone() for k, v in self.nerf_opt.state[p].items()} for p in params
                      if p in self.nerf_opt.state}
@@ -428,15 +432,13 @@ class Stylizer:
     def state(self, phase_index: int, step: int) -> dict:
         return {
             "phase_index": phase_index, "step": step, "decoder_iteration": self.decoder_iteration,
-            "decoder": self.decoder.state_dict(), "style_module": self.field.module.state_dict(),
-            "latents": self.latents.state_dict(), "decoder_opt": self.decoder_opt.state_dict(),
+            "decoder": self.decoder.state_dict(), **self.field.state(), "decoder_opt": self.decoder_opt.state_dict(),
             "nerf_opt": self.nerf_opt.state_dict(), "generator": self.generator.get_state(), "log": self.log,
         }
 
     def load_state(self, state: dict) -> tuple[int, int]:
         self.decoder.load_state_dict(state["decoder"])
-        self.field.module.load_state_dict(state["style_module"])
-        self.latents.load_state_dict(state["latents"])
+        self.field.load_state(state)
         self.decoder_opt.load_state_dict(state["decoder_opt"])
         self.nerf_opt.load_state_dict(state["nerf_opt"])
         self.generator.set_state(state["generator"])
@@ -515,8 +517,7 @@ class Stylizer:
 
     def export(self) -> dict:
         """What ``render`` needs: the style module, its shape, and the latents."""
-        return {**self.field.export(), "latents": self.latents.codes.detach().cpu(), "mu": self.latents.mu.cpu(),
-                "sigma": self.latents.sigma.cpu()}
+        return self.field.export()
 
 
 def flush_losses(pending: list[tuple[dict, dict]], log: list[dict]) -> None:
