@@ -331,7 +331,10 @@ class NerfSettings(Settings):
 
 @stage("pretrain-decoder", "decoder")
 class DecoderSettings(Settings):
-    iterations: int
+    iterations: int  # with stop: plateau, the upper bound
+    stop: str  # plateau | iterations (stylizednerf.stylization2d.plateau)
+    plateau_window: int
+    plateau_tolerance: float
     batch_size: int
     crop_size: int
     load_size: int
