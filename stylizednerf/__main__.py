@@ -24,6 +24,7 @@ STAGES = {
     "render-interpolation": "stylizednerf.stylize.stages.render_interpolation",
     "evaluate": "stylizednerf.metrics.evaluate",
     "report": "stylizednerf.metrics.report",
+    "benchmark-table": "stylizednerf.benchmarks",
     "pretrain-nerf": "stylizednerf.nerf.train",
 }
 

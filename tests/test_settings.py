@@ -184,6 +184,9 @@ def finished_demo(tmp_path_factory):
     args = ["-s", str(PROJECT_ROOT / "Snakefile"), "--directory", str(workdir)]
     summary = run_snakemake([*args, "--summary"], cwd=workdir, timeout=300).stdout
     outputs = [line.split("\t")[0] for line in summary.splitlines() if "\t" in line and line.startswith("results/")]
+    # logs and benchmark files too: rule benchmark_table reads them
+    planned = run_snakemake([*args, "-n"], cwd=workdir, timeout=300).stdout
+    outputs += sorted({m.group(1) for m in re.finditer(r"^\s+(?:log|benchmark): (results/\S+)$", planned, re.M)})
     for output in outputs:
         path = workdir / output
         if output.endswith("/images"):  # the colmap rule's directory() output
