@@ -65,23 +65,65 @@ def test_declared_memory_from_the_environment():
     assert G.declared_gpu_mem_mb({}) is None
 
 
+HOLDER = """
+import sys
+from stylizednerf.gpu_assign import claim_gpu
+claim = claim_gpu(sys.argv[1], [int(c) for c in sys.argv[2].split(",")], int(sys.argv[3]), poll_s=0.05)
+print(claim.gpu, flush=True)
+sys.stdin.readline()  # hold the claim until the test says so
+claim.release()
+"""
+
+
+def claims_by_pid(slots, n_gpus):
+    """{pid: gpu} of the claim files (the live ones: every holder here is alive)."""
+    found = {}
+    for gpu in range(n_gpus):
+        for path in (Path(slots) / f"gpu{gpu}").glob("*.claim"):
+            found[int(path.name.split("-")[0])] = gpu
+    return found
+
+
+def wait_for(predicate, timeout=60.0):
+    end = time.time() + timeout
+    while time.time() < end:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
 def test_parallel_claimants_spread_and_never_overfill(tmp_path):
-    """6 jobs of 40 MB at once on 2 simulated GPUs of 100 MB: 2 per GPU at a time (4 run together,
-    2 wait), so no GPU ever holds more than 100 MB of claims, and the waiting ones start when a
-    job on their GPU ends."""
-    caps = [100, 100]
-    procs = [start_claimant(tmp_path, caps, 40, 1.5) for _ in range(6)]
-    runs = [finish(p) for p in procs]
-    events = sorted([(r["start"], +r["mem"], r["gpu"]) for r in runs] + [(r["end"], -r["mem"], r["gpu"]) for r in runs],
-                    key=lambda e: (e[0], e[1]))  # ends before starts at equal times
-    held = [0, 0]
-    peak = 0
-    for _, delta, gpu in events:
-        held[gpu] += delta
-        assert held[gpu] <= caps[gpu], events
-        peak = max(peak, sum(held))
-    assert peak == 160  # four jobs ran together: both GPUs in use
-    assert sorted(r["gpu"] for r in runs).count(0) >= 2 and sorted(r["gpu"] for r in runs).count(1) >= 2
+    """6 jobs of 40 MB at once on 2 simulated GPUs of 100 MB: two per GPU (4 run, 2 wait), never
+    more than 100 MB of claims on a GPU; when a job on cuda:1 ends, a waiting one gets cuda:1."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    procs = [subprocess.Popen([sys.executable, "-c", HOLDER, str(tmp_path), "100,100", "40"], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True, env=env) for _ in range(6)]
+    try:
+        assert wait_for(lambda: len(claims_by_pid(tmp_path, 2)) == 4)
+        time.sleep(1.0)  # the other two keep waiting
+        holders = claims_by_pid(tmp_path, 2)
+        assert len(holders) == 4 and sorted(holders.values()) == [0, 0, 1, 1]
+        assert [G.live_claims(tmp_path, i) for i in range(2)] == [[40, 40], [40, 40]]
+        waiting = [p for p in procs if p.pid not in holders]
+        assert len(waiting) == 2 and all(p.poll() is None for p in waiting)
+        leaving = next(p for p in procs if holders.get(p.pid) == 1)
+        leaving.stdin.write("\n")
+        leaving.stdin.flush()
+        assert leaving.wait(timeout=60) == 0 and leaving.stdout.read().strip() == "1"
+        assert wait_for(lambda: len(claims_by_pid(tmp_path, 2)) == 4)
+        now = claims_by_pid(tmp_path, 2)
+        newcomer = [pid for pid in now if pid not in holders]
+        assert len(newcomer) == 1 and now[newcomer[0]] == 1  # the only GPU with room
+        assert [sorted(G.live_claims(tmp_path, i)) for i in range(2)] == [[40, 40], [40, 40]]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.stdin.write("\n")
+                p.stdin.flush()
+        for p in procs:
+            p.wait(timeout=60)
+    assert all(p.returncode == 0 for p in procs)
     assert not list(tmp_path.glob("gpu*/*.claim"))  # every claim released
 
 

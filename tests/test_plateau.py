@@ -133,3 +133,33 @@ def test_trainer_stops_at_the_plateau_and_says_why(tmp_path, stop):
     else:
         assert metrics["stopped"] == {"reason": "iterations", "iteration": 40, "iterations": 40}
         assert metrics["iterations"] == 40
+
+
+def test_a_run_resumed_after_its_plateau_stops_at_once(tmp_path, monkeypatch):
+    """Killed after saving its stop checkpoint but before its outputs: the rerun resumes there,
+    applies the rule to the saved history and trains no further."""
+    import torch
+    from PIL import Image
+
+    from stylizednerf.checkpoint import Checkpoint
+    from stylizednerf.stylization2d.train_decoder import train_decoder
+
+    rng = np.random.default_rng(1)
+    for folder in ("contents", "styles"):
+        (tmp_path / folder).mkdir()
+        for i in range(2):
+            Image.fromarray(rng.integers(0, 255, (40, 40, 3), dtype=np.uint8)).save(tmp_path / folder / f"{i}.png")
+    contents = sorted((tmp_path / "contents").glob("*.png"))
+    styles = sorted((tmp_path / "styles").glob("*.png"))
+    settings = {"device": "cpu", "iterations": 40, "batch_size": 1, "crop_size": 16, "load_size": 24, "lr": 1e-12,
+                "log_every": 1, "sample_every": 1000, "checkpoint_every": 1000, "sample_contents": 1,
+                "sample_styles": 1, "sample_size": 16, "stop": "plateau", "plateau_window": 2,
+                "plateau_tolerance": 0.5}
+    torch.set_num_threads(1)
+    monkeypatch.setattr(Checkpoint, "remove", lambda self: None)  # as if killed before the cleanup
+    first = train_decoder(settings, contents, styles, tmp_path / "out", tmp_path / "ckpt", progress=False)
+    assert first["stopped"]["reason"] == "plateau" and (tmp_path / "ckpt" / "decoder_ckpt.pt").exists()
+    again = train_decoder(settings, contents, styles, tmp_path / "out", tmp_path / "ckpt", progress=False)
+    assert again["resumed_from"] == first["iterations"] == again["iterations"]
+    assert again["iterations_this_run"] == 0
+    assert again["stopped"]["reason"] == "plateau" and again["stopped"]["iteration"] == first["iterations"]
