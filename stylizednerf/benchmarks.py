@@ -92,7 +92,7 @@ def to_csv(rows) -> str:
 
 
 def to_markdown(rows) -> str:
-    head = ["rule", "job", "wall s", "max RSS MB", "CPU s", "mean load", "GPU peak allocated MB",
+    head = ["rule", "job", "wall s", "max RSS MB", "CPU s", "mean CPU %", "GPU peak allocated MB",
             "GPU peak reserved MB", "declared gpu_mem_mb", "device"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in rows:
