@@ -49,22 +49,11 @@ DEFAULT_HOLDOUT = "asheville,en_campo_gris,scene_de_rue,woman_in_peasant_dress"
 
 
 def plateau(history, window: int, tol: float):
-    its = np.array([h["iteration"] for h in history])
-    loss = np.array([h["loss"] for h in history])
-    secs = np.array([h["seconds"] for h in history])
+    """The plateau of ``history``: the rule ``decoder.stop: plateau`` stops training by
+    (stylizednerf.stylization2d.plateau), applied after the fact."""
+    from stylizednerf.stylization2d.plateau import find_plateau
 
-    def smoothed(t):
-        sel = (its > t - window) & (its <= t)
-        return loss[sel].mean() if sel.any() else np.nan
-
-    for k, t in enumerate(its):
-        if t < 2 * window:
-            continue
-        now, before = smoothed(t), smoothed(t - window)
-        if now > (1 - tol) * before:
-            return {"iteration": int(t), "seconds": float(secs[k]), "smoothed_loss": float(now),
-                    "smoothed_loss_window_before": float(before)}
-    return None
+    return find_plateau(history, window, tol)
 
 
 @torch.no_grad()
@@ -135,6 +124,9 @@ def main(argv=None) -> int:
     p.add_argument("--log-every", type=int, default=50)
     p.add_argument("--plateau-window", type=int, default=1000)
     p.add_argument("--plateau-tol", type=float, default=0.01)
+    p.add_argument("--stop", choices=["iterations", "plateau"], default="iterations",
+                   help="iterations = train on past the plateau (it is then found after the fact); "
+                        "plateau = stop there, as rule pretrain_decoder does with decoder.stop: plateau")
     p.add_argument("--quality-style-size", type=int, default=512, help="shorter side of styles in the quality check")
     p.add_argument("--quality-photos", type=int, default=0, help="score only the first N photos (0 = all)")
     p.add_argument("--quality-size", type=int, default=0, help="resize photos to this shorter side (0 = native)")
@@ -177,7 +169,8 @@ def main(argv=None) -> int:
     settings = {"iterations": args.iterations, "batch_size": args.batch, "crop_size": args.crop,
                 "load_size": args.load_size, "style_weight": args.style_weight, "log_every": args.log_every,
                 "sample_every": 10 ** 9, "checkpoint_every": 10 ** 9, "compile": args.compile,
-                "max_seconds": args.max_seconds, "seed": args.seed,
+                "max_seconds": args.max_seconds, "seed": args.seed, "stop": args.stop,
+                "plateau_window": args.plateau_window, "plateau_tolerance": args.plateau_tol,
                 "device": str(device)}
     # a fresh run every time: the checkpoint goes to a scratch folder that is removed first
     ckpt = out / "decoder_ckpt"
@@ -226,7 +219,7 @@ def main(argv=None) -> int:
         "train_seconds": report["train_seconds"], "wall_seconds_training_call": wall,
         "plateau_definition": (f"mean logged loss over the last {args.plateau_window} iterations improves by "
                                f"< {args.plateau_tol:.0%} vs the window before"),
-        "plateau": found, "final_logged": history[-1] if history else None,
+        "plateau": found, "stopped": report.get("stopped"), "final_logged": history[-1] if history else None,
         "quality_held_out": summary(q_held), "quality_held_out_per_style": q_held,
         "quality_seen": summary(q_seen), "quality_seen_per_style": q_seen, "quality_seconds": q_seconds,
         "peak_gpu_memory_gb": torch.cuda.max_memory_allocated(device) / 2 ** 30 if device.type == "cuda" else None,

@@ -25,6 +25,7 @@ STAGES = {
     "render-interpolation": "stylizednerf.stylize.joint_cli:main_render_interpolation",
     "evaluate": "stylizednerf.metrics.evaluate:main",
     "report": "stylizednerf.metrics.report:main",
+    "benchmark-table": "stylizednerf.benchmarks:main",
     "pretrain-nerf": "stylizednerf.nerf.train:main",
 }
 

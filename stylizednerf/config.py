@@ -19,7 +19,8 @@ DEMO_STYLES = ("strokes", "mosaic", "palette")
 # Names that would put a scene's or style's outputs on top of another output folder: results/
 # holds the scenes beside these (results/{scene}/), and each scene's folder holds its styles beside
 # these (results/{scene}/{style}/). tests/test_bad_input_config.py checks them against the rules.
-RESERVED_SCENE_NAMES = frozenset({"inputs", "logs", "report", "settings", "styles", "stylization2d", "stylization2d_ckpt"})
+RESERVED_SCENE_NAMES = frozenset({"inputs", "logs", "benchmarks", "report", "settings", "styles", "stylization2d",
+                                  "stylization2d_ckpt"})
 RESERVED_STYLE_NAMES = frozenset({"images", "joint", "nerf", "nerf_ckpt", "path", "poses", "views"})
 
 

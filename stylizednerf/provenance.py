@@ -3,6 +3,7 @@
 import json
 import platform
 import subprocess
+import sys
 import time
 from importlib import metadata as importlib_metadata
 
@@ -30,6 +31,17 @@ def git_commit() -> str | None:
         return None
 
 
+def gpu_memory() -> dict:
+    """{"gpu": {device, peak MB}} when this process has used CUDA (torch's peak counters), else {}."""
+    torch = sys.modules.get("torch")
+    if torch is None or not torch.cuda.is_initialized():
+        return {}
+    device = torch.cuda.current_device()
+    return {"gpu": {"device": torch.cuda.get_device_name(device),
+                    "peak_memory_allocated_mb": torch.cuda.max_memory_allocated(device) // 2 ** 20,
+                    "peak_memory_reserved_mb": torch.cuda.max_memory_reserved(device) // 2 ** 20}}
+
+
 def metadata(stage: str, config: dict | None = None, seed: int | None = None, **extra) -> dict:
     """A JSON-able record of how an output was made."""
     return {
@@ -40,6 +52,7 @@ def metadata(stage: str, config: dict | None = None, seed: int | None = None, **
         "git_commit": git_commit(),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "host": platform.node(),
+        **gpu_memory(),
         **extra,
     }
 

@@ -46,6 +46,8 @@ SCHEMA_PATH = Path(__file__).resolve().parent / "config.schema.yaml"
 
 # config keys that decide which jobs exist; no stage reads them
 WORKFLOW_KEYS = frozenset({"evaluate.methods", "stylize.sequential_baseline", "joint.enabled", "baselines"})
+# the GPU memory each GPU rule declares (resources: gpu_mem_mb): read by the workflow's scheduling only
+WORKFLOW_SECTIONS = ("gpu_mem_mb",)
 
 
 class SettingsError(ValueError):
@@ -344,7 +346,10 @@ class NerfSettings(Settings):
 
 @stage("pretrain-decoder", "decoder")
 class DecoderSettings(Settings):
-    iterations: int
+    iterations: int  # with stop: plateau, the upper bound
+    stop: str  # plateau | iterations (stylizednerf.stylization2d.plateau)
+    plateau_window: int
+    plateau_tolerance: float
     batch_size: int
     crop_size: int
     load_size: int
@@ -430,6 +435,7 @@ class StyleTrainerSettings(Settings):
     chunk: int = runtime()
     checkpoint_every: int = runtime()
     ray_cache_bytes: int = runtime()
+    ray_cache_reserve_mb: int = runtime()
     cuda_graph: bool = runtime()
 
 

@@ -1,7 +1,8 @@
 """Execution profiles (profiles/slurm, profiles/local), GPU resources of the rules, lint.
 
-GPU rules declare `resources: gpu=1` and threads; the SLURM plugin turns gpu=1 into
-`sbatch --gpus=1`, the local profile's `resources: gpu: 1` runs one GPU job at a time.
+GPU rules declare `resources: gpu=1`, `gpu_mem_mb` (from the config) and threads; the SLURM plugin
+turns gpu=1 into `sbatch --gpus=1`; the local profile's `resources: gpu_mem_mb` packs GPU jobs by
+their declared memory. Every rule has a benchmark file.
 """
 
 import re
@@ -17,13 +18,13 @@ ROOT = Path(__file__).resolve().parents[1]
 # Rules that train or render with torch on the device: they get a GPU on a cluster.
 GPU_RULES = {"pretrain_nerf", "pretrain_decoder", "train_vae", "adain_frames", "render_views", "render_path",
              "stylize", "stylize_sequential", "render", "render_sequential", "stylize_joint",
-             "render_interpolation", "decoder_frames", "decoder_frames_sequential"}
+             "render_interpolation", "decoder_frames", "decoder_frames_sequential", "evaluate"}
 
 
 def rule_blocks() -> dict[str, str]:
     blocks = {}
     for smk in sorted((ROOT / "workflow" / "rules").glob("*.smk")):
-        for block in re.split(r"^rule\s+", smk.read_text(), flags=re.M)[1:]:
+        for block in re.split(r"^\s*rule\s+", smk.read_text(), flags=re.M)[1:]:  # indented: rules under an if
             blocks[block.split(":", 1)[0].strip()] = block
     return blocks
 
@@ -77,20 +78,53 @@ def test_slurm_profile_dry_run_shows_gpu_resources(tmp_path):
         assert "gpu" not in line and "mem_mb=4000" in line and "runtime=60" in line, line
 
 
-def test_local_profile_runs_one_gpu_job_at_a_time(tmp_path):
-    """Two GPU jobs and two CPU jobs on 4 cores: the CPU jobs overlap, the GPU jobs never do."""
+def test_gpu_rules_declare_their_gpu_memory_from_the_config():
+    import stylizednerf.settings as S
+
+    keys = set(S.schema_property("gpu_mem_mb")["properties"])
+    used = set()
+    for name, block in rule_blocks().items():
+        head = block.split("shell:")[0]
+        found = re.search(r'^\s+gpu_mem_mb=config\["gpu_mem_mb"\]\["(\w+)"\],\s*$', head, flags=re.M)
+        if name in GPU_RULES:
+            assert found, f"GPU rule {name} lacks `gpu_mem_mb=config[\"gpu_mem_mb\"][...]`"
+            used.add(found.group(1))
+            # the job learns what it declared (device claim, ray cache size)
+            assert "STYLIZEDNERF_GPU_MEM_MB={resources.gpu_mem_mb} python -m stylizednerf" in block, name
+    assert used == keys  # every key is some rule's, no rule reads an undocumented one
+
+
+def test_every_rule_has_a_benchmark_file():
+    for name, block in rule_blocks().items():
+        if name == "all":
+            continue
+        found = re.search(r'^\s+benchmark:\s*\n\s+"(results/benchmarks/[^"]+\.tsv)"', block, flags=re.M)
+        assert found, f"rule {name} has no benchmark: results/benchmarks/...tsv"
+        path = found.group(1)
+        assert path.startswith(f"results/benchmarks/{name}/") or path == f"results/benchmarks/{name}.tsv", path
+
+
+def test_local_profile_packs_gpu_jobs_by_declared_memory(tmp_path):
+    """Under the local profile's gpu_mem_mb total (80000): two 50000-MB jobs never overlap, two
+    30000-MB jobs do; CPU jobs are not limited."""
     (tmp_path / "Snakefile").write_text('''
 rule all:
-    input: expand("{kind}{i}.txt", kind=["gpu", "cpu"], i=[1, 2])
-rule gpu:
-    output: "gpu{i}.txt"
-    resources: gpu=1
+    input: expand("{kind}{i}.txt", kind=["big", "small", "cpu"], i=[1, 2])
+rule big:
+    output: "big{i}.txt"
+    resources: gpu=1, gpu_mem_mb=50000
+    shell: "date +%s.%N > {output}; sleep 2; date +%s.%N >> {output}"
+rule small:
+    output: "small{i}.txt"
+    resources: gpu=1, gpu_mem_mb=30000
     shell: "date +%s.%N > {output}; sleep 2; date +%s.%N >> {output}"
 rule cpu:
     output: "cpu{i}.txt"
     shell: "date +%s.%N > {output}; sleep 2; date +%s.%N >> {output}"
 ''')
-    run_snakemake(["--profile", str(ROOT / "profiles/local"), "--cores", "4"], cwd=tmp_path, timeout=300)
+    profile = yaml.safe_load((ROOT / "profiles/local/config.yaml").read_text())
+    assert profile["resources"] == {"gpu_mem_mb": 80000}
+    run_snakemake(["--profile", str(ROOT / "profiles/local"), "--cores", "6"], cwd=tmp_path, timeout=300)
 
     def span(name):
         start, end = (float(x) for x in (tmp_path / name).read_text().split())
@@ -99,8 +133,18 @@ rule cpu:
     def overlap(a, b):
         return min(span(a)[1], span(b)[1]) > max(span(a)[0], span(b)[0])
 
-    assert not overlap("gpu1.txt", "gpu2.txt")
-    assert overlap("cpu1.txt", "cpu2.txt")  # the limit is the GPU, not the cores
+    assert not overlap("big1.txt", "big2.txt")  # 100000 > 80000
+    declared = {"big1.txt": 50000, "big2.txt": 50000, "small1.txt": 30000, "small2.txt": 30000}
+    events = sorted([(span(n)[0], mb) for n, mb in declared.items()] + [(span(n)[1], -mb) for n, mb in declared.items()],
+                    key=lambda e: (e[0], e[1]))
+    held, most, together = 0, 0, 0
+    for _, mb in events:
+        held += mb
+        most = max(most, held)
+    assert most <= 80000, events
+    together = max(sum(overlap(a, b) for b in declared if b != a) for a in declared)
+    assert together >= 1  # some GPU jobs ran side by side (30000 + 30000 or 30000 + 50000 fit)
+    assert overlap("cpu1.txt", "cpu2.txt")  # the limit is the GPU memory, not the cores
 
 
 def test_workflow_is_lint_clean(tmp_path):

@@ -83,7 +83,8 @@ def test_every_config_key_is_read_by_a_stage_or_the_workflow():
 
     every = {key for section in sections for key in keys(f"{section}.", S.schema_property(section))}
     # top-level keys that are not sections (baselines): the workflow's
-    every |= set(S.schema()["properties"]) - {"scenes", "styles", "seed", "device", *sections}
+    # (gpu_mem_mb, a section that only the workflow's scheduling reads, is neither)
+    every |= set(S.schema()["properties"]) - {"scenes", "styles", "seed", "device", *sections, *S.WORKFLOW_SECTIONS}
     assert every - read == set(S.WORKFLOW_KEYS)
     assert read - every == {"seed", "device"}
 
@@ -187,6 +188,9 @@ def finished_demo(tmp_path_factory):
     args = ["-s", str(PROJECT_ROOT / "Snakefile"), "--directory", str(workdir)]
     summary = run_snakemake([*args, "--summary"], cwd=workdir, timeout=300).stdout
     outputs = [line.split("\t")[0] for line in summary.splitlines() if "\t" in line and line.startswith("results/")]
+    # logs and benchmark files too: rule benchmark_table reads them
+    planned = run_snakemake([*args, "-n"], cwd=workdir, timeout=300).stdout
+    outputs += sorted({m.group(1) for m in re.finditer(r"^\s+(?:log|benchmark): (results/\S+)$", planned, re.M)})
     for output in outputs:
         path = workdir / output
         if output.endswith(("/images", "/nerf/test")):  # directory() outputs: colmap's, pretrain_nerf's

@@ -7,7 +7,10 @@ Contents are cameras.json files (their images), folders of images, or image file
 ``extra_content`` setting adds one more folder. Each iteration: a batch of random resized,
 randomly flipped square crops of contents, each paired with a random crop of a random style;
 loss = content_weight * content + style_weight * style (AdaIN, METHOD.md section 3), Adam with
-lr / (1 + lr_decay * i). Writes ``decoder.pt`` ({'decoder': state_dict, ...}), ``samples.png``
+lr / (1 + lr_decay * i). Training ends after ``iterations``, or earlier with ``stop: plateau`` at the
+first logged iteration where the windowed loss stopped falling (:mod:`stylizednerf.stylization2d.plateau`),
+or at the ``max_seconds`` budget; ``decoder_metrics.json`` and ``decoder.pt`` record where and why
+(``stopped``). Writes ``decoder.pt`` ({'decoder': state_dict, ...}), ``samples.png``
 (contents x styles, refreshed every ``sample_every`` iterations and at the end) and
 ``decoder_metrics.json`` (loss curve, speed, metadata). A checkpoint every ``checkpoint_every``
 iterations in ``--checkpoint-dir`` (default: ``<out>_ckpt``; a
@@ -26,6 +29,7 @@ import torch
 from stylizednerf.stylization2d.adain import adain
 from stylizednerf.stylization2d.decoder import Decoder
 from stylizednerf.stylization2d.losses import content_loss, style_loss
+from stylizednerf.stylization2d.plateau import describe as describe_plateau, plateau_at
 from stylizednerf.stylization2d.stylize import autocast, resolve_device, stylize_images
 from stylizednerf.settings import DecoderSettings
 from stylizednerf.progress import progress_bar
@@ -126,10 +130,24 @@ def train_decoder(settings: dict, content_paths, style_paths, out_dir, checkpoin
             "generator": generator.get_state(), "iteration": iteration, "history": history,
             "train_seconds": train_seconds})
 
+    def stop_reason() -> dict | None:
+        """Why training ends at the last logged iteration (None: it goes on)."""
+        if not history:
+            return None
+        if s["max_seconds"] and train_seconds >= s["max_seconds"]:
+            return {"reason": "max_seconds", "iteration": history[-1]["iteration"], "max_seconds": s["max_seconds"]}
+        if s["stop"] == "plateau":
+            found = plateau_at(history, len(history) - 1, s["plateau_window"], s["plateau_tolerance"])
+            if found is not None:
+                return {"reason": "plateau", **found, "rule": describe_plateau(s["plateau_window"], s["plateau_tolerance"])}
+        return None
+
     decoder.train()
     running = torch.zeros(3, device=device)  # summed (total, content, style) since the last log
     count = 0
-    bar = progress_bar(range(start, s["iterations"]), initial=start, total=s["iterations"], desc="pretrain-decoder",
+    stopped = stop_reason() if start < s["iterations"] else None  # a resumed run that had already stopped
+    end = start if stopped else s["iterations"]
+    bar = progress_bar(range(start, end), initial=start, total=s["iterations"], desc="pretrain-decoder",
                        disable=not progress)
     tic = time.perf_counter()
     for i in bar:
@@ -157,9 +175,15 @@ def train_decoder(settings: dict, content_paths, style_paths, out_dir, checkpoin
             bar.set_postfix(loss=f"{values[0]:.3f}", content=f"{values[1]:.3f}", style=f"{values[2]:.3f}")
             running.zero_()
             count = 0
-            if s["max_seconds"] and train_seconds >= s["max_seconds"]:
+            stopped = stop_reason()
+            if stopped is not None:
                 bar.close()
-                print(f"stopping at iteration {done}: max_seconds={s['max_seconds']} reached")
+                if stopped["reason"] == "plateau":
+                    print(f"stopping at iteration {done}: plateau ({stopped['rule']}: "
+                          f"{stopped['smoothed_loss_window_before']:.4f} -> {stopped['smoothed_loss']:.4f}, "
+                          f"{stopped['relative_improvement']:+.2%})")
+                else:
+                    print(f"stopping at iteration {done}: max_seconds={s['max_seconds']} reached")
                 save_checkpoint(done)
                 break
         sample_now = done % s["sample_every"] == 0 and done < s["iterations"]
@@ -178,16 +202,19 @@ def train_decoder(settings: dict, content_paths, style_paths, out_dir, checkpoin
 
     style_names = [Path(p).stem for p in style_paths]
     finished = history[-1]["iteration"] if history else start
+    if stopped is None:
+        stopped = {"reason": "iterations", "iteration": finished, "iterations": s["iterations"]}
+        print(f"stopping at iteration {finished}: all {s['iterations']} iterations done")
     state = {k: v.detach().float().cpu().contiguous() for k, v in decoder.state_dict().items()}
     atomic_save_torch(out_dir / "decoder.pt", {
         "decoder": state, "iterations": finished, "styles": style_names,
-        "feature_scale": FEATURE_SCALE, "settings": s})
+        "feature_scale": FEATURE_SCALE, "settings": s, "stopped": stopped})
     write_samples()
     iters_done = finished - start
     report = {
         "iterations": finished, "resumed_from": start, "train_seconds": round(train_seconds, 3),
         "iterations_per_second": None if not history else round(history[-1]["iteration"] / max(train_seconds, 1e-9), 3),
-        "final": history[-1] if history else None, "history": history,
+        "final": history[-1] if history else None, "stopped": stopped, "history": history,
         "contents": [str(p) for p in content_paths], "styles": [str(p) for p in style_paths],
         "device": str(device), "iterations_this_run": iters_done,
         "metadata": metadata("pretrain-decoder", config=s, seed=s["seed"]),

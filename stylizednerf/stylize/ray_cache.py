@@ -130,17 +130,35 @@ class RayGeometryCache:
         return composite_kept(module, features, weights, ray_index, latents, self.leftover[rays], background, positions)
 
 
+def cache_limit(ray_cache_bytes: int, device_type: str, free_bytes: int | None = None,
+                job_gpu_mem_mb: int | None = None, reserve_mb: int = 0) -> int:
+    """Bytes the ray cache may take. ``ray_cache_bytes`` caps it everywhere. On a GPU, a job that
+    declared its GPU memory (``job_gpu_mem_mb``, the rule's ``resources.gpu_mem_mb``; MB = 2^20
+    bytes) gets what it declared less ``reserve_mb`` for the rest of the job (models, decoder and
+    VGG training, rendering chunks), and never more than is free now; a job that declared nothing
+    gets at most 60 % of the free memory (the rest is for the decoder's training)."""
+    limit = max(int(ray_cache_bytes or 0), 0)
+    if limit == 0 or device_type != "cuda":
+        return limit
+    if job_gpu_mem_mb:
+        limit = min(limit, max(int(job_gpu_mem_mb) - int(reserve_mb), 0) * 2 ** 20)
+        return limit if free_bytes is None else min(limit, int(free_bytes))
+    return limit if free_bytes is None else min(limit, int(0.6 * free_bytes))
+
+
 def cache_training_views(geometry, views, settings: dict, device, positions: bool = False) -> RayGeometryCache | None:
     """The cache of every pixel of ``views`` (a TrainingViews on ``device``) under the stylize
-    ``settings`` (``ray_cache_bytes``, ``sample_threshold``, ``chunk``), with the samples' positions
-    when the style module encodes them; None when off or too large.
-    On a GPU at most 60 % of its free memory: the rest is for the decoder's training."""
-    limit = int(settings["ray_cache_bytes"] or 0)
+    ``settings`` (``ray_cache_bytes``, ``ray_cache_reserve_mb``, ``sample_threshold``, ``chunk``),
+    with the samples' positions when the style module encodes them; None when off or too large.
+    Its size on a GPU: :func:`cache_limit` of the job's declared memory (``$STYLIZEDNERF_GPU_MEM_MB``)."""
+    from stylizednerf.gpu_assign import declared_gpu_mem_mb
+
+    device = torch.device(device)
+    free = torch.cuda.mem_get_info(device)[0] if device.type == "cuda" and settings["ray_cache_bytes"] else None
+    limit = cache_limit(settings["ray_cache_bytes"], device.type, free, declared_gpu_mem_mb(),
+                        settings.get("ray_cache_reserve_mb", 0))
     if limit <= 0:
         return None
-    device = torch.device(device)
-    if device.type == "cuda":
-        limit = min(limit, int(0.6 * torch.cuda.mem_get_info(device)[0]))
     H, W = views.size
     dtype = torch.bfloat16 if device.type == "cuda" else torch.float32  # what the style MLP reads under autocast
     return RayGeometryCache.build(geometry, views.K, views.c2w, H, W, settings["sample_threshold"],

@@ -158,8 +158,9 @@ class Stylizer:
             print(f"ray cache: {self.ray_cache.weights.shape[0] / self.ray_cache.count.shape[0]:.1f} samples per ray, "
                   f"{self.ray_cache.nbytes / 2**20:.0f} MB", flush=True)
         elif self.s["ray_cache_bytes"]:
-            print(f"ray cache: off (more than ray_cache_bytes = {self.s['ray_cache_bytes']} or 60 % of the free "
-                  "GPU memory); geometry sampled in every step", flush=True)
+            print(f"ray cache: off (more than ray_cache_bytes = {self.s['ray_cache_bytes']}, or on a GPU more than "
+                  "the job's gpu_mem_mb less ray_cache_reserve_mb, or 60 % of the free memory when it declared "
+                  "none); geometry sampled in every step", flush=True)
         cuda = self.device.type == "cuda"
         # the style-module step replays as one CUDA graph when its shapes are fixed (the ray cache)
         self.use_graph = cuda and self.ray_cache is not None and bool(self.s["cuda_graph"])

@@ -14,15 +14,18 @@ if "arf" in config["baselines"]:
             metadata="results/{scene}/{style}/arf/stylize/metadata.json",
         log:
             "results/logs/arf/{scene}/{style}.log",
+        benchmark:
+            "results/benchmarks/arf/{scene}/{style}.tsv"
         threads: 4
         resources:
             gpu=1,
+            gpu_mem_mb=config["gpu_mem_mb"]["arf"],
         params:
             settings=settings("arf"),
         conda:
             "../../envs/stylize.yaml"
         shell:
-            "python -m stylizednerf arf --views results/{wildcards.scene}/views --model {input.model}"
+            "STYLIZEDNERF_GPU_MEM_MB={resources.gpu_mem_mb} python -m stylizednerf arf --views results/{wildcards.scene}/views --model {input.model}"
             " --style-image {input.style} --style {wildcards.style}"
             " --out results/{wildcards.scene}/{wildcards.style}/arf/stylize"
             " --settings {params.settings:q} --runtime \"$STYLIZEDNERF_RUNTIME_ARF\" > {log} 2>&1"
@@ -40,19 +43,24 @@ if "arf" in config["baselines"]:
             cameras="results/{scene}/{style}/arf/render/cameras.json",
         log:
             "results/logs/render_arf/{scene}/{style}.log",
+        benchmark:
+            "results/benchmarks/render_arf/{scene}/{style}.tsv"
         threads: 4
         resources:
             gpu=1,
+            gpu_mem_mb=config["gpu_mem_mb"]["render"],
         params:
             settings=settings("render"),
             camera_path=camera_path_option,
         conda:
             "../../envs/stylize.yaml"
         shell:
-            "python -m stylizednerf render --stylized results/{wildcards.scene}/{wildcards.style}/arf/stylize"
+            "STYLIZEDNERF_GPU_MEM_MB={resources.gpu_mem_mb} python -m stylizednerf render --stylized results/{wildcards.scene}/{wildcards.style}/arf/stylize"
             " --model {input.model} --cameras {input.cameras} {params.camera_path}"
             " --out results/{wildcards.scene}/{wildcards.style}/arf/render"
             " --settings {params.settings:q} --runtime \"$STYLIZEDNERF_RUNTIME_RENDER\" > {log} 2>&1"
 
     FINAL_OUTPUTS["render_arf"] = lambda: expand(
         "results/{scene}/{style}/arf/render/video.mp4", scene=SCENES, style=STYLES)
+    BENCHMARK_JOBS["arf"] = lambda: [dict(scene=scene, style=style) for scene in SCENES for style in STYLES]
+    BENCHMARK_JOBS["render_arf"] = lambda: [dict(scene=scene, style=style) for scene in SCENES for style in STYLES]

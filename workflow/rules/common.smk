@@ -61,6 +61,11 @@ for _stage, _settings_class in STAGES.items():
         _settings_class.from_config(config).runtime(), sort_keys=True)
 
 
+# Jobs on several GPUs claim one each (stylizednerf/gpu_assign.py) in this folder, by the memory
+# each GPU job declares (resources: gpu_mem_mb, passed to the job as STYLIZEDNERF_GPU_MEM_MB).
+os.environ.update(STYLIZEDNERF_GPU_SLOTS=os.path.abspath("results/.gpu_slots"))
+
+
 def final_outputs():
     """The target of the default run: the final outputs of every stage."""
     outputs = []
@@ -86,6 +91,31 @@ def camera_path_option(wildcards, input):
 
 # Methods that run only when listed in config["baselines"] (their rules: arf.smk).
 BASELINES = ("arf",)
+
+
+# Each stage file registers the jobs of the default run (wildcard dicts) whose benchmark files
+# benchmark_table collects (every rule writes one): BENCHMARK_JOBS["<name>"] = f
+BENCHMARK_JOBS = {}
+
+
+def benchmark_jobs():
+    """(rule, job, benchmark file, log) of every registered job of a defined rule (report.smk)."""
+    jobs = []
+    for name, func in sorted(BENCHMARK_JOBS.items()):
+        if not rule_defined(name):
+            continue
+        proxy = getattr(rules, name)
+        for wildcards in func():
+            job = ",".join(str(v) for v in wildcards.values()) or "-"
+            jobs.append((name, job, str(proxy.benchmark).format(**wildcards), str(proxy.log[0]).format(**wildcards)))
+    return jobs
+
+
+def scene_style_jobs(method=None):
+    """Every scene x style (when ``method`` is given: only if it is evaluated, else no job runs)."""
+    if method is not None and method not in eval_methods():
+        return []
+    return [dict(scene=scene, style=style) for scene in SCENES for style in STYLES]
 
 
 # Used by evaluate.smk (kept here: Snakemake's linter wants functions apart from rules).

@@ -7,6 +7,8 @@ rule demo_scene:
         "results/inputs/demo/cameras.json",
     log:
         "results/logs/demo_scene.log",
+    benchmark:
+        "results/benchmarks/demo_scene.tsv"
     params:
         settings=settings("demo-scene"),
     conda:
@@ -16,6 +18,9 @@ rule demo_scene:
 
 
 # Only when some scene uses the demo (config/paper.yaml has none).
+BENCHMARK_JOBS["demo_scene"] = lambda: (
+    [{}] if any(scene["source"] == "demo" for scene in config["scenes"].values()) else []
+)
 FINAL_OUTPUTS["demo_scene"] = lambda: (
     ["results/inputs/demo/cameras.json"]
     if any(scene["source"] == "demo" for scene in config["scenes"].values())

@@ -35,6 +35,13 @@ rule evaluate:
         maps="results/{scene}/{style}/eval/{method}_maps.npz",
     log:
         "results/logs/evaluate/{scene}/{style}/{method}.log",
+    benchmark:
+        "results/benchmarks/evaluate/{scene}/{style}/{method}.tsv"
+    threads: 1
+    resources:
+        # LPIPS and VGG run on the device (on CPU where there is none)
+        gpu=1,
+        gpu_mem_mb=config["gpu_mem_mb"]["evaluate"],
     params:
         # methods decides which evaluate jobs exist, not how one runs: a new row reruns no other job
         settings=settings("evaluate"),
@@ -42,7 +49,7 @@ rule evaluate:
     conda:
         "../../envs/metrics.yaml"
     shell:
-        "python -m stylizednerf evaluate --frames {params.source}/frames"
+        "STYLIZEDNERF_GPU_MEM_MB={resources.gpu_mem_mb} python -m stylizednerf evaluate --frames {params.source}/frames"
         " --depth results/{wildcards.scene}/path/depth --cameras {input.gt}"
         " --style {input.style} --reference-frames results/{wildcards.scene}/path/frames"
         " --method {wildcards.method} --scene {wildcards.scene} --style-name {wildcards.style}"
@@ -50,5 +57,7 @@ rule evaluate:
         " --settings {params.settings:q} --runtime \"$STYLIZEDNERF_RUNTIME_EVALUATE\" > {log} 2>&1"
 
 
+BENCHMARK_JOBS["evaluate"] = lambda: [dict(scene=scene, style=style, method=method)
+                                      for scene in SCENES for style in STYLES for method in eval_methods()]
 FINAL_OUTPUTS["evaluate"] = lambda: expand("results/{scene}/{style}/eval/{method}.json", scene=SCENES,
                                            style=STYLES, method=eval_methods())

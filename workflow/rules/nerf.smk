@@ -16,17 +16,21 @@ rule pretrain_nerf:
                     labels={"scene": "{scene}", "figure": "test view {name}"}),
     log:
         "results/logs/pretrain_nerf/{scene}.log",
+    benchmark:
+        "results/benchmarks/pretrain_nerf/{scene}.tsv"
     threads: 4
     resources:
         gpu=1,
+        gpu_mem_mb=config["gpu_mem_mb"]["pretrain_nerf"],
     params:
         settings=settings("pretrain-nerf"),
         out="results/{scene}/nerf",
     conda:
         "../../envs/nerf.yaml"
     shell:
-        "python -m stylizednerf pretrain-nerf --cameras {input.cameras} --out {params.out}"
+        "STYLIZEDNERF_GPU_MEM_MB={resources.gpu_mem_mb} python -m stylizednerf pretrain-nerf --cameras {input.cameras} --out {params.out}"
         " --settings {params.settings:q} --runtime \"$STYLIZEDNERF_RUNTIME_PRETRAIN_NERF\" > {log} 2>&1"
 
 
+BENCHMARK_JOBS["pretrain_nerf"] = lambda: [dict(scene=scene) for scene in SCENES]
 FINAL_OUTPUTS["pretrain_nerf"] = lambda: expand("results/{scene}/nerf/metrics.json", scene=SCENES)

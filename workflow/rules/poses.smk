@@ -16,6 +16,8 @@ rule colmap:
         images=directory("results/{scene}/images"),
     log:
         "results/logs/colmap/{scene}.log",
+    benchmark:
+        "results/benchmarks/colmap/{scene}.tsv"
     threads: 8  # capped at --cores by Snakemake; a fixed request keeps cluster jobs sensible
     params:
         source=scene_source,
@@ -31,4 +33,5 @@ rule colmap:
         " --out results/{wildcards.scene} --threads {threads} --settings {params.settings:q} --runtime \"$STYLIZEDNERF_RUNTIME_POSES\" > {log} 2>&1"
 
 
+BENCHMARK_JOBS["colmap"] = lambda: [dict(scene=scene) for scene in SCENES]
 FINAL_OUTPUTS["colmap"] = lambda: expand("results/{scene}/poses/report.json", scene=SCENES)

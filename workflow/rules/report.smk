@@ -27,6 +27,8 @@ rule report:
         json="results/report/report.json",
     log:
         "results/logs/report/report.log",
+    benchmark:
+        "results/benchmarks/report.tsv"
     params:
         settings=settings("report"),
         fits=lambda wc: " ".join(f"--fit {' '.join(entry)}" for entry in fit_entries()),
@@ -39,4 +41,30 @@ rule report:
         " --settings {params.settings:q} --runtime \"$STYLIZEDNERF_RUNTIME_REPORT\" > {log} 2>&1"
 
 
+BENCHMARK_JOBS["report"] = lambda: [{}] if eval_methods() else []
 FINAL_OUTPUTS["report"] = lambda: ["results/report/report.json"] if eval_methods() else []
+
+
+# Per-job wall time, memory (Snakemake's benchmark file of every job of the default run) and GPU
+# peak (the last line of each GPU job's log): results/report/benchmarks.{csv,md}.
+rule benchmark_table:
+    input:
+        benchmarks=lambda wc: [job[2] for job in benchmark_jobs()],
+        logs=lambda wc: [job[3] for job in benchmark_jobs()],
+    output:
+        report(multiext("results/report/benchmarks", ".csv", ".md"), caption="../report/benchmarks.rst",
+               category="Benchmarks"),
+    log:
+        "results/logs/report/benchmark_table.log",
+    # its own benchmark: not in the table it writes
+    benchmark:
+        "results/benchmarks/benchmark_table.tsv"
+    params:
+        jobs=lambda wc: " ".join(f"--job {' '.join(job)}" for job in benchmark_jobs()),
+    conda:
+        "../../envs/metrics.yaml"
+    shell:
+        "python -m stylizednerf benchmark-table {params.jobs} --out results/report/benchmarks > {log} 2>&1"
+
+
+FINAL_OUTPUTS["benchmark_table"] = lambda: ["results/report/benchmarks.md"]

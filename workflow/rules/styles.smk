@@ -9,6 +9,8 @@ rule prepare_style:
         meta="results/styles/{style}.json",
     log:
         "results/logs/prepare_style/{style}.log",
+    benchmark:
+        "results/benchmarks/prepare_style/{style}.tsv"
     params:
         source=lambda wc: config["styles"][wc.style],
         settings=settings("prepare-style"),
@@ -19,4 +21,5 @@ rule prepare_style:
         " --out {output.png} --settings {params.settings:q} --runtime \"$STYLIZEDNERF_RUNTIME_PREPARE_STYLE\" > {log} 2>&1"
 
 
+BENCHMARK_JOBS["prepare_style"] = lambda: [dict(style=style) for style in STYLES]
 FINAL_OUTPUTS["prepare_style"] = lambda: expand("results/styles/{style}.png", style=STYLES)

@@ -15,15 +15,18 @@ rule pretrain_decoder:
         metrics="results/stylization2d/decoder_metrics.json",
     log:
         "results/logs/stylization2d/pretrain_decoder.log",
+    benchmark:
+        "results/benchmarks/pretrain_decoder.tsv"
     threads: 4
     resources:
         gpu=1,
+        gpu_mem_mb=config["gpu_mem_mb"]["pretrain_decoder"],
     params:
         settings=settings("pretrain-decoder"),
     conda:
         "../../envs/stylization2d.yaml"
     shell:
-        "python -m stylizednerf pretrain-decoder --contents {input.cameras} --styles {input.styles}"
+        "STYLIZEDNERF_GPU_MEM_MB={resources.gpu_mem_mb} python -m stylizednerf pretrain-decoder --contents {input.cameras} --styles {input.styles}"
         " --out results/stylization2d --checkpoint-dir results/stylization2d_ckpt"
         " --settings {params.settings:q} --runtime \"$STYLIZEDNERF_RUNTIME_PRETRAIN_DECODER\" > {log} 2>&1"
 
@@ -39,15 +42,18 @@ rule train_vae:
         metrics="results/stylization2d/vae_metrics.json",
     log:
         "results/logs/stylization2d/train_vae.log",
+    benchmark:
+        "results/benchmarks/train_vae.tsv"
     threads: 4
     resources:
         gpu=1,
+        gpu_mem_mb=config["gpu_mem_mb"]["train_vae"],
     params:
         settings=settings("train-vae"),
     conda:
         "../../envs/stylization2d.yaml"
     shell:
-        "python -m stylizednerf train-vae --styles {input.styles} --out results/stylization2d"
+        "STYLIZEDNERF_GPU_MEM_MB={resources.gpu_mem_mb} python -m stylizednerf train-vae --styles {input.styles} --out results/stylization2d"
         " --checkpoint-dir results/stylization2d_ckpt --settings {params.settings:q} --runtime \"$STYLIZEDNERF_RUNTIME_TRAIN_VAE\" > {log} 2>&1"
 
 
@@ -62,19 +68,27 @@ rule adain_frames:
         "results/{scene}/{style}/adain/cameras.json",
     log:
         "results/logs/adain_frames/{scene}/{style}.log",
+    benchmark:
+        "results/benchmarks/adain_frames/{scene}/{style}.tsv"
     threads: 4
     resources:
         gpu=1,
+        gpu_mem_mb=config["gpu_mem_mb"]["stylize_2d"],
     params:
         settings=settings("stylize-2d"),
     conda:
         "../../envs/stylization2d.yaml"
     shell:
-        "python -m stylizednerf stylize-2d --bundle --decoder {input.decoder} --style {input.style}"
+        "STYLIZEDNERF_GPU_MEM_MB={resources.gpu_mem_mb} python -m stylizednerf stylize-2d --bundle --decoder {input.decoder} --style {input.style}"
         " --out results/{wildcards.scene}/{wildcards.style}/adain --settings {params.settings:q} --runtime \"$STYLIZEDNERF_RUNTIME_STYLIZE_2D\""
         " {input.path} > {log} 2>&1"
 
 
+BENCHMARK_JOBS["pretrain_decoder"] = lambda: [{}]
+BENCHMARK_JOBS["train_vae"] = lambda: [{}]
+# per-frame AdaIN runs for the evaluation's 'adain' row only
+BENCHMARK_JOBS["adain_frames"] = lambda: [dict(scene=scene, style=style) for scene in SCENES for style in STYLES
+                                          if "adain" in eval_methods()]
 FINAL_OUTPUTS["stylization2d"] = lambda: [
     "results/stylization2d/decoder.pt",
     "results/stylization2d/samples.png",

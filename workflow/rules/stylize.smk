@@ -11,15 +11,18 @@ rule render_views:
         "results/{scene}/views/cameras.json",
     log:
         "results/logs/render_views/{scene}.log",
+    benchmark:
+        "results/benchmarks/render_views/{scene}.tsv"
     threads: 4
     resources:
         gpu=1,
+        gpu_mem_mb=config["gpu_mem_mb"]["render_views"],
     params:
         settings=settings("render-views"),
     conda:
         "../../envs/stylize.yaml"
     shell:
-        "python -m stylizednerf render-views --model {input.model} --cameras {input.cameras}"
+        "STYLIZEDNERF_GPU_MEM_MB={resources.gpu_mem_mb} python -m stylizednerf render-views --model {input.model} --cameras {input.cameras}"
         " --out results/{wildcards.scene}/views --settings {params.settings:q} --runtime \"$STYLIZEDNERF_RUNTIME_RENDER_VIEWS\" > {log} 2>&1"
 
 
@@ -38,16 +41,19 @@ rule stylize:
         metadata="results/{scene}/{style}/stylize/metadata.json",
     log:
         "results/logs/stylize/{scene}/{style}.log",
+    benchmark:
+        "results/benchmarks/stylize/{scene}/{style}.tsv"
     threads: 4
     resources:
         gpu=1,
+        gpu_mem_mb=config["gpu_mem_mb"]["stylize"],
     params:
         settings=settings("stylize"),
     conda:
         "../../envs/stylize.yaml"
     shell:
         # the checkpoint lives beside the output folder, so a killed job resumes on rerun
-        "python -m stylizednerf stylize --views results/{wildcards.scene}/views --model {input.model}"
+        "STYLIZEDNERF_GPU_MEM_MB={resources.gpu_mem_mb} python -m stylizednerf stylize --views results/{wildcards.scene}/views --model {input.model}"
         " --decoder {input.decoder} --latents {input.latents} --style-image {input.style}"
         " --style {wildcards.style} --out results/{wildcards.scene}/{wildcards.style}/stylize"
         " --checkpoint-dir results/{wildcards.scene}/{wildcards.style}/stylize_ckpt"
@@ -67,16 +73,19 @@ rule render:
         cameras="results/{scene}/{style}/render/cameras.json",
     log:
         "results/logs/render/{scene}/{style}.log",
+    benchmark:
+        "results/benchmarks/render/{scene}/{style}.tsv"
     threads: 4
     resources:
         gpu=1,
+        gpu_mem_mb=config["gpu_mem_mb"]["render"],
     params:
         settings=settings("render"),
         camera_path=camera_path_option,
     conda:
         "../../envs/stylize.yaml"
     shell:
-        "python -m stylizednerf render --stylized results/{wildcards.scene}/{wildcards.style}/stylize"
+        "STYLIZEDNERF_GPU_MEM_MB={resources.gpu_mem_mb} python -m stylizednerf render --stylized results/{wildcards.scene}/{wildcards.style}/stylize"
         " --model {input.model} --cameras {input.cameras} {params.camera_path}"
         " --out results/{wildcards.scene}/{wildcards.style}/render --settings {params.settings:q} --runtime \"$STYLIZEDNERF_RUNTIME_RENDER\" > {log} 2>&1"
 
@@ -93,15 +102,18 @@ rule decoder_frames:
         "results/{scene}/{style}/decoder_mutual/cameras.json",
     log:
         "results/logs/decoder_frames/{scene}/{style}.log",
+    benchmark:
+        "results/benchmarks/decoder_frames/{scene}/{style}.tsv"
     threads: 4
     resources:
         gpu=1,
+        gpu_mem_mb=config["gpu_mem_mb"]["stylize_2d"],
     params:
         settings=settings("stylize-2d"),
     conda:
         "../../envs/stylization2d.yaml"
     shell:
-        "python -m stylizednerf stylize-2d --bundle --decoder {input.decoder} --style {input.style}"
+        "STYLIZEDNERF_GPU_MEM_MB={resources.gpu_mem_mb} python -m stylizednerf stylize-2d --bundle --decoder {input.decoder} --style {input.style}"
         " --out results/{wildcards.scene}/{wildcards.style}/decoder_mutual --settings {params.settings:q} --runtime \"$STYLIZEDNERF_RUNTIME_STYLIZE_2D\""
         " {input.path} > {log} 2>&1"
 
@@ -118,16 +130,19 @@ rule render_path:
                      labels={"scene": "{scene}", "style": "none", "method": "NeRF (no style)"}),
     log:
         "results/logs/render_path/{scene}.log",
+    benchmark:
+        "results/benchmarks/render_path/{scene}.tsv"
     threads: 4
     resources:
         gpu=1,
+        gpu_mem_mb=config["gpu_mem_mb"]["render"],
     params:
         settings=settings("render-path"),
         camera_path=camera_path_option,
     conda:
         "../../envs/stylize.yaml"
     shell:
-        "python -m stylizednerf render-path --model {input.model} --cameras {input.cameras} {params.camera_path}"
+        "STYLIZEDNERF_GPU_MEM_MB={resources.gpu_mem_mb} python -m stylizednerf render-path --model {input.model} --cameras {input.cameras} {params.camera_path}"
         " --out results/{wildcards.scene}/path --settings {params.settings:q} --runtime \"$STYLIZEDNERF_RUNTIME_RENDER_PATH\" > {log} 2>&1"
 
 
@@ -148,15 +163,18 @@ if config["stylize"]["sequential_baseline"]:
             metadata="results/{scene}/{style}/stylize_sequential/metadata.json",
         log:
             "results/logs/stylize_sequential/{scene}/{style}.log",
+        benchmark:
+            "results/benchmarks/stylize_sequential/{scene}/{style}.tsv"
         threads: 4
         resources:
             gpu=1,
+            gpu_mem_mb=config["gpu_mem_mb"]["stylize"],
         params:
             settings=settings("stylize", mutual=False),
         conda:
             "../../envs/stylize.yaml"
         shell:
-            "python -m stylizednerf stylize --views results/{wildcards.scene}/views --model {input.model}"
+            "STYLIZEDNERF_GPU_MEM_MB={resources.gpu_mem_mb} python -m stylizednerf stylize --views results/{wildcards.scene}/views --model {input.model}"
             " --decoder {input.decoder} --latents {input.latents} --style-image {input.style}"
             " --style {wildcards.style} --out results/{wildcards.scene}/{wildcards.style}/stylize_sequential"
             " --checkpoint-dir results/{wildcards.scene}/{wildcards.style}/stylize_sequential_ckpt"
@@ -175,16 +193,19 @@ if config["stylize"]["sequential_baseline"]:
             cameras="results/{scene}/{style}/render_sequential/cameras.json",
         log:
             "results/logs/render_sequential/{scene}/{style}.log",
+        benchmark:
+            "results/benchmarks/render_sequential/{scene}/{style}.tsv"
         threads: 4
         resources:
             gpu=1,
+            gpu_mem_mb=config["gpu_mem_mb"]["render"],
         params:
             settings=settings("render"),
             camera_path=camera_path_option,
         conda:
             "../../envs/stylize.yaml"
         shell:
-            "python -m stylizednerf render --stylized results/{wildcards.scene}/{wildcards.style}/stylize_sequential"
+            "STYLIZEDNERF_GPU_MEM_MB={resources.gpu_mem_mb} python -m stylizednerf render --stylized results/{wildcards.scene}/{wildcards.style}/stylize_sequential"
             " --model {input.model} --cameras {input.cameras} {params.camera_path}"
             " --out results/{wildcards.scene}/{wildcards.style}/render_sequential"
             " --settings {params.settings:q} --runtime \"$STYLIZEDNERF_RUNTIME_RENDER\" > {log} 2>&1"
@@ -199,15 +220,18 @@ if config["stylize"]["sequential_baseline"]:
             "results/{scene}/{style}/decoder_sequential/cameras.json",
         log:
             "results/logs/decoder_frames_sequential/{scene}/{style}.log",
+        benchmark:
+            "results/benchmarks/decoder_frames_sequential/{scene}/{style}.tsv"
         threads: 4
         resources:
             gpu=1,
+            gpu_mem_mb=config["gpu_mem_mb"]["stylize_2d"],
         params:
             settings=settings("stylize-2d"),
         conda:
             "../../envs/stylization2d.yaml"
         shell:
-            "python -m stylizednerf stylize-2d --bundle --decoder {input.decoder} --style {input.style}"
+            "STYLIZEDNERF_GPU_MEM_MB={resources.gpu_mem_mb} python -m stylizednerf stylize-2d --bundle --decoder {input.decoder} --style {input.style}"
             " --out results/{wildcards.scene}/{wildcards.style}/decoder_sequential --settings {params.settings:q} --runtime \"$STYLIZEDNERF_RUNTIME_STYLIZE_2D\""
             " {input.path} > {log} 2>&1"
 
@@ -215,6 +239,17 @@ if config["stylize"]["sequential_baseline"]:
         "results/{scene}/{style}/render_sequential/video.mp4", scene=SCENES, style=STYLES)
 
 
+BENCHMARK_JOBS["render_views"] = lambda: [dict(scene=scene) for scene in SCENES]
+BENCHMARK_JOBS["render_path"] = lambda: [dict(scene=scene) for scene in SCENES]
+BENCHMARK_JOBS["stylize"] = lambda: scene_style_jobs()
+BENCHMARK_JOBS["render"] = lambda: scene_style_jobs()
+BENCHMARK_JOBS["decoder_frames"] = lambda: scene_style_jobs("decoder_mutual")
+# the sequential and joint rules exist only when enabled (benchmark_jobs skips undefined rules)
+BENCHMARK_JOBS["stylize_sequential"] = lambda: scene_style_jobs()
+BENCHMARK_JOBS["render_sequential"] = lambda: scene_style_jobs()
+BENCHMARK_JOBS["decoder_frames_sequential"] = lambda: scene_style_jobs("decoder_sequential")
+BENCHMARK_JOBS["stylize_joint"] = lambda: [dict(scene=scene) for scene in SCENES]
+BENCHMARK_JOBS["render_interpolation"] = lambda: [dict(scene=scene) for scene in SCENES]
 FINAL_OUTPUTS["render_views"] = lambda: expand("results/{scene}/views/cameras.json", scene=SCENES)
 FINAL_OUTPUTS["stylize"] = lambda: expand("results/{scene}/{style}/stylize/model.pt", scene=SCENES, style=STYLES)
 FINAL_OUTPUTS["render"] = lambda: expand("results/{scene}/{style}/render/video.mp4", scene=SCENES, style=STYLES)
@@ -239,9 +274,12 @@ if config["joint"]["enabled"]:
             "results/{scene}/joint/stylize/model.pt",
         log:
             "results/logs/stylize_joint/{scene}.log",
+        benchmark:
+            "results/benchmarks/stylize_joint/{scene}.tsv"
         threads: 4
         resources:
             gpu=1,
+            gpu_mem_mb=config["gpu_mem_mb"]["stylize_joint"],
         params:
             settings=settings("stylize-joint"),
             styles=" ".join(STYLES),
@@ -251,7 +289,7 @@ if config["joint"]["enabled"]:
         conda:
             "../../envs/stylize.yaml"
         shell:
-            "python -m stylizednerf stylize-joint --views results/{wildcards.scene}/views --model {input.model}"
+            "STYLIZEDNERF_GPU_MEM_MB={resources.gpu_mem_mb} python -m stylizednerf stylize-joint --views results/{wildcards.scene}/views --model {input.model}"
             " --latents {input.latents} --styles {params.styles} --style-images {input.styles}"
             " --decoders {params.decoders} --out results/{wildcards.scene}/joint/stylize"
             " --checkpoint-dir results/{wildcards.scene}/joint/stylize_ckpt"
@@ -269,16 +307,19 @@ if config["joint"]["enabled"]:
                    category="Videos", labels={"scene": "{scene}", "style": "all (transition)", "method": "joint mode"}),
         log:
             "results/logs/render_interpolation/{scene}.log",
+        benchmark:
+            "results/benchmarks/render_interpolation/{scene}.tsv"
         threads: 4
         resources:
             gpu=1,
+            gpu_mem_mb=config["gpu_mem_mb"]["render"],
         params:
             settings=settings("render-interpolation"),
             camera_path=camera_path_option,
         conda:
             "../../envs/stylize.yaml"
         shell:
-            "python -m stylizednerf render-interpolation --joint results/{wildcards.scene}/joint/stylize"
+            "STYLIZEDNERF_GPU_MEM_MB={resources.gpu_mem_mb} python -m stylizednerf render-interpolation --joint results/{wildcards.scene}/joint/stylize"
             " --model {input.model} --cameras {input.cameras} {params.camera_path}"
             " --out results/{wildcards.scene}/joint/interpolation --settings {params.settings:q} --runtime \"$STYLIZEDNERF_RUNTIME_RENDER_INTERPOLATION\" > {log} 2>&1"
 
