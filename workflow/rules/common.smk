@@ -66,7 +66,7 @@ FINAL_OUTPUTS = {}
 
 
 # Each stage file registers the jobs of the default run (wildcard dicts) whose benchmark files
-# (every rule has a `benchmark:` file) benchmark_table collects: BENCHMARK_JOBS["<name>"] = f
+# benchmark_table collects: BENCHMARK_JOBS["<name>"] = f
 BENCHMARK_JOBS = {}
 
 
