@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # Rules that train or render with torch on the device: they get a GPU on a cluster.
 GPU_RULES = {"pretrain_nerf", "pretrain_decoder", "train_vae", "adain_frames", "render_views", "render_path",
              "stylize", "stylize_sequential", "render", "render_sequential", "stylize_joint",
-             "render_interpolation", "decoder_frames", "decoder_frames_sequential", "evaluate"}
+             "render_interpolation", "decoder_frames", "decoder_frames_sequential", "evaluate", "arf", "render_arf"}
 
 
 def rule_blocks() -> dict[str, str]:

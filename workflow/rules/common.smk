@@ -94,7 +94,7 @@ BASELINES = ("arf",)
 
 
 # Each stage file registers the jobs of the default run (wildcard dicts) whose benchmark files
-# benchmark_table collects (every rule writes one): BENCHMARK_JOBS["<name>"] = f
+# benchmark_table collects: BENCHMARK_JOBS["<name>"] = f
 BENCHMARK_JOBS = {}
 
 
