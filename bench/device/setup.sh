@@ -21,4 +21,7 @@ python3 -m stylizednerf pretrain-decoder --contents results/fern/poses/cameras.j
 wait
 echo "setup: $(( $(date +%s) - T0 )) s"
 tail -n 2 results/log_nerf.txt results/log_views.txt results/log_vae.txt results/log_decoder.txt
+# the GPU-only tests of the captured style-module step (CPU CI skips them): before any benchmark
+python3 -m pytest -q -p no:cacheprovider tests/test_stylize_training.py -k cuda_graph > results/log_graph_tests.txt 2>&1
+tail -n 1 results/log_graph_tests.txt
 test -f results/fern/views/cameras.json -a -f results/stylization2d/decoder.pt -a -f results/stylization2d/style_latents.json
