@@ -12,7 +12,6 @@ no decoder and no latents. Writes, atomically, one folder:
   seconds of training: the time per style).
 """
 
-import argparse
 import json
 import time
 from pathlib import Path
@@ -25,6 +24,7 @@ from stylizednerf.fileio import atomic_dir, atomic_save_image, atomic_save_torch
 from stylizednerf.images import to_uint8
 from stylizednerf.provenance import metadata
 from stylizednerf.settings import ArfSettings, SettingsError
+from stylizednerf.stylize.cli import parse_stage_settings, stage_parser
 
 
 def arf(views_dir, model_path, style_path, style_name: str, out, settings: dict) -> dict:
@@ -76,18 +76,13 @@ def write_previews(trainer, path, count: int) -> None:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m stylizednerf arf",
-                                     description="the ARF baseline: stylize the frozen NeRF's appearance (NNFM)")
+    parser = stage_parser("arf", "the ARF baseline: stylize the frozen NeRF's appearance (NNFM)")
     parser.add_argument("--views", required=True, help="results/{scene}/views")
     parser.add_argument("--model", required=True, help="the pre-trained NeRF")
     parser.add_argument("--style-image", required=True)
     parser.add_argument("--style", required=True, help="the style's name (recorded)")
-    parser.add_argument("--out", required=True, help="output folder (replaced atomically)")
-    parser.add_argument("--settings", default="{}", help="JSON: the arf config section plus seed/device")
-    parser.add_argument("--runtime", default="{}",
-                        help="JSON: runtime settings (not changing the result; the workflow does not track them)")
     args = parser.parse_args(argv)
-    settings = ArfSettings.parse(args.settings, args.runtime).to_dict()
+    settings = parse_stage_settings(args, ArfSettings)
     result = arf(args.views, args.model, args.style_image, args.style, args.out, settings)
     print(json.dumps(result, default=str))
     return 0
