@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import jsonschema
-import numpy as np
 import yaml
 
 from stylizednerf.paths import DATA_ENV, IMAGE_SUFFIXES, data_dir, frame_image, list_images
@@ -209,8 +208,7 @@ def _check_camera_path(value: str, key: str) -> str:
     checked now (one line naming the key), not when the first render job starts."""
     import json
 
-    from stylizednerf.cameras import Camera, CameraSet
-    from stylizednerf.stylize.nerfstudio_path import from_camera_path
+    from stylizednerf.stylize.nerfstudio_path import parse_camera_path
 
     path = Path(expand_data(value, key)).expanduser()
     try:
@@ -219,9 +217,8 @@ def _check_camera_path(value: str, key: str) -> str:
         raise ConfigError(key, f"cannot read '{path}' ({error.strerror or error})") from None
     except json.JSONDecodeError as error:
         raise ConfigError(key, f"'{path}' is not JSON ({error})") from None
-    stand_in = CameraSet([Camera("x", 1, 1, 1.0, 1.0, 0.5, 0.5, np.eye(4), 0.1, 1.0)], Path("."))
     try:
-        from_camera_path(data, stand_in, ".", str(path))
+        parse_camera_path(data, str(path))
     except ValueError as error:
         raise ConfigError(key, str(error)) from None
     return str(path)

@@ -46,12 +46,9 @@ def write_camera_path(file, path: CameraSet, fps: int) -> None:
     Path(file).write_text(json.dumps(to_camera_path(path, fps), indent=1) + "\n")
 
 
-def from_camera_path(data: dict, like: CameraSet, image_dir, source: str = "camera path") -> CameraSet:
-    """The cameras of nerfstudio camera path ``data``, near/far and scene kind from the training
-    cameras ``like``, frames named ``000.png``.... Raises ValueError with one line naming what is
-    wrong."""
-    from stylizednerf.stylize.camera_path import frame_name
-
+def parse_camera_path(data: dict, source: str = "camera path") -> tuple[int, int, list[tuple[np.ndarray, float]]]:
+    """``(width, height, [(camera_to_world in OpenGL axes (4, 4), vertical fov in degrees)])`` of
+    nerfstudio camera path ``data``. Raises ValueError with one line naming what is wrong."""
     if not isinstance(data, dict):
         raise ValueError(f"{source}: not a nerfstudio camera path (a JSON object)")
     kind = data.get("camera_type", "perspective")
@@ -66,8 +63,6 @@ def from_camera_path(data: dict, like: CameraSet, image_dir, source: str = "came
         raise ValueError(f"{source}: render size {width}x{height} is empty")
     if not entries:
         raise ValueError(f"{source}: camera_path has no cameras")
-    near = min(c.near for c in like.cameras)
-    far = max(c.far for c in like.cameras)
     cameras = []
     for index, entry in enumerate(entries):
         try:
@@ -80,6 +75,20 @@ def from_camera_path(data: dict, like: CameraSet, image_dir, source: str = "came
         rotation = c2w[:3, :3]
         if not np.allclose(rotation.T @ rotation, np.eye(3), atol=1e-3):
             raise ValueError(f"{source}: camera {index}: camera_to_world is not a rotation (scaled or sheared)")
+        cameras.append((c2w, fov))
+    return width, height, cameras
+
+
+def from_camera_path(data: dict, like: CameraSet, image_dir, source: str = "camera path") -> CameraSet:
+    """The cameras of nerfstudio camera path ``data`` (:func:`parse_camera_path`), near/far and
+    scene kind from the training cameras ``like``, frames named ``000.png``...."""
+    from stylizednerf.stylize.camera_path import frame_name
+
+    width, height, entries = parse_camera_path(data, source)
+    near = min(c.near for c in like.cameras)
+    far = max(c.far for c in like.cameras)
+    cameras = []
+    for index, (c2w, fov) in enumerate(entries):
         focal = 0.5 * height / math.tan(math.radians(fov) / 2.0)
         cameras.append(Camera(frame_name(index, len(entries)), width, height, focal, focal, width / 2.0,
                               height / 2.0, c2w @ OPENCV_TO_OPENGL, near, far))

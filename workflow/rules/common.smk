@@ -4,6 +4,7 @@ import json
 import os
 import shlex
 import sys
+from pathlib import Path
 
 from snakemake.utils import validate
 
@@ -47,7 +48,7 @@ def settings(stage, **extra):
     values = STAGES[stage].from_config(config, **extra).result()
     text = f"{json.dumps(values, sort_keys=True, indent=1)}\n"
     path = f"{SETTINGS_DIR}/{stage}-{hashlib.sha256(text.encode()).hexdigest()[:12]}.json"
-    if not os.path.isfile(path) or open(path).read() != text:
+    if not os.path.isfile(path) or Path(path).read_text() != text:
         atomic_write_text(path, text)
     return f"@{path}"
 
