@@ -203,12 +203,14 @@ def overrides_for_arf(stylize_overrides: dict) -> dict:
     return {k: v for k, v in stylize_overrides.items() if k in shared}
 
 
-def arf_row(views, model, cameras_file, style_png, style: str, folder: Path, settings: dict, render_settings: dict,
-            scorer, path_cameras, device, fps_frames: int) -> dict:
-    """The ARF baseline's row: ``arf`` + ``render`` as the pipeline runs them, scored like the others."""
+def trained_row(train: list, settings: dict, folder: Path, log_name: str, model, cameras_file, render_settings: dict,
+                style_png, scorer, path_cameras, device, fps_frames: int) -> tuple[dict, torch.Tensor]:
+    """A 3D method's row and its path frames: its training stage (``train``, writing
+    ``folder/stylize``) and ``render``, as the pipeline runs them, each in its own process (the wall
+    times include start-up, model loading, checkpoints and file writing, as in the workflow's jobs),
+    scored like the reference rows."""
     t0 = time.perf_counter()
-    run_stage(["arf", "--views", views, "--model", model, "--style-image", style_png, "--style", style,
-               "--out", folder / "stylize"], settings, folder / "arf.log")
+    run_stage(train, settings, folder / log_name)
     t1 = time.perf_counter()
     run_stage(["render", "--stylized", folder / "stylize", "--model", model, "--cameras", cameras_file,
                "--out", folder / "render"], render_settings, folder / "render.log")
@@ -216,13 +218,15 @@ def arf_row(views, model, cameras_file, style_png, style: str, folder: Path, set
     stats = json.loads((folder / "render" / "metadata.json").read_text())["stats"]
     job = json.loads((folder / "stylize" / "metadata.json").read_text())
     frames = load_frames(folder / "render" / "frames", path_cameras)
-    return {
-        **scorer.row(frames, style_png), "training_seconds": job.get("seconds"),
+    row = {
+        **scorer.row(frames, style_png), **({"fit": job["fit"]} if "fit" in job else {}),
+        "training_seconds": job.get("seconds"),
         "stylize_seconds": round(t1 - t0, 2), "render_seconds": round(t2 - t1, 2), "total_seconds": round(t2 - t0, 2),
         "render_stage_fps": stats["fps"],
         "render_fps": round(render_fps(folder / "stylize", model, path_cameras, device, fps_frames), 2),
         "final_losses": json.loads((folder / "stylize" / "losses.json").read_text())["log"][-1],
     }
+    return row, frames
 
 
 @torch.no_grad()
@@ -326,36 +330,24 @@ def main(argv=None) -> int:
         for name, variant in variants.items():
             folder = out / name / style
             settings = {**overrides, **variant, "device": str(device), "seed": 0}
-            # the pipeline's own commands, each in its own process: the wall times include start-up,
-            # model loading, checkpoints and file writing, as in a `stylize` + `render` job
-            t0 = time.perf_counter()
-            run_stage(["stylize", "--views", views, "--model", model, "--decoder", decoder, "--latents", latents,
-                       "--style-image", style_png, "--style", style, "--out", folder / "stylize",
-                       "--checkpoint-dir", folder / "stylize_ckpt"], settings, folder / "stylize.log")
-            t1 = time.perf_counter()
-            run_stage(["render", "--stylized", folder / "stylize", "--model", model, "--cameras", cameras_file,
-                       "--out", folder / "render"], render_settings, folder / "render.log")
-            t2 = time.perf_counter()
-            stats = json.loads((folder / "render" / "metadata.json").read_text())["stats"]
-            job = json.loads((folder / "stylize" / "metadata.json").read_text())
-            stylized = load_frames(folder / "render" / "frames", path_cameras)
+            train = ["stylize", "--views", views, "--model", model, "--decoder", decoder, "--latents", latents,
+                     "--style-image", style_png, "--style", style, "--out", folder / "stylize",
+                     "--checkpoint-dir", folder / "stylize_ckpt"]
+            entry[name], stylized = trained_row(train, settings, folder, "stylize.log", model, cameras_file,
+                                                render_settings, style_png, scorer, path_cameras, device, fps_frames)
             rows.append(stylized)
-            entry[name] = {
-                **scorer.row(stylized, style_png), "fit": job.get("fit"), "training_seconds": job.get("seconds"),
-                "stylize_seconds": round(t1 - t0, 2), "render_seconds": round(t2 - t1, 2),
-                "total_seconds": round(t2 - t0, 2), "render_stage_fps": stats["fps"],
-                "render_fps": round(render_fps(folder / "stylize", model, path_cameras, device, fps_frames), 2),
-                "final_losses": json.loads((folder / "stylize" / "losses.json").read_text())["log"][-1],
-            }
             decoded = adain_frames(nerf_frames, folder / "stylize" / "decoder.pt", style_png, device)
             decoder_rows.append(decoded)
             entry[f"decoder_{name}"] = scorer.row(decoded, style_png)
             print(style, name, json.dumps({k: v for k, v in entry[name].items() if k != "final_losses"}), flush=True)
         if args.arf:
-            entry["arf"] = arf_row(views, model, cameras_file, style_png, style, out / "arf" / style,
-                                   {**overrides_for_arf(overrides), **arf_overrides, "device": str(device), "seed": 0},
-                                   render_settings, scorer, path_cameras, device, fps_frames)
-            rows.append(load_frames(out / "arf" / style / "render" / "frames", path_cameras))
+            folder = out / "arf" / style
+            train = ["arf", "--views", views, "--model", model, "--style-image", style_png, "--style", style,
+                     "--out", folder / "stylize"]
+            settings = {**overrides_for_arf(overrides), **arf_overrides, "device": str(device), "seed": 0}
+            entry["arf"], frames = trained_row(train, settings, folder, "arf.log", model, cameras_file, render_settings,
+                                               style_png, scorer, path_cameras, device, fps_frames)
+            rows.append(frames)
             print(style, "arf", json.dumps({k: v for k, v in entry["arf"].items() if k != "final_losses"}), flush=True)
         gt, ada = entry["gt"]["style_loss"], entry["adain"]["style_loss"]
         for row in entry.values():
