@@ -4,10 +4,14 @@
 # variant alone on more styles (its times and FPS are then clean). Start it with setsid; poll
 # results/sweep_NAME.log for SWEEP_DONE. Pack results with: bash bench/device/sweep.sh --pack NAME
 #
-# usage: [SWEEP_JOBS=2] bench/device/sweep.sh NAME "STYLE ..." "MORE STYLE ..." VARIANT=JSON ...
+# usage: [SWEEP_JOBS=2] [MORE_SEQUENTIAL=1] [MORE_ARGS="--arf ..."] \
+#          bench/device/sweep.sh NAME "STYLE ..." "MORE STYLE ..." VARIANT=JSON ...
 #   best = the highest mean style retained among the variants whose mean RMSE and LPIPS ratios to
 #   per-frame AdaIN are <= 0.5 at every gap (the issue-14 bound); if none is, the most consistent
 #   (lowest worst ratio) of those retaining >= 0.8 of the style; else the highest style retained.
+#   Phase 2 runs the best variant alone on MORE STYLE; MORE_SEQUENTIAL=1 adds its sequential twin
+#   (the same settings with "mutual": false, variant seq_BEST) and MORE_ARGS more bench/stylize.py
+#   arguments (e.g. --arf, --joint), in the same process.
 cd "$(dirname "$0")/../.."
 if [ "$1" = "--pack" ]; then  # bench.json, frame grids, logs, losses: a small tarball for $OUT
   find "results/bench" -path "results/bench/$2*" \( -name bench.json -o -name '*.jpg' -o -name '*.log' \
@@ -52,7 +56,11 @@ PY
 )
   echo "best: $best"
   if [ -n "$best" ] && [ -n "$more" ]; then
-    bash bench/device/bench.sh "${name}_more_${best%%=*}" --styles $more --variant "$best"
+    extra=()
+    if [ -n "${MORE_SEQUENTIAL:-}" ]; then  # {"a":1} -> {"a":1,"mutual":false}
+      extra=(--variant "seq_${best%%=*}=$(python3 -c 'import json,sys; print(json.dumps({**json.loads(sys.argv[1]), "mutual": False}))' "${best#*=}")")
+    fi
+    bash bench/device/bench.sh "${name}_more_${best%%=*}" --styles $more --variant "$best" "${extra[@]}" ${MORE_ARGS:-}
   fi
   echo "SWEEP_DONE $(date -u +%T)"
 } > "$log" 2>&1
