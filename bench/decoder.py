@@ -121,6 +121,8 @@ def main(argv=None) -> int:
     p.add_argument("--crop", type=int, default=256)
     p.add_argument("--load-size", type=int, default=512)
     p.add_argument("--style-weight", type=float, default=10.0)
+    p.add_argument("--lr", type=float, default=1e-4, help="Adam learning rate (AdaIN: 1e-4 at batch 8)")
+    p.add_argument("--lr-decay", type=float, default=5e-5, help="lr / (1 + lr_decay * iteration)")
     p.add_argument("--log-every", type=int, default=50)
     p.add_argument("--plateau-window", type=int, default=1000)
     p.add_argument("--plateau-tol", type=float, default=0.01)
@@ -168,6 +170,7 @@ def main(argv=None) -> int:
 
     settings = {"iterations": args.iterations, "batch_size": args.batch, "crop_size": args.crop,
                 "load_size": args.load_size, "style_weight": args.style_weight, "log_every": args.log_every,
+                "lr": args.lr, "lr_decay": args.lr_decay,
                 "sample_every": 10 ** 9, "checkpoint_every": 10 ** 9, "compile": args.compile,
                 "max_seconds": args.max_seconds, "seed": args.seed, "stop": args.stop,
                 "plateau_window": args.plateau_window, "plateau_tolerance": args.plateau_tol,
