@@ -129,9 +129,13 @@ def test_geometry_is_bit_identical_after_stylization(encoder, mutual):
     if mutual:  # alternating rounds; the second decoder round mimics the NeRF
         assert phases == (["decoder"] * 2 + ["nerf"] * 3) * 2
         assert "mimic_2d" in log[5] and "mimic_2d" not in log[0]
+        # round 1's targets come from the decoder after two more steps: they moved, by a little
+        [drift] = stylizer.target_drift
+        assert drift["round"] == 1 and 0 < drift["mse"] < 0.05 and np.isfinite(drift["psnr"])
     else:  # the official order: all decoder steps, then all NeRF steps, no mimic on the 2D side
         assert phases == ["decoder"] * 4 + ["nerf"] * 6
         assert not any("mimic_2d" in r for r in log)
+        assert stylizer.target_drift == []  # one set of targets
     # the geometry (every NeRF tensor: density field, colour head, occupancy grid) is untouched ...
     after = nerf.state_dict()
     assert before.keys() == after.keys()
@@ -260,6 +264,10 @@ def test_checkpoint_resume_gives_the_same_result(encoder, tmp_path):
     for a, b in zip(full.style_module.parameters(), resumed.style_module.parameters()):
         assert torch.allclose(a, b, atol=1e-6)
     assert torch.allclose(full.latents.codes, resumed.latents.codes, atol=1e-6)
+    # the drift of round 1's targets, measured after the resume, as in the uninterrupted run
+    assert len(full.target_drift) == 1
+    assert [d["round"] for d in resumed.target_drift] == [1]
+    assert resumed.target_drift[0]["mse"] == pytest.approx(full.target_drift[0]["mse"], rel=1e-4)
 
 
 @pytest.mark.slow

@@ -140,7 +140,8 @@ def stylize(views_dir, model_path, decoder_path, latents_path, style_path, style
         atomic_write_json(tmp / "losses.json", {"log": log, "settings": options})
         write_previews(stylizer, tmp / "views.png", int(settings.get("previews", 4)))
         final = {k: v for k, v in log[-1].items()} if log else {}
-        atomic_write_json(tmp / "metadata.json", {**record, "final": final, "fit": fit, "views": stylizer.views.count})
+        atomic_write_json(tmp / "metadata.json", {**record, "final": final, "fit": fit, "views": stylizer.views.count,
+                                                  "target_drift": stylizer.target_drift})
     checkpoints.remove()  # the outputs are complete: a rerun starts afresh
     return {"seconds": round(seconds, 2), "final": log[-1] if log else {}, "fit": fit}
 

@@ -59,6 +59,12 @@ def trainer_settings(settings: dict) -> dict:
     return {k: v for k, v in settings.items() if k not in STAGE_KEYS}
 
 
+def target_drift(new: torch.Tensor, old: torch.Tensor) -> dict:
+    """How far a NeRF phase's 2D targets moved from the previous phase's: MSE and PSNR (dB)."""
+    score = mimic_psnr(new, old)
+    return {"mse": score["mimic_mse"], "psnr": score["mimic_psnr"]}
+
+
 def mimic_psnr(rendered: torch.Tensor, targets: torch.Tensor) -> dict:
     """How well the stylized NeRF fits its 2D targets: MSE and PSNR (dB) of rendered against target colours."""
     mse = float(((rendered.float() - targets.float()) ** 2).mean())
@@ -176,6 +182,10 @@ class Stylizer:
         self._targets = None  # (V, H, W, 3) the decoder's stylizations, the NeRF side's targets
         self.nerf_renders = None  # (V, H, W, 3) the NeRF's stylized training views (mutual mode)
         self.log: list[dict] = []
+        # per NeRF phase after the first (mutual mode): how far its new 2D targets moved from the last
+        # phase's. A style module fitting targets that move by about its own L_mimic averages the
+        # decoder's successive stroke placements: a candidate cause of mutual learning's lost style
+        self.target_drift: list[dict] = []
 
     @property
     def style_module(self):
@@ -435,6 +445,7 @@ class Stylizer:
             "phase_index": phase_index, "step": step, "decoder_iteration": self.decoder_iteration,
             "decoder": self.decoder.state_dict(), **self.field.state(), "decoder_opt": self.decoder_opt.state_dict(),
             "nerf_opt": self.nerf_opt.state_dict(), "generator": self.generator.get_state(), "log": self.log,
+            "target_drift": self.target_drift, "targets": self.targets,  # what the next phase's drift is against
         }
 
     def load_state(self, state: dict) -> tuple[int, int]:
@@ -445,6 +456,9 @@ class Stylizer:
         self.generator.set_state(state["generator"])
         self.decoder_iteration = state["decoder_iteration"]
         self.log = list(state["log"])
+        self.target_drift = list(state.get("target_drift", []))
+        if state.get("targets") is not None:
+            self.targets = state["targets"].to(self.device)
         return state["phase_index"], state["step"]
 
     # ---- the loop ------------------------------------------------------------------------
@@ -464,8 +478,8 @@ class Stylizer:
                 self.decoder.train()
                 if use_mimic and self.nerf_renders is None and self.s["mimic_2d_pixels"] <= 0:
                     self.nerf_renders = self.render_training_views()
-            else:
-                self.targets = self.stylize_views()  # the decoder as it stands after its phase
+            elif first == 0 or self.targets is None:  # (resumed within a NeRF phase: its targets are restored)
+                self._new_targets(round_index)  # the decoder as it stands after its phase
             pending: list[tuple[dict, dict]] = []
             for step in range(first, steps):
                 record = self.decoder_step(use_mimic) if phase == "decoder" else self.nerf_step()
@@ -484,6 +498,12 @@ class Stylizer:
         bar.close()
         self.targets = self.stylize_views() if self.targets is None else self.targets
         return self.log
+
+    def _new_targets(self, round_index: int) -> None:
+        targets = self.stylize_views()
+        if self.targets is not None:
+            self.target_drift.append({"round": round_index, **target_drift(targets, self.targets)})
+        self.targets = targets
 
     def _flush(self, pending: list[tuple[dict, dict]]) -> None:
         flush_losses(pending, self.log)
