@@ -51,7 +51,9 @@ def prefer_this_python() -> None:
 
 
 def import_from_checkout(checkout) -> str:
-    """Shell prefix for every rule: jobs import stylizednerf from ``checkout`` (the workflow's folder).
+    """Shell prefix for every rule: jobs import stylizednerf from ``checkout``: the
+    folder holding the package that the Snakefile imported (paths.PROJECT_ROOT), also when the workflow
+    runs as a `module` from a deployment folder elsewhere.
 
     So jobs run the same code as the Snakefile, also inside --use-conda environments, where
     Snakemake removes PYTHONPATH from the job's environment and envs/*.yaml hold only the pinned

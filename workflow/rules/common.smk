@@ -10,7 +10,7 @@ from snakemake.utils import validate
 
 from stylizednerf.config import ConfigError, check_config, check_unique_keys, resolve_scene_source, source_files
 from stylizednerf.fileio import atomic_write_text
-from stylizednerf.paths import import_from_checkout, prefer_this_python
+from stylizednerf.paths import PROJECT_ROOT, import_from_checkout, prefer_this_python
 from stylizednerf.settings import SCHEMA_PATH, STAGES
 
 # found from the package (not workflow.basedir), so a `module` deployment finds it too
@@ -30,7 +30,9 @@ for _line in _skipped:
     print(f"note: optional scene skipped: {_line}", file=sys.stderr)
 
 prefer_this_python()
-shell.prefix(import_from_checkout(workflow.basedir))
+# Jobs import the package this file imported, from its checkout (PROJECT_ROOT): not from
+# workflow.basedir, which is the deployment's folder when the workflow is used as a `module`.
+shell.prefix(import_from_checkout(PROJECT_ROOT))
 
 SCENES = list(config["scenes"])
 STYLES = list(config["styles"])
