@@ -459,12 +459,12 @@ class ArfSettings(Settings):
     shape and the frozen geometry's sampling are the stylized NeRF's (stylize section), so both
     methods stylize the same NeRF through the same kind of colour branch."""
 
-    mse_epochs: int
+    mse_epochs: int | None
     nnfm_epochs: int
     mse_rays: int
     lr: float
     encoding_lr: float
-    content_weight: float
+    content_weight: float | None
     tv_weight: float
     color_weight: float
     loss_downscale: int

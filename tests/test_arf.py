@@ -201,6 +201,8 @@ def test_arf_stage_output_is_rendered_and_evaluated(tmp_path, data_root, monkeyp
         assert (out / "stylize" / name).is_file(), name
     record = json.loads((out / "stylize" / "metadata.json").read_text())
     assert record["stage"] == "arf" and record["seconds"] > 0 and record["versions"]["torch"]
+    # the demo is forward-facing: ARF's try_llff.sh content weight
+    assert record["scene_kind"] == "forward" and record["resolved"]["content_weight"] == 1e-3
     state = torch.load(out / "stylize" / "model.pt", weights_only=True)
     assert state["method"] == "arf"
 
@@ -236,6 +238,21 @@ def test_render_applies_the_stored_color_transform():
     assert torch.allclose(renderer.color_transform.apply(rgb), torch.tensor([0.5, 0.6, 0.7]).expand(4, 3))
 
 
+def test_null_settings_take_arf_script_values_of_the_scene_kind():
+    """ARF's try_llff.sh (forward-facing): content_weight 1e-3, 2 colour-fit epochs; try_tnt.sh and
+    try_custom.sh (360): 5e-3, 1. A value given explicitly wins."""
+    from stylizednerf.arf.train import resolve_settings
+    from stylizednerf.settings import SettingsError
+
+    forward, orbit = resolve_settings({}), resolve_settings({}, "360")
+    assert (forward["content_weight"], forward["mse_epochs"]) == (1e-3, 2)
+    assert (orbit["content_weight"], orbit["mse_epochs"]) == (5e-3, 1)
+    given = resolve_settings({"content_weight": 0.02, "mse_epochs": 0}, "360")
+    assert (given["content_weight"], given["mse_epochs"]) == (0.02, 0)
+    with pytest.raises(SettingsError, match="scene kind 'sphere'"):
+        resolve_settings({}, "sphere")
+
+
 def test_baselines_config_is_validated(tmp_path):
     from stylizednerf.config import ConfigError, check_config
     from stylizednerf.settings import SCHEMA_PATH, ArfSettings, StylizeSettings
@@ -246,6 +263,9 @@ def test_baselines_config_is_validated(tmp_path):
         check_config({**config, "baselines": ["nope"]}, SCHEMA_PATH)
     with pytest.raises(ConfigError, match="arf.nnfm_epoch"):
         check_config({**config, "arf": {"nnfm_epoch": 3}}, SCHEMA_PATH)
+    check_config({**config, "arf": {"content_weight": None, "mse_epochs": None}}, SCHEMA_PATH)  # the scene kind's
+    with pytest.raises(ConfigError, match="arf.content_weight"):
+        check_config({**config, "arf": {"content_weight": -1.0}}, SCHEMA_PATH)
     # the appearance module's shape is the stylized NeRF's (stylize section)
     settings = ArfSettings.from_config({"stylize": {"hidden": 24}, "arf": {"lr": 0.1}})
     assert settings.hidden == 24 and settings.lr == 0.1 and settings.encoding == StylizeSettings().encoding

@@ -34,17 +34,17 @@ def arf(views_dir, model_path, style_path, style_name: str, out, settings: dict)
     from stylizednerf.stylize.field import load_field
 
     check_writable(Path(out).parent)  # before training, not after it
+    views, cameras = read_training_views(views_dir)
     try:
-        options = resolve_settings(settings)
+        options = resolve_settings(settings, cameras.scene_kind)
     except SettingsError as error:
         raise SystemExit(str(error)) from None
     device = resolve_device(settings.get("device"))
     seed = int(settings.get("seed", 0))
-    views, _ = read_training_views(views_dir)
     field = load_field(require(model_path, "NeRF model"), device)
     style_rgb = load_rgb(require(style_path, "style image")).permute(2, 0, 1)[None]
     start = time.perf_counter()
-    trainer = ArfTrainer(options, field, views, VGGEncoder(), style_rgb, device, seed)
+    trainer = ArfTrainer(options, field, views, VGGEncoder(), style_rgb, device, seed, cameras.scene_kind)
     setup = time.perf_counter() - start
     log = trainer.run()
     if device.type == "cuda":
@@ -60,6 +60,7 @@ def arf(views_dir, model_path, style_path, style_name: str, out, settings: dict)
         write_previews(trainer, tmp / "views.png", int(settings.get("previews", 4)))
         final = dict(log[-1]) if log else {}
         atomic_write_json(tmp / "metadata.json", {**record, "final": final, "views": trainer.views.count,
+                                                  "scene_kind": cameras.scene_kind, "resolved": trainer.s,
                                                   "setup_seconds": round(setup, 2),
                                                   "pre_color_transform": trainer.pre_transfer.to_dict(),
                                                   "color_transform": trainer.post_transfer.to_dict()})

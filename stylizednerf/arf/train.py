@@ -13,7 +13,8 @@ The schedule, as ARF-svox2's ``opt/opt_style.py``:
    contents) are recoloured to the style's colour mean and covariance (:mod:`.color_transfer`);
 2. ``mse_epochs`` epochs of per-ray MSE to the recoloured views, ``mse_rays`` rays a step, every
    training pixel once per epoch in a shuffled order (ARF: 2 epochs, 5000 rays, on the
-   recoloured photos; there it fine-tunes the recoloured grid, here it also initialises ours);
+   recoloured photos; there it fine-tunes the recoloured grid, here it also initialises ours;
+   try_tnt.sh and try_custom.sh use 1 on 360 scenes, :data:`SCENE_KIND_DEFAULTS`);
 3. ``nnfm_epochs`` epochs, one whole training view a step, each view once per epoch in a random
    order (ARF: 10): the loss ``nnfm + content_weight * content + tv_weight * tv
    (+ color_weight * colour MSE)`` of the full-resolution rendering, the VGG terms on the view
@@ -44,15 +45,30 @@ LATENT_DIM = 1  # the style module without a style code: one zero input
 # keys of the arf section that the stage reads, not the trainer
 STAGE_KEYS = ("seed", "device", "previews")
 DEFAULTS = {k: v for k, v in ArfSettings().to_dict().items() if k not in STAGE_KEYS}
+# ARF's public code runs opt_style.py with per-dataset settings (its opt/try_*.sh): forward-facing
+# LLFF scenes with content_weight 1e-3 and 2 colour-fit epochs (try_llff.sh), 360 scenes
+# (try_tnt.sh, try_custom.sh) with 5e-3 (opt_style.py's own default) and 1. A setting left null
+# takes the value of the scene's kind (the cameras file's scene_kind, "forward" or "360").
+SCENE_KIND_DEFAULTS = {
+    "forward": {"content_weight": 1.0e-3, "mse_epochs": 2},
+    "360": {"content_weight": 5.0e-3, "mse_epochs": 1},
+}
 
 
-def resolve_settings(settings: dict) -> dict:
-    """:data:`DEFAULTS` overlaid with ``settings`` (stage keys dropped); an unknown key raises
-    SettingsError naming it."""
+def resolve_settings(settings: dict, scene_kind: str = "forward") -> dict:
+    """:data:`DEFAULTS` overlaid with ``settings`` (stage keys dropped), then the null settings
+    of :data:`SCENE_KIND_DEFAULTS` filled in for ``scene_kind``; an unknown key or scene kind
+    raises SettingsError naming it."""
     unknown = set(settings) - set(DEFAULTS) - set(STAGE_KEYS)
     if unknown:
         raise SettingsError(f"error: arf: unknown setting '{sorted(unknown)[0]}'")
-    return {**DEFAULTS, **{k: v for k, v in settings.items() if k not in STAGE_KEYS}}
+    if scene_kind not in SCENE_KIND_DEFAULTS:
+        raise SettingsError(f"error: arf: unknown scene kind '{scene_kind}' (one of {', '.join(SCENE_KIND_DEFAULTS)})")
+    resolved = {**DEFAULTS, **{k: v for k, v in settings.items() if k not in STAGE_KEYS}}
+    for key, value in SCENE_KIND_DEFAULTS[scene_kind].items():
+        if resolved[key] is None:
+            resolved[key] = value
+    return resolved
 
 
 def resize_long_side(rgb: torch.Tensor, long_side: int) -> torch.Tensor:
@@ -64,10 +80,12 @@ def resize_long_side(rgb: torch.Tensor, long_side: int) -> torch.Tensor:
 
 
 class ArfTrainer:
-    def __init__(self, settings: dict, geometry, views, encoder, style_rgb: torch.Tensor, device, seed: int = 0):
+    def __init__(self, settings: dict, geometry, views, encoder, style_rgb: torch.Tensor, device, seed: int = 0,
+                 scene_kind: str = "forward"):
         """``views``: a :class:`stylizednerf.stylize.train.TrainingViews` (the NeRF's renderings of
-        the training views); ``style_rgb`` (1, 3, H, W) in [0, 1]."""
-        self.s = resolve_settings(settings)
+        the training views); ``style_rgb`` (1, 3, H, W) in [0, 1]; ``scene_kind`` ("forward" or
+        "360") picks ARF's per-dataset values of the settings left null."""
+        self.s = resolve_settings(settings, scene_kind)
         if self.s["background"] is None:  # composite like the pre-trained field does
             self.s["background"] = getattr(geometry, "background", None)
         self.device = torch.device(device)
