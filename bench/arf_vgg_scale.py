@@ -49,9 +49,10 @@ class Vgg16Relu3(torch.nn.Module):
     def __init__(self, checkpoint: Path):
         super().__init__()
         layers = load_numpy_pickle(checkpoint)["VGG16_0"]
-        self.weights = [(torch.from_numpy(np.ascontiguousarray(layers[f"Conv_{i}"]["kernel"].transpose(3, 2, 0, 1))).float(),
-                         torch.from_numpy(np.asarray(layers[f"Conv_{i}"]["bias"])).float())
-                        for i in range(VGG16_RELU3_CONVS)]  # flax HWIO -> OIHW
+        self.weights = []
+        for i in range(VGG16_RELU3_CONVS):
+            kernel = np.ascontiguousarray(layers[f"Conv_{i}"]["kernel"].transpose(3, 2, 0, 1))  # flax HWIO -> OIHW
+            self.weights.append((torch.from_numpy(kernel).float(), torch.from_numpy(np.asarray(layers[f"Conv_{i}"]["bias"])).float()))
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))
 
