@@ -6,15 +6,17 @@ video, then `snakemake --report report.zip` for the same targets. The zip is unp
 localhost and report.html opened in Chromium through Playwright: every category of the single-page
 app is opened from its menu, every result's view button clicked, and each image shown must have
 decoded (`complete && naturalWidth > 0`) in full (no transparent pixels: a truncated PNG still
-"loads" in Chromium, with its missing rows transparent; the workflow's images are opaque). The report links videos (`video/mp4`) for
-download instead of showing them, so each link's target is played in a <video> element
-(the workflow's MP4s are H.264, stylizednerf/stylize/video.py; Debian's Chromium decodes them).
-Two more tests corrupt a copy of the unpacked report and check that the check fails.
+"loads" in Chromium, with its missing rows transparent; the workflow's images are opaque). Videos
+are in the report as pages (`video.html`, the MP4 inside: the report offers an MP4 only as a
+download, stylizednerf/stylize/video.py), shown in the report's frame: their <video> must play
+(H.264; Debian's Chromium decodes it). More tests corrupt a copy of the unpacked report and check
+that the check fails.
 
 Needs Chromium (`apt-get install chromium`; or $STYLIZEDNERF_CHROMIUM) and the `playwright` package
 (the `test` extra; it never downloads a browser here); skipped without them.
 """
 
+import base64
 import contextlib
 import functools
 import http.server
@@ -56,25 +58,22 @@ TINY_CONFIG = {
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
 
-PLAY_VIDEO = """(src) => new Promise((resolve) => {
-    const video = document.createElement('video');
-    video.muted = true;
-    video.controls = true;
-    video.style.cssText = 'position: fixed; right: 16px; bottom: 16px; width: 320px; z-index: 1000';
+# In a video page: its <video> reaches playback (metadata, a duration, a size, time moving on).
+PLAY_VIDEO = """() => new Promise((resolve) => {
+    const video = document.querySelector('video');
+    if (!video) { resolve({ok: false, why: 'no video element'}); return; }
     const done = (result) => resolve({...result, readyState: video.readyState, duration: video.duration,
                                       width: video.videoWidth, height: video.videoHeight,
                                       currentTime: video.currentTime});
     const timer = setTimeout(() => done({ok: false, why: 'timed out'}), 20000);
     video.addEventListener('error', () => { clearTimeout(timer);
         done({ok: false, why: 'error ' + (video.error ? video.error.code + ' ' + video.error.message : '')}); });
-    video.addEventListener('loadedmetadata', () => {
-        video.play().catch((error) => { clearTimeout(timer); done({ok: false, why: 'play: ' + error}); });
-    });
-    video.addEventListener('timeupdate', () => {
-        if (video.currentTime > 0) { clearTimeout(timer); video.pause(); done({ok: true}); }
-    });
-    video.src = src;
-    document.body.append(video);  // over the page, for the screenshot
+    const play = () => video.play().catch((error) => { clearTimeout(timer); done({ok: false, why: 'play: ' + error}); });
+    if (video.error) { clearTimeout(timer); done({ok: false, why: 'error ' + video.error.code + ' ' + video.error.message}); return; }
+    if (video.readyState >= 1) play(); else video.addEventListener('loadedmetadata', play);
+    const check = () => { if (video.currentTime > 0) { clearTimeout(timer); video.pause(); done({ok: true}); } };
+    video.addEventListener('timeupdate', check);
+    check();
 })"""
 
 # The image the app shows, once loaded, with its count of not fully opaque pixels: the workflow's
@@ -188,14 +187,17 @@ def _browse(browser, url: str, shots: Path) -> dict:
                 view = row.locator("td").last.locator("a").first  # the eye button; then the info button
                 href = view.get_attribute("download") is not None and view.get_attribute("href")
                 label = row.inner_text().strip().replace("\t", " ")
-                if href:  # a file the report links instead of showing: play it if it is a video
-                    assert expected.get(href, "").startswith("video/"), f"{category}/{label}: links {href}"
-                    played = page.evaluate(PLAY_VIDEO, href)
+                assert not href, f"{category}/{label}: the report offers {href} only as a download"
+                view.click()
+                if page.evaluate("() => app.state.content") == "html":  # a video page, in the report's frame
+                    path = page.evaluate("() => app.state.contentPath")
+                    frame = page.wait_for_selector(f"iframe[src='{path}']").content_frame()
+                    frame.wait_for_load_state()
+                    played = frame.evaluate(PLAY_VIDEO)
                     assert played["ok"] and played["readyState"] >= 1 and played["duration"] > 0 \
-                        and played["width"] > 0, f"{category}/{label}: video {href} does not play: {played}"
-                    videos[href] = played
+                        and played["width"] > 0, f"{category}/{label}: video {path} does not play: {played}"
+                    videos[path] = played
                 else:
-                    view.click()
                     shown = page.wait_for_function(SHOWN_IMAGE).json_value()
                     assert shown["width"] > 0 and shown["height"] > 0 and shown["transparent"] == 0, \
                         f"{category}/{label}: image {shown['path']} did not load: {shown}"
@@ -219,12 +221,19 @@ def test_report_images_and_videos_load_in_chromium(browser, report_zip, tmp_path
                                                             for kind in ("gt", "rgb", "depth")]), names
     assert seen["images"][next(p for p in seen["images"] if p.endswith("/000_rgb.png"))] == (64, 48)
     ((video, played),) = seen["videos"].items()
-    assert video.endswith("/video.mp4")
+    assert video.endswith("/video.html")
     assert played["duration"] == pytest.approx(1.0, abs=0.3)  # 4 frames at 4 fps
     assert (played["width"], played["height"]) == (32, 24)
     for shot in seen["screenshots"]:
         assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 1000
         assert Image.open(shot).size == (1280, 720)
+
+
+def _garbled_video(page: bytes) -> bytes:
+    """The page with random bytes for its MP4 (same length, still valid base64)."""
+    head, _, rest = page.partition(b"base64,")
+    payload, quote, tail = rest.partition(b'"')
+    return head + b"base64," + base64.b64encode(os.urandom(len(payload) * 3 // 4))[:len(payload)] + quote + tail
 
 
 def _corrupt_one(html: Path, name: str, data) -> None:
@@ -235,7 +244,7 @@ def _corrupt_one(html: Path, name: str, data) -> None:
 @pytest.mark.parametrize("name,data,message", [
     ("curve.png", lambda data: data[:len(data) // 2], "curve.png did not load"),  # truncated
     ("cameras.png", lambda data: b"\x00" * len(data), "cameras.png did not load"),
-    ("video.mp4", lambda data: os.urandom(len(data)), "video.mp4 does not play"),
+    ("video.html", lambda data: _garbled_video(data), "video.html does not play"),
 ])
 def test_report_check_fails_on_a_broken_file(browser, report_zip, tmp_path, name, data, message):
     html = unpack(report_zip, tmp_path / "unpacked")

@@ -157,6 +157,22 @@ def test_video_round_trip(tmp_path):
     assert not list(tmp_path.glob(".*"))  # nothing half-written left behind
 
 
+def test_video_page_holds_the_mp4_itself(tmp_path):
+    """The page the report shows plays the very MP4 (a data URI: the report keeps results apart)."""
+    import base64
+    import re
+
+    from stylizednerf.stylize.video import write_video
+
+    frames = [np.full((16, 24, 3), 40 * k, dtype=np.uint8) for k in range(3)]
+    write_video(tmp_path / "video.mp4", frames, fps=3, title="a <b> & c")
+    page = (tmp_path / "video.html").read_text()
+    (payload,) = re.findall(r'<video [^>]*src="data:video/mp4;base64,([A-Za-z0-9+/=]+)"', page)
+    assert base64.b64decode(payload) == (tmp_path / "video.mp4").read_bytes()
+    assert "<title>a &lt;b&gt; &amp; c</title>" in page
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["video.html", "video.mp4"]
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="the fused-epilogue path runs on CUDA only")
 def test_shared_code_on_cuda_matches_the_sparse_path():
     torch.manual_seed(2)

@@ -191,7 +191,7 @@ def render(stylize_dir, model_path, cameras_path, out, settings: dict, camera_pa
         frames = render_sequence(lambda cam: renderer.render(cam, mu), path, tmp / "frames", tmp / "depth")
         path_seconds = time.perf_counter() - t0
         write_path_files(tmp, path, int(values["fps"]))
-        write_video(tmp / "video.mp4", frames, int(values["fps"]))
+        write_video(tmp / "video.mp4", frames, int(values["fps"]), title=f"{state.get('style', '')} (stylized)")
         print(f"render: loading {t0 - loading:.1f} s, {len(frames)} frames {path_seconds:.1f} s, "
               f"video {time.perf_counter() - t0 - path_seconds:.1f} s", flush=True)
         test = [cameras.cameras[i] for i in field.test_indices(len(cameras))]
@@ -224,7 +224,7 @@ def render_unstylized_path(model_path, cameras_path, out, settings: dict, camera
 
         frames = render_sequence(one, path, tmp / "frames", tmp / "depth")
         write_path_files(tmp, path, int(values["fps"]))
-        write_video(tmp / "video.mp4", frames, int(values["fps"]))
+        write_video(tmp / "video.mp4", frames, int(values["fps"]), title="NeRF (no style)")
         stats = {"frames": len(frames)}
         write_metadata(tmp / "metadata.json", "render-path", settings, settings.get("seed"), stats=stats)
     return stats

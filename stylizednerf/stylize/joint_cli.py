@@ -132,7 +132,7 @@ def render_interpolation(joint_dir, model_path, cameras_path, out, settings: dic
                                  tmp / "frames", tmp / "depth")
         seconds = time.perf_counter() - t0
         write_path_files(tmp, path, int(values["fps"]))
-        write_video(tmp / "video.mp4", frames, int(values["fps"]))
+        write_video(tmp / "video.mp4", frames, int(values["fps"]), title="style transition (joint mode)")
         np.save(tmp / "latents.npy", codes.cpu().numpy())
         stats = {"frames": len(frames), "styles": state["styles"], "path_seconds": round(seconds, 3)}
         write_metadata(tmp / "metadata.json", "render-interpolation", settings, settings.get("seed"), stats=stats)

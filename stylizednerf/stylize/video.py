@@ -2,26 +2,35 @@
 
 Where imageio-ffmpeg is not installed (e.g. a GPU image whose packages we don't control),
 OpenCV's VideoWriter (MPEG-4 Part 2) is used if OpenCV is there; otherwise a one-line error.
+
+Beside each ``video.mp4``, ``video.html`` plays it: the Snakemake report shows HTML results in
+the page (an iframe) but offers an MP4 only as a download, so the rules put the page in the
+report. The MP4 is inside the page as a data URI, since the report keeps each result apart.
 """
 
+import base64
+import html
 import importlib.util
 from pathlib import Path
 
 import numpy as np
 
-from stylizednerf.fileio import atomic_path
+from stylizednerf.fileio import atomic_path, atomic_write_text
 
 
-def write_video(path, frames, fps: int = 30) -> None:
-    """Write uint8 (H, W, 3) frames as an H.264 MP4, atomically.
-
-    H.264 with yuv420p needs even sizes; odd sizes are padded by repeating the last row/column
-    (``macro_block_size=1`` keeps imageio from resizing, we pad ourselves so nothing is lost).
-    """
+def write_video(path, frames, fps: int = 30, title: str = "") -> None:
+    """Write uint8 (H, W, 3) frames as an H.264 MP4, atomically, and its page (:func:`write_video_page`)."""
     path = Path(path)
     if importlib.util.find_spec("imageio_ffmpeg") is None:
         _write_video_opencv(path, frames, fps)
-        return
+    else:
+        _write_video_imageio(path, frames, fps)
+    write_video_page(path, title)
+
+
+def _write_video_imageio(path: Path, frames, fps: int) -> None:
+    """H.264 with yuv420p needs even sizes; odd sizes are padded by repeating the last row/column
+    (``macro_block_size=1`` keeps imageio from resizing, we pad ourselves so nothing is lost)."""
     import imageio.v2 as imageio
 
     with atomic_path(path, suffix=".mp4") as tmp:
@@ -36,6 +45,20 @@ def write_video(path, frames, fps: int = 30) -> None:
                 writer.append_data(frame)
         finally:
             writer.close()
+
+
+def write_video_page(video_path, title: str = "") -> Path:
+    """``<video>.html`` beside an MP4: a page that plays it in a loop, the video inside it."""
+    video_path = Path(video_path)
+    page = video_path.with_suffix(".html")
+    data = base64.b64encode(video_path.read_bytes()).decode("ascii")
+    title = html.escape(title or video_path.stem)
+    atomic_write_text(page, (
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>" + title + "</title></head>\n"
+        "<body style=\"margin:0;background:#111\">\n"
+        "<video controls autoplay muted loop playsinline style=\"display:block;max-width:100%;margin:auto\"\n"
+        "  src=\"data:video/mp4;base64," + data + "\"></video>\n</body></html>\n"))
+    return page
 
 
 def _write_video_opencv(path: Path, frames, fps: int) -> None:

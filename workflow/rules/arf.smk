@@ -38,8 +38,10 @@ if "arf" in config["baselines"]:
             camera_path=camera_path_input,
         output:
             # frames/, depth/, test/, metadata.json written atomically with them
-            video=report("results/{scene}/{style}/arf/render/video.mp4", caption="../report/video.rst",
-                         category="Videos", labels={"scene": "{scene}", "style": "{style}", "method": "ARF (baseline)"}),
+            video="results/{scene}/{style}/arf/render/video.mp4",
+            # plays in the report (which offers an MP4 only as a download; stylize/video.py)
+            video_page=report("results/{scene}/{style}/arf/render/video.html", caption="../report/video.rst",
+                              category="Videos", labels={"scene": "{scene}", "style": "{style}", "method": "ARF (baseline)"}),
             cameras="results/{scene}/{style}/arf/render/cameras.json",
         log:
             "results/logs/render_arf/{scene}/{style}.log",

@@ -68,8 +68,10 @@ rule render:
         camera_path=camera_path_input,
     output:
         # frames/NNN.png, depth/NNN.npy, test/, metadata.json written atomically with them
-        video=report("results/{scene}/{style}/render/video.mp4", caption="../report/video.rst", category="Videos",
-                     labels={"scene": "{scene}", "style": "{style}", "method": "StylizedNeRF (ours)"}),
+        video="results/{scene}/{style}/render/video.mp4",
+        # plays in the report (which offers an MP4 only as a download; stylize/video.py)
+        video_page=report("results/{scene}/{style}/render/video.html", caption="../report/video.rst", category="Videos",
+                          labels={"scene": "{scene}", "style": "{style}", "method": "StylizedNeRF (ours)"}),
         cameras="results/{scene}/{style}/render/cameras.json",
     log:
         "results/logs/render/{scene}/{style}.log",
@@ -126,8 +128,10 @@ rule render_path:
     output:
         # frames/, depth/, metadata.json written atomically with them
         cameras="results/{scene}/path/cameras.json",
-        video=report("results/{scene}/path/video.mp4", caption="../report/video_path.rst", category="Videos",
-                     labels={"scene": "{scene}", "style": "none", "method": "NeRF (no style)"}),
+        video="results/{scene}/path/video.mp4",
+        # plays in the report (which offers an MP4 only as a download; stylize/video.py)
+        video_page=report("results/{scene}/path/video.html", caption="../report/video_path.rst", category="Videos",
+                          labels={"scene": "{scene}", "style": "none", "method": "NeRF (no style)"}),
     log:
         "results/logs/render_path/{scene}.log",
     benchmark:
@@ -187,9 +191,11 @@ if config["stylize"]["sequential_baseline"]:
             cameras="results/{scene}/poses/cameras.json",
             camera_path=camera_path_input,
         output:
-            video=report("results/{scene}/{style}/render_sequential/video.mp4", caption="../report/video.rst",
-                         category="Videos",
-                         labels={"scene": "{scene}", "style": "{style}", "method": "StylizedNeRF sequential"}),
+            video="results/{scene}/{style}/render_sequential/video.mp4",
+            # plays in the report (which offers an MP4 only as a download; stylize/video.py)
+            video_page=report("results/{scene}/{style}/render_sequential/video.html", caption="../report/video.rst",
+                              category="Videos",
+                              labels={"scene": "{scene}", "style": "{style}", "method": "StylizedNeRF sequential"}),
             cameras="results/{scene}/{style}/render_sequential/cameras.json",
         log:
             "results/logs/render_sequential/{scene}/{style}.log",
@@ -303,8 +309,10 @@ if config["joint"]["enabled"]:
             camera_path=camera_path_input,
         output:
             # frames/, depth/, latents.npy (the code of each frame), metadata.json written with it
-            report("results/{scene}/joint/interpolation/video.mp4", caption="../report/interpolation.rst",
-                   category="Videos", labels={"scene": "{scene}", "style": "all (transition)", "method": "joint mode"}),
+            video="results/{scene}/joint/interpolation/video.mp4",
+            # plays in the report (which offers an MP4 only as a download; stylize/video.py)
+            video_page=report("results/{scene}/joint/interpolation/video.html", caption="../report/interpolation.rst",
+                              category="Videos", labels={"scene": "{scene}", "style": "all (transition)", "method": "joint mode"}),
         log:
             "results/logs/render_interpolation/{scene}.log",
         benchmark:
