@@ -62,6 +62,7 @@ from stylizednerf.stylize.renderer import StyleRenderer, load_style_module  # no
 
 TINY = {"rounds": 2, "decoder_steps": 2, "nerf_steps": 10, "batch_views": 2, "rays": 1024, "hidden": 32, "layers": 2}
 ARF_TINY = {"mse_epochs": 1, "nnfm_epochs": 1, "mse_rays": 4096}
+JOINT_TINY = {"joint_steps": 20}  # (the schema's 4000 steps ran for over an hour on 2 CPU cores)
 
 
 def sync(device):
@@ -365,7 +366,8 @@ def main(argv=None) -> int:
 
     if args.joint and variants:
         first = next(iter(variants))
-        joint_settings = {**overrides, **variants[first], **json.loads(args.joint_set), "device": str(device), "seed": 0}
+        joint_overrides = {**(JOINT_TINY if args.tiny else {}), **json.loads(args.joint_set)}
+        joint_settings = {**overrides, **variants[first], **joint_overrides, "device": str(device), "seed": 0}
         for key in ("rounds", "decoder_steps", "nerf_steps", "batch_views", "mutual", "co_weight", "content_weight",
                     "style_weight", "mimic_2d_weight", "mimic_2d_pixels", "decoder_lr", "decoder_lr_decay"):
             joint_settings.pop(key, None)  # the decoder side's settings: joint mode has no decoder side
