@@ -333,6 +333,54 @@ def test_hash_encoding_inference_lookup_matches_training_lookup(levels, log2_tab
     assert 0 <= enc.dense_levels <= levels
 
 
+def _reference_hash_encoding(enc: HashEncoding, x: torch.Tensor) -> torch.Tensor:
+    """Instant-NGP's lookup written out level by level and corner by corner in int64 (the products
+    never wrap): what the int32 index arithmetic of both CPU paths must reproduce exactly."""
+    from stylizednerf.nerf.fields import HASH_PRIMES
+
+    x = x.float().clamp(0.0, 1.0 - 1e-6)
+    out = []
+    for level in range(enc.levels):
+        res = float(enc.resolution[level])
+        pos = x * enc.resolution[level]  # float32 like the module: the same cells and fractions
+        base = pos.floor()
+        frac = (pos - base).double()
+        base = base.long()
+        feature = torch.zeros(x.shape[0], enc.features, dtype=torch.float64)
+        for corner in range(8):
+            bits = torch.tensor([corner & 1, (corner >> 1) & 1, corner >> 2])
+            c = base + bits
+            if bool(enc.dense[level]):
+                stride = int(res) + 1
+                index = c[:, 0] + c[:, 1] * stride + c[:, 2] * stride * stride
+            else:
+                index = (c[:, 0] * HASH_PRIMES[0]) ^ (c[:, 1] * HASH_PRIMES[1]) ^ (c[:, 2] * HASH_PRIMES[2])
+            index = (index % enc.table_size) + level * enc.table_size
+            weight = torch.where(bits.bool(), frac, 1.0 - frac).prod(-1)
+            feature += weight[:, None] * enc.table.detach().double()[index]
+        out.append(feature)
+    return torch.cat(out, -1)
+
+
+@pytest.mark.parametrize("levels,log2_table,base,top", [(16, 19, 16, 2048), (8, 15, 8, 256), (4, 6, 8, 128)])
+def test_hash_encoding_int32_indices_match_an_int64_reference(levels, log2_table, base, top):
+    """Both CPU lookups index the table with int32 arithmetic, where a hashed product wraps modulo
+    2^32: the table mask must still read the same rows as Instant-NGP's hash in wide integers, on
+    the GPU default grid (16 levels, 2^19 rows, resolution 2048) and the CPU demo's."""
+    torch.manual_seed(0)
+    enc = HashEncoding(levels, 2, log2_table, base, top)
+    with torch.no_grad():
+        enc.table.uniform_(-1.0, 1.0)
+    x = torch.rand(2000, 3)
+    x[:3] = torch.tensor([[0.0, 0.0, 0.0], [1.0, 1.0, 1.0], [0.999, 0.001, 0.9995]])
+    reference = _reference_hash_encoding(enc, x).float()
+    with torch.no_grad():
+        lean = enc(x)
+    full = enc(x)
+    assert torch.allclose(lean, reference, atol=1e-5)
+    assert torch.allclose(full.detach(), reference, atol=1e-5)
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA graphs need CUDA")
 def test_cuda_graph_steps_train_like_eager_steps(tmp_path):
     """The NeRF step recorded with stylizednerf.cuda_graph.capture_step trains like the eager step."""

@@ -18,6 +18,8 @@ import torch.nn.functional as F
 from torch import nn
 
 HASH_PRIMES = (1, 2654435761, 805459861)
+# the same primes as signed 32-bit integers (equal modulo 2^32), for int32 index arithmetic
+PRIMES_INT32 = tuple(p - (1 << 32) if p >= 1 << 31 else p for p in HASH_PRIMES)
 
 
 DENSITY_LOG_MAX = 15.0  # densities saturate at e^15 ~ 3e6: opaque at any sample spacing, far from overflow
@@ -95,21 +97,25 @@ class HashEncoding(nn.Module):
         pos = x[:, None, :] * self.resolution[None, :, None]  # (N, L, 3)
         base = pos.floor()
         frac = pos - base
-        base = base.long()
+        # int32 index arithmetic: half the memory traffic of int64, ~1.7x faster on a CPU. Exact:
+        # dense indices and level offsets fit in 31 bits, and a hashed product wraps modulo 2^32,
+        # which keeps the low bits that the table mask reads (Instant-NGP hashes in uint32 too)
+        base = base.int()
         k = self.dense_levels
         parts = []
         if k > 0:  # dense levels: row-major cell index, plus each corner's fixed offset
             b = base[:, :k]
-            stride = self.stride_y[:k]
-            first = b[..., 0] + b[..., 1] * stride + b[..., 2] * stride * stride + self.level_offset[:k]
-            parts.append(first[..., None] + self.dense_corner_offset)  # (N, k, 8)
+            stride = self.stride_y[:k].int()
+            first = b[..., 0] + b[..., 1] * stride + b[..., 2] * stride * stride + self.level_offset[:k].int()
+            parts.append(first[..., None] + self.dense_corner_offset.int())  # (N, k, 8)
         if k < self.levels:  # hashed levels: per axis the two corner coordinates, then combined
             b = base[:, k:]  # (N, L - k, 3); (b + bit) * prime = b * prime + bit * prime: one product per axis
-            hz = (b[..., 2] * HASH_PRIMES[2])[..., None] + self.corner_bit * HASH_PRIMES[2]  # (N, L - k, 2)
-            hy = (b[..., 1] * HASH_PRIMES[1])[..., None] + self.corner_bit * HASH_PRIMES[1]
-            hx = b[..., 0, None] + self.corner_bit
+            bit = self.corner_bit.int()
+            hz = (b[..., 2] * PRIMES_INT32[2])[..., None] + bit * PRIMES_INT32[2]  # (N, L - k, 2)
+            hy = (b[..., 1] * PRIMES_INT32[1])[..., None] + bit * PRIMES_INT32[1]
+            hx = b[..., 0, None] + bit
             hashed = (hz[..., :, None] ^ hy[..., None, :]).reshape(n, -1, 4, 1) ^ hx[..., None, :]
-            parts.append((hashed.reshape(n, -1, 8) & (self.table_size - 1)) + self.level_offset[k:, None])
+            parts.append((hashed.reshape(n, -1, 8) & (self.table_size - 1)) + self.level_offset[k:, None].int())
         index = torch.cat(parts, 1) if len(parts) > 1 else parts[0]  # (N, L, 8), corner = x + 2y + 4z
         w = torch.stack([1.0 - frac, frac], -1)  # (N, L, 3, 2)
         weight = (w[:, :, 2, :, None] * w[:, :, 1, None, :]).reshape(n, -1, 4, 1) * w[:, :, 0, None, :]
@@ -124,17 +130,20 @@ class HashEncoding(nn.Module):
         pos = x[:, None, :] * self.resolution[None, :, None]  # (N, L, 3)
         base = pos.floor()
         frac = pos - base
+        # int32 indices in eager CPU training (~1.3x faster steps, same indices: see _forward_inference);
+        # int64 where the step is compiled for a GPU, as it was tuned
+        dtype, primes = (torch.int32, PRIMES_INT32) if x.device.type == "cpu" else (torch.int64, HASH_PRIMES)
         # per axis the two corner coordinates (N, L, 3, 2) and their linear weights
-        coord = base.long()[..., None] + self.corner_bit
+        coord = base.to(dtype)[..., None] + self.corner_bit.to(dtype)
         weight = torch.stack([1.0 - frac, frac], -1)
         cx, cy, cz = coord.unbind(2)  # (N, L, 2) each
-        stride = self.stride_y[None, :, None]
+        stride = self.stride_y[None, :, None].to(dtype)
         # corners in (z, y, x) order: index = combine(z)[:, :, :, None, None] with y and x terms
         dense_index = (cz * stride * stride)[..., :, None, None] + (cy * stride)[..., None, :, None] + cx[..., None, None, :]
-        hashed = ((cz * HASH_PRIMES[2])[..., :, None, None] ^ (cy * HASH_PRIMES[1])[..., None, :, None]
+        hashed = ((cz * primes[2])[..., :, None, None] ^ (cy * primes[1])[..., None, :, None]
                   ^ cx[..., None, None, :])
         index = torch.where(self.dense[None, :, None, None, None], dense_index, hashed) & (self.table_size - 1)
-        index = (index + self.level_offset[None, :, None, None, None]).reshape(n, self.levels, 8)
+        index = (index + self.level_offset[None, :, None, None, None].to(dtype)).reshape(n, self.levels, 8)
         wx, wy, wz = weight.unbind(2)
         w = (wz[..., :, None, None] * wy[..., None, :, None] * wx[..., None, None, :]).reshape(n, self.levels, 8)
         values = self.table[index]  # (N, L, 8, F)

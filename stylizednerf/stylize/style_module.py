@@ -121,11 +121,16 @@ def render_samples(module: StyleModule, weights: torch.Tensor, features: torch.T
     samples are in empty space or behind the surface.
     """
     if latents.dim() == 1 and not torch.is_grad_enabled():  # one shared code (a rendered path): one Triton kernel
-        from stylizednerf.stylize.style_kernel import render_or_none
+        from stylizednerf.stylize.style_kernel import available, render_or_none
 
-        fused = render_or_none(module, weights, module.inputs(features, positions), latents, threshold, background)
-        if fused is not None:
-            return fused
+        # only where the kernel runs: the inputs of every sample (an own encoding's lookups at all
+        # S samples of a ray) cost a CPU more than the rest of the frame, and the eager path below
+        # computes them for the kept samples only
+        if available(features, module):
+            fused = render_or_none(module, weights, module.inputs(features, positions), latents, threshold,
+                                   background)
+            if fused is not None:
+                return fused
     keep = weights > threshold
     ray_index, sample_index = keep.nonzero(as_tuple=True)
     leftover = 1.0 - weights.sum(dim=-1)
