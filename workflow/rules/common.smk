@@ -138,9 +138,13 @@ def eval_methods():
             continue  # a baseline that is off: no note, the config says so
         if rule_defined(EVAL_PRODUCERS.get(method, "")):
             methods.append(method)
-        else:
-            print(f"note: evaluate: no rule produces method '{method}' yet; left out", file=sys.stderr)
+        elif method not in _NOTED_METHODS:  # once per run, not at every call of the input functions
+            _NOTED_METHODS.add(method)
+            print(f"note: evaluate: no rule produces method '{method}' in this configuration; left out", file=sys.stderr)
     return methods
+
+
+_NOTED_METHODS = set()
 
 
 def fit_entries():
