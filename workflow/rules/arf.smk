@@ -16,7 +16,7 @@ if "arf" in config["baselines"]:
             "results/logs/arf/{scene}/{style}.log",
         benchmark:
             "results/benchmarks/arf/{scene}/{style}.tsv"
-        threads: 4
+        threads: JOB_THREADS
         resources:
             gpu=1,
             gpu_mem_mb=config["gpu_mem_mb"]["arf"],
@@ -47,7 +47,7 @@ if "arf" in config["baselines"]:
             "results/logs/render_arf/{scene}/{style}.log",
         benchmark:
             "results/benchmarks/render_arf/{scene}/{style}.tsv"
-        threads: 4
+        threads: JOB_THREADS
         resources:
             gpu=1,
             gpu_mem_mb=config["gpu_mem_mb"]["render"],

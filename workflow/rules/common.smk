@@ -34,6 +34,9 @@ prefer_this_python()
 # workflow.basedir, which is the deployment's folder when the workflow is used as a `module`.
 shell.prefix(import_from_checkout(PROJECT_ROOT))
 
+# CPU threads of each training / rendering job (capped at --cores): the schema says why the CPU
+# demo uses 1
+JOB_THREADS = config["job_threads"]
 SCENES = list(config["scenes"])
 STYLES = list(config["styles"])
 

@@ -18,7 +18,7 @@ rule pretrain_nerf:
         "results/logs/pretrain_nerf/{scene}.log",
     benchmark:
         "results/benchmarks/pretrain_nerf/{scene}.tsv"
-    threads: 4
+    threads: JOB_THREADS
     resources:
         gpu=1,
         gpu_mem_mb=config["gpu_mem_mb"]["pretrain_nerf"],

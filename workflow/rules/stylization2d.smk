@@ -17,7 +17,7 @@ rule pretrain_decoder:
         "results/logs/stylization2d/pretrain_decoder.log",
     benchmark:
         "results/benchmarks/pretrain_decoder.tsv"
-    threads: 4
+    threads: JOB_THREADS
     resources:
         gpu=1,
         gpu_mem_mb=config["gpu_mem_mb"]["pretrain_decoder"],
@@ -44,7 +44,7 @@ rule train_vae:
         "results/logs/stylization2d/train_vae.log",
     benchmark:
         "results/benchmarks/train_vae.tsv"
-    threads: 4
+    threads: JOB_THREADS
     resources:
         gpu=1,
         gpu_mem_mb=config["gpu_mem_mb"]["train_vae"],
@@ -70,7 +70,7 @@ rule adain_frames:
         "results/logs/adain_frames/{scene}/{style}.log",
     benchmark:
         "results/benchmarks/adain_frames/{scene}/{style}.tsv"
-    threads: 4
+    threads: JOB_THREADS
     resources:
         gpu=1,
         gpu_mem_mb=config["gpu_mem_mb"]["stylize_2d"],

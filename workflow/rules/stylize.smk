@@ -13,7 +13,7 @@ rule render_views:
         "results/logs/render_views/{scene}.log",
     benchmark:
         "results/benchmarks/render_views/{scene}.tsv"
-    threads: 4
+    threads: JOB_THREADS
     resources:
         gpu=1,
         gpu_mem_mb=config["gpu_mem_mb"]["render_views"],
@@ -43,7 +43,7 @@ rule stylize:
         "results/logs/stylize/{scene}/{style}.log",
     benchmark:
         "results/benchmarks/stylize/{scene}/{style}.tsv"
-    threads: 4
+    threads: JOB_THREADS
     resources:
         gpu=1,
         gpu_mem_mb=config["gpu_mem_mb"]["stylize"],
@@ -77,7 +77,7 @@ rule render:
         "results/logs/render/{scene}/{style}.log",
     benchmark:
         "results/benchmarks/render/{scene}/{style}.tsv"
-    threads: 4
+    threads: JOB_THREADS
     resources:
         gpu=1,
         gpu_mem_mb=config["gpu_mem_mb"]["render"],
@@ -106,7 +106,7 @@ rule decoder_frames:
         "results/logs/decoder_frames/{scene}/{style}.log",
     benchmark:
         "results/benchmarks/decoder_frames/{scene}/{style}.tsv"
-    threads: 4
+    threads: JOB_THREADS
     resources:
         gpu=1,
         gpu_mem_mb=config["gpu_mem_mb"]["stylize_2d"],
@@ -136,7 +136,7 @@ rule render_path:
         "results/logs/render_path/{scene}.log",
     benchmark:
         "results/benchmarks/render_path/{scene}.tsv"
-    threads: 4
+    threads: JOB_THREADS
     resources:
         gpu=1,
         gpu_mem_mb=config["gpu_mem_mb"]["render"],
@@ -169,7 +169,7 @@ if config["stylize"]["sequential_baseline"]:
             "results/logs/stylize_sequential/{scene}/{style}.log",
         benchmark:
             "results/benchmarks/stylize_sequential/{scene}/{style}.tsv"
-        threads: 4
+        threads: JOB_THREADS
         resources:
             gpu=1,
             gpu_mem_mb=config["gpu_mem_mb"]["stylize"],
@@ -201,7 +201,7 @@ if config["stylize"]["sequential_baseline"]:
             "results/logs/render_sequential/{scene}/{style}.log",
         benchmark:
             "results/benchmarks/render_sequential/{scene}/{style}.tsv"
-        threads: 4
+        threads: JOB_THREADS
         resources:
             gpu=1,
             gpu_mem_mb=config["gpu_mem_mb"]["render"],
@@ -228,7 +228,7 @@ if config["stylize"]["sequential_baseline"]:
             "results/logs/decoder_frames_sequential/{scene}/{style}.log",
         benchmark:
             "results/benchmarks/decoder_frames_sequential/{scene}/{style}.tsv"
-        threads: 4
+        threads: JOB_THREADS
         resources:
             gpu=1,
             gpu_mem_mb=config["gpu_mem_mb"]["stylize_2d"],
@@ -282,7 +282,7 @@ if config["joint"]["enabled"]:
             "results/logs/stylize_joint/{scene}.log",
         benchmark:
             "results/benchmarks/stylize_joint/{scene}.tsv"
-        threads: 4
+        threads: JOB_THREADS
         resources:
             gpu=1,
             gpu_mem_mb=config["gpu_mem_mb"]["stylize_joint"],
@@ -317,7 +317,7 @@ if config["joint"]["enabled"]:
             "results/logs/render_interpolation/{scene}.log",
         benchmark:
             "results/benchmarks/render_interpolation/{scene}.tsv"
-        threads: 4
+        threads: JOB_THREADS
         resources:
             gpu=1,
             gpu_mem_mb=config["gpu_mem_mb"]["render"],
