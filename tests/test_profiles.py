@@ -152,3 +152,18 @@ def test_workflow_is_lint_clean(tmp_path):
     done = run_snakemake(["--lint", "-s", str(ROOT / "Snakefile"), "--directory", str(tmp_path)], cwd=ROOT,
                          check=False, timeout=300)
     assert done.returncode == 0 and "Lints for" not in done.stdout, done.stdout[-4000:]
+
+
+def test_training_rules_take_their_threads_from_the_config(tmp_path):
+    """`job_threads` sets the threads of the training and rendering jobs (the CPU demo's 1 lets two
+    run side by side on 2 cores): a dry run with 3 shows every such job at 3 threads."""
+    config = yaml.safe_load((ROOT / "config.yaml").read_text())
+    config["job_threads"] = 3
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    done = run_snakemake(["-n", "-s", str(ROOT / "Snakefile"), "--directory", str(tmp_path), "--cores", "8",
+                          "results/stylization2d/vae.pt"], cwd=ROOT, timeout=300)
+    chunks = {chunk.split(":", 1)[0].strip(): chunk for chunk in re.split(r"^rule ", done.stdout, flags=re.M)[1:]}
+    assert re.search(r"^\s+threads: 3$", chunks["train_vae"], flags=re.M), chunks["train_vae"]
+    for name, block in rule_blocks().items():
+        if name in GPU_RULES and name != "evaluate":
+            assert re.search(r"^\s+threads: JOB_THREADS$", block, flags=re.M), f"rule {name}: threads not from job_threads"
