@@ -44,8 +44,9 @@ import yaml
 # gets the workflow's defaults; the workflow validates its config against this same file.
 SCHEMA_PATH = Path(__file__).resolve().parent / "config.schema.yaml"
 
-# config keys that decide which jobs exist; no stage reads them
-WORKFLOW_KEYS = frozenset({"evaluate.methods", "stylize.sequential_baseline", "joint.enabled", "baselines"})
+# config keys that only the workflow reads (which jobs exist; job_threads: their threads); no stage reads them
+WORKFLOW_KEYS = frozenset({"evaluate.methods", "stylize.sequential_baseline", "joint.enabled", "baselines",
+                           "job_threads"})
 # the GPU memory each GPU rule declares (resources: gpu_mem_mb): read by the workflow's scheduling only
 WORKFLOW_SECTIONS = ("gpu_mem_mb",)
 
