@@ -339,6 +339,7 @@ def _reference_hash_encoding(enc: HashEncoding, x: torch.Tensor) -> torch.Tensor
     from stylizednerf.nerf.fields import HASH_PRIMES
 
     x = x.float().clamp(0.0, 1.0 - 1e-6)
+    table = enc.table.detach().double()
     out = []
     for level in range(enc.levels):
         res = float(enc.resolution[level])
@@ -357,7 +358,7 @@ def _reference_hash_encoding(enc: HashEncoding, x: torch.Tensor) -> torch.Tensor
                 index = (c[:, 0] * HASH_PRIMES[0]) ^ (c[:, 1] * HASH_PRIMES[1]) ^ (c[:, 2] * HASH_PRIMES[2])
             index = (index % enc.table_size) + level * enc.table_size
             weight = torch.where(bits.bool(), frac, 1.0 - frac).prod(-1)
-            feature += weight[:, None] * enc.table.detach().double()[index]
+            feature += weight[:, None] * table[index]
         out.append(feature)
     return torch.cat(out, -1)
 
