@@ -133,6 +133,9 @@ def rule_defined(name):
         return False
 
 
+_NOTED_METHODS = set()  # methods whose 'left out' note was printed in this run
+
+
 def eval_methods():
     """Configured methods whose producing rule is part of this workflow."""
     methods = []
@@ -145,9 +148,6 @@ def eval_methods():
             _NOTED_METHODS.add(method)
             print(f"note: evaluate: no rule produces method '{method}' in this configuration; left out", file=sys.stderr)
     return methods
-
-
-_NOTED_METHODS = set()
 
 
 def fit_entries():
