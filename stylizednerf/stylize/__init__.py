@@ -1,7 +1,8 @@
 """Stylized NeRF by 2D-3D mutual learning (METHOD.md sections 5-6).
 
 * :mod:`.field`: the pre-trained NeRF as frozen geometry (per-sample weights and features).
-* :mod:`.style_module`: the colour MLP on frozen per-sample geometry features + a style latent.
+* :mod:`.style_module`: the colour MLP on frozen per-sample geometry features + a style latent
+  (run per sample and volume-composited, or once per ray at its surface point: ``shading``).
 * :mod:`.latents`: one learned latent per (style, training view) and the prior term L_d.
 * :mod:`.losses`: L_mimic and the masked multi-view consistency loss L_co.
 * :mod:`.ray_cache`, :mod:`.patches`, :mod:`.view_pairs`: the training views' frozen samples, the

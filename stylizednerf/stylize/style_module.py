@@ -14,6 +14,22 @@ issue 14). The own grid gives every surface point its own trainable high-frequen
 Concatenating ``z`` to a layer's input is the same as adding ``W_z z`` to its pre-activation.
 The latent is constant along a ray, so we compute ``W_z z`` once per ray and broadcast it over
 the ray's samples instead of materialising a (rays, samples, 32) copy of the latent.
+
+Where the module runs is its ``shading``:
+
+* ``volume`` (the paper): on every kept sample of a ray, its colours composited with the frozen
+  weights (:func:`render_samples`, :func:`composite_kept`);
+* ``surface`` (deferred shading): the kept samples' inputs are composited first, into the ray's
+  expected surface point (opacity-normalised mean of the features and of the unit-cube
+  positions, :func:`surface_points`), and the module runs once per ray there
+  (:func:`shade_surface`): ``out = opacity * module(point) + leftover * background``. The
+  colour is then a function of the surface point only, so two views that see the same point
+  get the same colour, and the MLP and the own encoding run once per ray instead of once per
+  kept sample (~39 on fern). The Triton kernel (:mod:`.style_kernel`) is for volume shading.
+
+Every renderer of the module (:class:`stylizednerf.stylize.style_field.StyleField`, the
+training views' ray cache, :class:`stylizednerf.stylize.renderer.StyleRenderer`) goes through
+:func:`render_samples` or the cache, which follow the module's shading.
 """
 
 import torch
@@ -36,12 +52,22 @@ def build_encoding(encoding: dict | None):
     return HashEncoding(**{names[k]: v for k, v in encoding.items() if k != "kind"})
 
 
+SHADINGS = ("volume", "surface")
+# a ray whose kept weights sum to less has no surface point: its composited inputs are ~0 and
+# its colour is the background (the module's colour is scaled by that opacity)
+SURFACE_EPS = 1e-6
+
+
 class StyleModule(nn.Module):
     def __init__(self, feature_dim: int, latent_dim: int = 32, hidden: int = 128, layers: int = 4,
-                 encoding: dict | None = None, geometry_features: bool = True):
+                 encoding: dict | None = None, geometry_features: bool = True, shading: str = "volume"):
         super().__init__()
         if layers < 1:
             raise ValueError("the style module needs at least one hidden layer")
+        if shading not in SHADINGS:
+            raise ValueError(f"unknown style-module shading '{shading}' ({' or '.join(SHADINGS)})")
+        self.shading = shading
+        self.surface = shading == "surface"  # deferred shading: one run per ray at its surface point
         self.feature_dim = feature_dim  # the frozen field's features per sample
         self.latent_dim = latent_dim
         self.encoding = build_encoding(encoding)
@@ -118,8 +144,14 @@ def render_samples(module: StyleModule, weights: torch.Tensor, features: torch.T
 
     Samples whose weight is below ``threshold`` contribute nothing visible (the default drops
     at most S * 1e-4 of a pixel's colour), so the MLP runs only on the rest: most of a ray's
-    samples are in empty space or behind the surface.
+    samples are in empty space or behind the surface. A surface-shading module runs once per ray
+    at the kept samples' composited point instead (:func:`surface_points`, :func:`shade_surface`).
     """
+    if module.surface:
+        leftover = 1.0 - weights.sum(dim=-1)
+        point_features, point_positions, opacity = surface_points(weights, features, positions, threshold,
+                                                                  module.geometry_features, module.needs_positions)
+        return shade_surface(module, point_features, point_positions, opacity, latents, leftover, background)
     if latents.dim() == 1 and not torch.is_grad_enabled():  # one shared code (a rendered path): one Triton kernel
         from stylizednerf.stylize.style_kernel import available, render_or_none
 
@@ -154,6 +186,53 @@ def composite_kept(module: StyleModule, features: torch.Tensor, weights: torch.T
     contribution = weights.unsqueeze(-1).to(rgb.dtype) * rgb
     out = torch.zeros(leftover.shape[0], 3, dtype=contribution.dtype, device=weights.device)
     out = out.index_add(0, ray_index, contribution)
+    if background is not None:
+        out = out + leftover.unsqueeze(-1).to(out.dtype) * background
+    return out
+
+
+@torch.no_grad()
+def surface_points(weights: torch.Tensor, features: torch.Tensor, positions: torch.Tensor | None, threshold: float,
+                   with_features: bool = True, with_positions: bool = True):
+    """Each ray's expected surface point for deferred shading, from frozen weights (R, S),
+    features (R, S, F) and unit-cube positions (R, S, 3) of its samples: ``(features (R, F) in
+    the features' dtype, positions (R, 3) float32, opacity (R,) float32)``.
+
+    Only the kept samples (weight above ``threshold``, as volume shading runs the module on)
+    count: ``opacity`` is the sum of their weights and the point is their weighted mean
+    (divided by ``max(opacity, SURFACE_EPS)``). Without ``with_features`` the features are
+    (R, 0) (a module without geometry features reads none; their dtype is still the inputs'),
+    without ``with_positions`` the positions are None. The geometry is frozen: no gradient.
+    """
+    kept = torch.where(weights > threshold, weights, 0.0).float()
+    opacity = kept.sum(-1)
+    scale = 1.0 / opacity.clamp(min=SURFACE_EPS)
+    # elementwise products, summed along the ray: float32 whatever the features' dtype (bf16
+    # under CUDA autocast), and untouched by autocast
+    if with_features:
+        point_features = ((kept.unsqueeze(-1) * features).sum(-2) * scale.unsqueeze(-1)).to(features.dtype)
+    else:
+        point_features = features.new_zeros(features.shape[0], 0)
+    point_positions = None
+    if with_positions:
+        if positions is None:
+            raise ValueError("this style module encodes sample positions: pass them")
+        point_positions = (kept.unsqueeze(-1) * positions.float()).sum(-2) * scale.unsqueeze(-1)
+    return point_features, point_positions, opacity
+
+
+def shade_surface(module: StyleModule, features: torch.Tensor, positions: torch.Tensor | None, opacity: torch.Tensor,
+                  latents: torch.Tensor, leftover: torch.Tensor, background: float | None = None) -> torch.Tensor:
+    """Deferred shading: colours (R, 3) of rays whose surface points (:func:`surface_points`) have
+    features (R, F) and positions (R, 3) (or None), seen with ``opacity`` (R,); codes ``latents``
+    (R, D) or one code (D,) for all rays; ``leftover`` (R,) is each ray's 1 - sum of all its
+    weights, where the ``background`` grey shows (None: black). The module runs once per ray."""
+    inputs = module.inputs(features, positions)
+    if latents.dim() == 1:
+        rgb = module.shared(inputs, latents)
+    else:  # one "sample" per ray
+        rgb = module(inputs.unsqueeze(-2), latents).squeeze(-2)
+    out = opacity.unsqueeze(-1).to(rgb.dtype) * rgb
     if background is not None:
         out = out + leftover.unsqueeze(-1).to(out.dtype) * background
     return out
