@@ -109,7 +109,7 @@ def main(argv=None) -> int:
               "torch": torch.__version__, "settings": stylizer.s, "setup_seconds": round(setup, 3), "ms": {}}
     cache = stylizer.ray_cache
     report["ray_cache"] = None if cache is None else {
-        "mb": round(cache.nbytes / 2**20, 1), "samples_per_ray": round(cache.weights.shape[0] / cache.count.shape[0], 2)}
+        "mb": round(cache.nbytes / 2**20, 1), "samples_per_ray": round(cache.samples_per_ray, 2)}
     for name, fn in units.items():
         for _ in range(3):
             fn()

@@ -6,12 +6,27 @@ points. Here every training pixel is sampled once; only the samples the style ML
 (weight above the threshold; ~39 of 48 per ray on fern) are kept, packed ray after ray, with each
 ray's start and count. A step then gathers its rays' samples and runs the MLP: the same numbers
 as sampling on the spot (test), a fraction of the work. Memory is bounded by ``max_bytes``; past it the stylizer samples on the spot.
+
+A surface-shading module (:mod:`.style_module`: it runs once per ray at the ray's composited
+surface point) needs no samples at all: :class:`SurfaceRayCache` keeps each ray's composited
+inputs (features, position, opacity, leftover: on fern ~84 bytes a ray instead of ~39 samples of
+~80 bytes), and a step only indexes its rays' rows. :func:`cache_training_views` builds the kind
+the module needs.
 """
 
 import torch
 
 from stylizednerf.stylize.rays import image_rays
-from stylizednerf.stylize.style_module import composite_kept
+from stylizednerf.stylize.style_module import composite_kept, shade_surface, surface_points
+
+
+def view_chunks(geometry, K: torch.Tensor, c2w: torch.Tensor, height: int, width: int, chunk: int):
+    """The frozen samples of every pixel of the views ``K`` (V, 3, 3), ``c2w`` (V, 4, 4), ``chunk``
+    rays at a time (view-major, then row-major pixels; a chunk does not cross views)."""
+    for view in range(K.shape[0]):
+        origins, directions = image_rays(K[view].float(), c2w[view].float(), height, width)
+        for first in range(0, origins.shape[0], chunk):
+            yield geometry.sample(origins[first:first + chunk], directions[first:first + chunk])
 
 
 class RayGeometryCache:
@@ -45,15 +60,12 @@ class RayGeometryCache:
         (``two_passes`` None: by device)."""
 
         def chunks():
-            for view in range(K.shape[0]):
-                origins, directions = image_rays(K[view].float(), c2w[view].float(), height, width)
-                for first in range(0, origins.shape[0], chunk):
-                    samples = geometry.sample(origins[first:first + chunk], directions[first:first + chunk])
-                    keep = samples.weights > threshold
-                    ray_index, sample_index = keep.nonzero(as_tuple=True)
-                    yield (keep.sum(1), samples.features[ray_index, sample_index], samples.weights[ray_index, sample_index],
-                           1.0 - samples.weights.float().sum(-1),
-                           samples.positions[ray_index, sample_index] if positions else None)
+            for samples in view_chunks(geometry, K, c2w, height, width, chunk):
+                keep = samples.weights > threshold
+                ray_index, sample_index = keep.nonzero(as_tuple=True)
+                yield (keep.sum(1), samples.features[ray_index, sample_index], samples.weights[ray_index, sample_index],
+                       1.0 - samples.weights.float().sum(-1),
+                       samples.positions[ray_index, sample_index] if positions else None)
 
         two_passes = K.device.type == "cuda" if two_passes is None else two_passes
         bytes_per_sample = geometry.feature_dim * torch.empty(0, dtype=feature_dtype).element_size() + 4 + 12 * positions
@@ -84,6 +96,11 @@ class RayGeometryCache:
             sample_at, ray_at = sample_at + n, ray_at + m
         start = torch.cumsum(count, 0) - count
         return cls(features, weights, start, count, leftover, where)
+
+    @property
+    def samples_per_ray(self) -> float:
+        """Kept samples per ray: the style module's runs per ray."""
+        return self.weights.shape[0] / max(self.count.shape[0], 1)
 
     def gather(self, rays: torch.Tensor):
         """(ray_index into ``rays`` (K,), features (K, F), weights (K,), positions (K, 3) or None) of
@@ -130,6 +147,74 @@ class RayGeometryCache:
         return composite_kept(module, features, weights, ray_index, latents, self.leftover[rays], background, positions)
 
 
+class SurfaceRayCache:
+    """The training pixels' composited inputs of a surface-shading module (:func:`.style_module.
+    surface_points`), one row per ray (view-major, then row-major pixels): no samples, so a
+    gather is an index and :meth:`render` needs no host sync (it serves the training steps'
+    :meth:`render_padded` too)."""
+
+    def __init__(self, features: torch.Tensor, positions: torch.Tensor | None, opacity: torch.Tensor,
+                 leftover: torch.Tensor):
+        self.features = features  # (N, F) the kept samples' weighted mean feature ((N, 0): the module reads none)
+        self.positions = positions  # (N, 3) float32 their weighted mean unit-cube position, or None (no own encoding)
+        self.opacity = opacity  # (N,) the sum of the kept samples' weights
+        self.leftover = leftover  # (N,) 1 - sum of all the ray's weights: where the background shows
+
+    @property
+    def nbytes(self) -> int:
+        return sum(t.numel() * t.element_size() for t in (self.features, self.positions, self.opacity, self.leftover)
+                   if t is not None)
+
+    @property
+    def samples_per_ray(self) -> float:
+        """The style module's runs per ray: one."""
+        return 1.0
+
+    @classmethod
+    @torch.no_grad()
+    def build(cls, geometry, K: torch.Tensor, c2w: torch.Tensor, height: int, width: int, threshold: float,
+              chunk: int, max_bytes: int, feature_dtype: torch.dtype = torch.float32, features: bool = True,
+              positions: bool = False):
+        """The cache of views with intrinsics ``K`` (V, 3, 3) and poses ``c2w`` (V, 4, 4), or None
+        when it would exceed ``max_bytes`` (known before sampling: a fixed size per ray); with the
+        composited ``features`` and ``positions`` as the module reads them. One pass."""
+        rays = K.shape[0] * height * width
+        feature_dim = geometry.feature_dim if features else 0
+        bytes_per_ray = feature_dim * torch.empty(0, dtype=feature_dtype).element_size() + 12 * positions + 8
+        if rays * bytes_per_ray > max_bytes:
+            return None
+        device = K.device
+        out_features = torch.empty(rays, feature_dim, dtype=feature_dtype, device=device)
+        out_positions = torch.empty(rays, 3, dtype=torch.float32, device=device) if positions else None
+        opacity = torch.empty(rays, dtype=torch.float32, device=device)
+        leftover = torch.empty(rays, dtype=torch.float32, device=device)
+        at = 0
+        for samples in view_chunks(geometry, K, c2w, height, width, chunk):
+            n = samples.weights.shape[0]
+            point_features, point_positions, point_opacity = surface_points(
+                samples.weights, samples.features, samples.positions, threshold, features, positions)
+            out_features[at:at + n] = point_features
+            if positions:
+                out_positions[at:at + n] = point_positions
+            opacity[at:at + n] = point_opacity
+            leftover[at:at + n] = 1.0 - samples.weights.float().sum(-1)
+            at += n
+        return cls(out_features, out_positions, opacity, leftover)
+
+    def gather(self, rays: torch.Tensor):
+        """(features (R, F), positions (R, 3) or None, opacity (R,), leftover (R,)) of rays (R,)."""
+        return (self.features[rays], None if self.positions is None else self.positions[rays], self.opacity[rays],
+                self.leftover[rays])
+
+    def render(self, module, rays: torch.Tensor, latents: torch.Tensor, background: float | None) -> torch.Tensor:
+        """Stylized colours (R, 3) of cached rays ``rays`` (R,) with codes ``latents`` (R, D) or (D,)."""
+        features, positions, opacity, leftover = self.gather(rays)
+        return shade_surface(module, features, positions, opacity, latents, leftover, background)
+
+    # fixed shapes and no host sync already: the training steps' gather is the same
+    render_padded = render
+
+
 def cache_limit(ray_cache_bytes: int, device_type: str, free_bytes: int | None = None,
                 job_gpu_mem_mb: int | None = None, reserve_mb: int = 0) -> int:
     """Bytes the ray cache may take. ``ray_cache_bytes`` caps it everywhere. On a GPU, a job that
@@ -146,10 +231,13 @@ def cache_limit(ray_cache_bytes: int, device_type: str, free_bytes: int | None =
     return limit if free_bytes is None else min(limit, int(0.6 * free_bytes))
 
 
-def cache_training_views(geometry, views, settings: dict, device, positions: bool = False) -> RayGeometryCache | None:
+def cache_training_views(geometry, views, settings: dict, device, positions: bool = False, surface: bool = False,
+                         features: bool = True) -> RayGeometryCache | SurfaceRayCache | None:
     """The cache of every pixel of ``views`` (a TrainingViews on ``device``) under the stylize
     ``settings`` (``ray_cache_bytes``, ``ray_cache_reserve_mb``, ``sample_threshold``, ``chunk``),
-    with the samples' positions when the style module encodes them; None when off or too large.
+    with the samples' positions when the style module encodes them; for a ``surface``-shading
+    module a :class:`SurfaceRayCache` (its composited ``features`` only when the module reads
+    them); None when off or too large.
     Its size on a GPU: :func:`cache_limit` of the job's declared memory (``$STYLIZEDNERF_GPU_MEM_MB``)."""
     from stylizednerf.gpu_assign import declared_gpu_mem_mb
 
@@ -161,5 +249,8 @@ def cache_training_views(geometry, views, settings: dict, device, positions: boo
         return None
     H, W = views.size
     dtype = torch.bfloat16 if device.type == "cuda" else torch.float32  # what the style MLP reads under autocast
+    if surface:
+        return SurfaceRayCache.build(geometry, views.K, views.c2w, H, W, settings["sample_threshold"],
+                                     int(settings["chunk"]), limit, dtype, features=features, positions=positions)
     return RayGeometryCache.build(geometry, views.K, views.c2w, H, W, settings["sample_threshold"],
                                   int(settings["chunk"]), limit, dtype, positions=positions)

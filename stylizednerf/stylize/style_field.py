@@ -60,9 +60,11 @@ class StyleField:
 
     def cache_rays(self):
         """Sample every training pixel once (:mod:`.ray_cache`); None when off or too large (then
-        every rendering samples the geometry on the spot)."""
+        every rendering samples the geometry on the spot); for a surface-shading module, each ray's
+        composited inputs instead of its samples."""
         self.ray_cache = cache_training_views(self.geometry, self.views, self.s, self.device,
-                                              self.module.needs_positions)
+                                              self.module.needs_positions, self.module.surface,
+                                              self.module.geometry_features)
         return self.ray_cache
 
     def parameter_groups(self, lr: float, encoding_lr: float, latent_lr: float | None = None) -> list[dict]:

@@ -161,7 +161,7 @@ class Stylizer:
         self.field.cache_rays()
         clock.lap("ray cache")
         if self.ray_cache is not None:
-            print(f"ray cache: {self.ray_cache.weights.shape[0] / self.ray_cache.count.shape[0]:.1f} samples per ray, "
+            print(f"ray cache: {self.ray_cache.samples_per_ray:.1f} samples per ray, "
                   f"{self.ray_cache.nbytes / 2**20:.0f} MB", flush=True)
         elif self.s["ray_cache_bytes"]:
             print(f"ray cache: off (more than ray_cache_bytes = {self.s['ray_cache_bytes']}, or on a GPU more than "
