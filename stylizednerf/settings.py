@@ -431,6 +431,7 @@ class StyleTrainerSettings(Settings):
     encoding_max_resolution: int
     encoding_lr: float
     geometry_features: bool
+    shading: str
     sample_threshold: float
     background: float | None
     chunk: int = runtime()
@@ -457,8 +458,8 @@ class JointSettings(StyleTrainerSettings):
 @stage("arf", "arf")
 class ArfSettings(Settings):
     """The ARF baseline (stylizednerf.arf): its own schedule and losses; the appearance module's
-    shape and the frozen geometry's sampling are the stylized NeRF's (stylize section), so both
-    methods stylize the same NeRF through the same kind of colour branch."""
+    shape and shading and the frozen geometry's sampling are the stylized NeRF's (stylize
+    section), so both methods stylize the same NeRF through the same kind of colour branch."""
 
     mse_epochs: int | None
     nnfm_epochs: int
@@ -479,6 +480,7 @@ class ArfSettings(Settings):
     encoding_base_resolution: int = result("stylize.encoding_base_resolution")
     encoding_max_resolution: int = result("stylize.encoding_max_resolution")
     geometry_features: bool = result("stylize.geometry_features")
+    shading: str = result("stylize.shading")
     sample_threshold: float = result("stylize.sample_threshold")
     background: float | None = result("stylize.background")
     patch_rays: int = runtime()  # deferred back-propagation's re-rendered chunk: memory, not the result

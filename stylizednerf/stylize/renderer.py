@@ -10,9 +10,10 @@ from stylizednerf.stylize.style_module import StyleModule, render_samples
 
 
 def load_style_module(state: dict, device="cpu") -> StyleModule:
-    """The style module of a model file's ``state``, in eval mode on ``device``."""
+    """The style module of a model file's ``state``, in eval mode on ``device``; a file written
+    before a setting existed gets the module it was trained as (its default: volume shading)."""
     module = StyleModule(state["feature_dim"], state["latent_dim"], state["hidden"], state["layers"],
-                         state.get("encoding"), state.get("geometry_features", True))
+                         state.get("encoding"), state.get("geometry_features", True), state.get("shading", "volume"))
     module.load_state_dict(state["style_module"])
     return module.to(device).eval()
 

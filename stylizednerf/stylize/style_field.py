@@ -32,7 +32,7 @@ from stylizednerf.stylize.view_pairs import ViewPairs, draw_pair_pixels, neighbo
 
 
 def module_options(settings: dict) -> dict:
-    """StyleModule keyword arguments (hidden, layers, encoding, geometry_features) of resolved settings."""
+    """StyleModule keyword arguments (hidden, layers, encoding, geometry_features, shading) of resolved settings."""
     encoding = None
     if settings["encoding"] != "none":
         encoding = {"kind": settings["encoding"], "levels": settings["encoding_levels"],
@@ -40,7 +40,7 @@ def module_options(settings: dict) -> dict:
                     "base_resolution": settings["encoding_base_resolution"],
                     "max_resolution": settings["encoding_max_resolution"]}
     return {"hidden": settings["hidden"], "layers": settings["layers"], "encoding": encoding,
-            "geometry_features": settings["geometry_features"]}
+            "geometry_features": settings["geometry_features"], "shading": settings["shading"]}
 
 
 class StyleField:
