@@ -271,8 +271,10 @@ def test_checkpoint_resume_gives_the_same_result(encoder, tmp_path):
 
 
 @pytest.mark.slow
-def test_demo_goes_through_the_stages(tmp_path):
-    """render-views -> stylize -> render -> render-path through the CLI on a small demo scene."""
+@pytest.mark.parametrize("shading", ["volume", "surface"])
+def test_demo_goes_through_the_stages(tmp_path, shading):
+    """render-views -> stylize -> render -> render-path through the CLI on a small demo scene,
+    with either shading of the style module (recorded in the model file and the metadata)."""
     from PIL import Image
 
     from stylizednerf.__main__ import main
@@ -311,10 +313,13 @@ def test_demo_goes_through_the_stages(tmp_path):
     stylize_args = ["stylize", "--views", str(views), "--model", str(model), "--decoder", str(decoder),
                     "--latents", str(latents), "--style-image", str(style), "--style", "strokes",
                     "--out", str(out / "stylize"), "--checkpoint-dir", str(out / "stylize_ckpt"),
-                    "--settings", json.dumps({**cpu, **TINY, "previews": 2})]
+                    "--settings", json.dumps({**cpu, **TINY, "previews": 2, "shading": shading})]
     assert main(stylize_args) == 0
     for name in ("model.pt", "decoder.pt", "losses.json", "views.png", "metadata.json"):
         assert (out / "stylize" / name).is_file()
+    assert torch.load(out / "stylize" / "model.pt", weights_only=True)["shading"] == shading
+    assert json.loads((out / "stylize" / "metadata.json").read_text())["config"]["shading"] == shading
+    assert json.loads((out / "stylize" / "losses.json").read_text())["settings"]["shading"] == shading
     assert not (out / "stylize_ckpt" / "state.pt").exists()
 
     render_settings = json.dumps({**cpu, "frames": 6, "fps": 5})
