@@ -442,9 +442,10 @@ def test_ray_cache_gives_the_same_renders_and_steps(encoder, encoding):
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA graphs need CUDA")
-@pytest.mark.parametrize("style_3d_weight, style_3d_every, co_3d_weight",
-                         [(0.0, 1, 0.0), (0.5, 1, 0.0), (0.5, 2, 0.0), (0.5, 2, 1.0)])
-def test_cuda_graph_style_steps_equal_eager_steps(style_3d_weight, style_3d_every, co_3d_weight):
+@pytest.mark.parametrize("style_3d_weight, style_3d_every, co_3d_weight, shading",
+                         [(0.0, 1, 0.0, "volume"), (0.5, 1, 0.0, "volume"), (0.5, 2, 0.0, "volume"),
+                          (0.5, 2, 1.0, "volume"), (0.0, 1, 0.0, "surface"), (0.5, 2, 1.0, "surface")])
+def test_cuda_graph_style_steps_equal_eager_steps(style_3d_weight, style_3d_every, co_3d_weight, shading):
     """The style-module step replayed as a CUDA graph gives the eager step's losses and weights,
     and capturing it (with its warm-up steps) leaves the run unchanged."""
     from stylizednerf.stylization2d.decoder import Decoder
@@ -458,7 +459,7 @@ def test_cuda_graph_style_steps_equal_eager_steps(style_3d_weight, style_3d_ever
     args = (field, _views(cameras), encoder, Decoder(), torch.rand(1, 3, 32, 32), torch.zeros(32),
             torch.full((32,), 0.1), "cuda")
     settings = {**TINY, "style_3d_weight": style_3d_weight, "style_3d_patch": 8, "style_3d_every": style_3d_every,
-                "co_3d_weight": co_3d_weight, "co_3d_rays": 128}
+                "co_3d_weight": co_3d_weight, "co_3d_rays": 128, "shading": shading}
     graphed = Stylizer({**settings, "cuda_graph": True}, *args, seed=3)
     eager = Stylizer({**settings, "cuda_graph": False}, *args, seed=3)
     eager.style_module.load_state_dict(graphed.style_module.state_dict())
