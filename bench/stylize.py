@@ -12,7 +12,9 @@ replaces them, e.g. to compare style-module designs):
   (S_gt - S) / (S_gt - S_adain); the stylize job's fit of its 2D targets (L_mimic PSNR);
 * masked warp RMSE and LPIPS between frames (i, i+1) and (i, i+7) of the rendered path (LPIPS
   when ``--lpips`` names the AlexNet checkpoint); the evaluation's protocol (backward warp with
-  the pre-trained NeRF's path depth and the path cameras).
+  the pre-trained NeRF's path depth and the path cameras); with ``--median-depth`` also with the
+  NeRF's median depth (``median_*`` keys), which a row cannot fit by attaching colour to the
+  expected depth as surface shading does.
 
 Rows: the unstylized NeRF (gt), per-frame AdaIN with the pre-trained decoder (adain), each
 variant's stylized NeRF, and each variant's fine-tuned 2D decoder applied per frame
@@ -77,10 +79,12 @@ def load_frames(folder: Path, cameras) -> torch.Tensor:
 class Scorer:
     """The evaluation's numbers for one path: consistency (RMSE, LPIPS) and fidelity (style, content)."""
 
-    def __init__(self, nerf_frames, depths, cameras, gaps, device, lpips_checkpoint=None):
+    def __init__(self, nerf_frames, depths, cameras, gaps, device, lpips_checkpoint=None, median_depths=None):
         from stylizednerf.metrics.consistency import load_vgg_encoder
 
         self.nerf_frames, self.depths, self.gaps, self.device = nerf_frames, depths, tuple(gaps), device
+        # a second warp, with the NeRF's median depth (``--median-depth``): see median_path_depths
+        self.median_depths = median_depths
         self.K = torch.tensor(np.stack([c.intrinsics for c in cameras.cameras]), dtype=torch.float32)
         self.c2w = torch.tensor(cameras.camera_to_world(), dtype=torch.float32)
         self.encoder = load_vgg_encoder(device)
@@ -98,7 +102,13 @@ class Scorer:
         d = self.device
         per_gap = consistency(frames.to(d), self.depths.to(d), self.K.to(d), self.c2w.to(d), gaps=self.gaps,
                               lpips_model=self.lpips)["per_gap"]
-        return {gap: {k: v.get(k) for k in ("rmse", "lpips", "valid_fraction")} for gap, v in per_gap.items()}
+        out = {gap: {k: v.get(k) for k in ("rmse", "lpips", "valid_fraction")} for gap, v in per_gap.items()}
+        if self.median_depths is not None:
+            median = consistency(frames.to(d), self.median_depths.to(d), self.K.to(d), self.c2w.to(d), gaps=self.gaps,
+                                 lpips_model=self.lpips)["per_gap"]
+            for gap, v in median.items():
+                out[gap].update({f"median_{k}": v.get(k) for k in ("rmse", "lpips", "valid_fraction")})
+        return out
 
     @torch.no_grad()
     def fidelity(self, frames: torch.Tensor, style_path) -> dict:
@@ -112,6 +122,30 @@ class Scorer:
 
     def row(self, frames: torch.Tensor, style_path) -> dict:
         return {"consistency": self.consistency(frames), **self.fidelity(frames, style_path)}
+
+
+@torch.no_grad()
+def median_path_depths(model_path, path_cameras, device, chunk: int = 65536) -> torch.Tensor:
+    """(N, H, W) median z-depth of the pre-trained NeRF along the path: per pixel, where half of
+    the ray's mass is reached (:func:`stylizednerf.nerf.rendering.median_value`), not the expected
+    depth that the evaluation warps with. A stylization that attaches colour to the expected-depth
+    point (``shading: surface``) is consistent by construction under the evaluation's warp; under
+    this one it is not, so the two warps together tell how much of a row's consistency is its own."""
+    from stylizednerf.nerf.render import load_nerf
+    from stylizednerf.nerf.rendering import median_value
+    from stylizednerf.stylize.rays import image_rays
+
+    model = load_nerf(model_path, device)
+    out = []
+    for camera in path_cameras.cameras:
+        K = torch.tensor(camera.intrinsics, dtype=torch.float32, device=device)
+        c2w = torch.tensor(camera.camera_to_world, dtype=torch.float32, device=device)
+        origins, directions = image_rays(K, c2w, camera.height, camera.width)
+        depth = torch.cat([median_value(g["weights"].float(), g["sample_depth"].float())
+                           for g in (model.sample_geometry(origins[i:i + chunk], directions[i:i + chunk])
+                                     for i in range(0, origins.shape[0], chunk))])
+        out.append(depth.reshape(camera.height, camera.width).cpu())
+    return torch.stack(out)
 
 
 @torch.no_grad()
@@ -184,7 +218,7 @@ def summary(report: dict) -> dict:
             if "total_seconds" in row:
                 r["total_seconds"].append(row["total_seconds"])
             for gap, values in row["consistency"].items():
-                for metric in ("rmse", "lpips"):
+                for metric in ("rmse", "lpips", "median_rmse", "median_lpips"):
                     if values.get(metric) is not None and adain[gap].get(metric):
                         r.setdefault(f"{metric}_ratio_gap{gap}", []).append(values[metric] / adain[gap][metric])
     out = {}
@@ -267,6 +301,9 @@ def main(argv=None) -> int:
     parser.add_argument("--width", type=int, default=None, help="frame width (default: the training images')")
     parser.add_argument("--fps-frames", type=int, default=60, help="frames timed for the FPS number")
     parser.add_argument("--gaps", type=int, nargs="+", default=[1, 7])
+    parser.add_argument("--median-depth", action="store_true",
+                        help="also warp with the NeRF's median depth (median_* consistency keys): a check "
+                             "independent of the expected depth that surface shading attaches colour to")
     parser.add_argument("--set", default="{}", help="JSON overrides of the stylize settings")
     parser.add_argument("--tiny", action="store_true", help="CPU check: few steps, 10 frames, 64 px wide")
     parser.add_argument("--arf", action="store_true", help="also the ARF baseline (stage arf + render)")
@@ -313,7 +350,8 @@ def main(argv=None) -> int:
     nerf_frames = load_frames(out / "path" / "frames", path_cameras)
     depths = torch.stack([torch.from_numpy(np.load(out / "path" / "depth" / (Path(c.file).stem + ".npy")))
                           for c in path_cameras.cameras]).float()
-    scorer = Scorer(nerf_frames, depths, path_cameras, args.gaps, device, args.lpips)
+    median = median_path_depths(model, path_cameras, device) if args.median_depth else None
+    scorer = Scorer(nerf_frames, depths, path_cameras, args.gaps, device, args.lpips, median)
     report = {
         "scene": args.scene, "device": torch.cuda.get_device_name(0) if device.type == "cuda" else "cpu",
         "frame_size": [path_cameras.cameras[0].width, path_cameras.cameras[0].height], "frames": frames,

@@ -284,6 +284,7 @@ class ColmapSettings(Settings):
     relaxed_init_min_tri_angles: list
     min_registered_fraction: float
     undistort_min_shift_px: float
+    reproducible: bool
     num_threads: int = runtime()  # -1 = the job's threads
 
 

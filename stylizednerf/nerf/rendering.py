@@ -42,6 +42,22 @@ def expected_parameter(weights: torch.Tensor, edges: torch.Tensor) -> torch.Tens
     return torch.where(acc > 1e-6, mean, mids[:, -1])
 
 
+def median_value(weights: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+    """Per ray (B,), the value (B, S) of the first sample at which the weights (B, S), normalised by
+    the ray's opacity, accumulate to one half: the median of the ray's mass, e.g. its median depth.
+    Rays without mass (opacity <= 1e-6) take their last sample's value, as
+    :func:`expected_parameter` does.
+
+    Where the weights spread along a ray (semi-transparent fronds), the median and the expected
+    (mean) depth differ: warping frames with one and then the other separates consistency that a
+    stylization has from consistency it gets by attaching colour to the warp's own depth."""
+    acc = weights.sum(-1, keepdim=True)
+    reached = torch.cumsum(weights, -1) >= 0.5 * acc
+    index = reached.to(torch.int8).argmax(-1, keepdim=True)  # the first True
+    median = values.gather(-1, index)[..., 0]
+    return torch.where(acc[..., 0] > 1e-6, median, values[..., -1])
+
+
 def distortion_loss(weights: torch.Tensor, edges: torch.Tensor) -> torch.Tensor:
     """mip-NeRF 360's distortion loss (mean over rays), in the sampling parameter s:
 

@@ -56,7 +56,9 @@ def parse_args(argv):
 def sfm_options(settings: dict, threads: int | None) -> sfm.SfmOptions:
     known = {f.name for f in fields(sfm.SfmOptions)}
     options = sfm.SfmOptions(**{k: v for k, v in settings.items() if k in known})
-    if options.num_threads is None or options.num_threads <= 0:
+    if options.reproducible:
+        options.num_threads = 1  # COLMAP's threads give other poses on every run
+    elif options.num_threads is None or options.num_threads <= 0:
         options.num_threads = threads if threads else -1
     return options
 

@@ -36,6 +36,9 @@ class SfmOptions:
     min_registered_fraction: float = 0.9
     undistort_min_shift_px: float = 0.25
     num_threads: int = -1
+    # COLMAP's threads (feature extraction, matching and the mapper alike) reorder its work and give
+    # other poses on every run; in one thread the same photos and seed give the same poses (tested)
+    reproducible: bool = True
     seed: int = 0
 
 

@@ -18,7 +18,8 @@ rule colmap:
         "results/logs/colmap/{scene}.log",
     benchmark:
         "results/benchmarks/colmap/{scene}.tsv"
-    threads: 8  # capped at --cores by Snakemake; a fixed request keeps cluster jobs sensible
+    # one thread for reproducible poses (colmap.reproducible); else 8, capped at --cores by Snakemake
+    threads: 1 if config["colmap"]["reproducible"] else 8
     params:
         source=scene_source,
         poses=lambda wc: config["scenes"][wc.scene].get("poses", "colmap"),
