@@ -205,6 +205,40 @@ def test_checkpoint_round_trip_and_render(tmp_path):
     assert torch.allclose(geo["depth"], a["depth"].reshape(-1), rtol=1e-4)
 
 
+def test_render_rays_median_depth_is_the_median_of_its_weights():
+    # every ray crosses two layers: a semi-transparent front (alpha 0.6) and an opaque back. The
+    # median depth sits on the front layer, the expected depth between the two layers.
+    cameras = _camera_set()
+    model = NerfModel(SceneSpace.from_cameras(cameras), resolve_config(TINY)).eval()
+    front, back = 3, 6
+
+    def two_layers(field, rays, edges):
+        x = model.unit_points(rays, edges)
+        deltas = model.space.deltas(rays, edges)
+        sigma = torch.zeros(deltas.shape)
+        sigma[:, front] = -math.log(0.4) / deltas[:, front]
+        sigma[:, back] = 30.0 / deltas[:, back]
+        return x, sigma, torch.zeros(*deltas.shape, 3)
+
+    model._query = two_layers
+    origins, dirs = [t.reshape(-1, 3) for t in camera_rays(cameras.cameras[0])]
+    out = model.render_rays(origins, dirs)
+    rays = model.scene_rays(origins, dirs)
+    edges, _ = model.sample_edges(rays, jitter=False)
+    weights = render_weights(two_layers(None, rays, edges)[1], model.space.deltas(rays, edges))
+    mids = 0.5 * (edges[:, 1:] + edges[:, :-1])
+    expected = model.space.depth(rays, median_value(weights, mids)[:, None])[:, 0]
+    assert out["median_depth"].shape == out["depth"].shape == (origins.shape[0],)
+    assert torch.allclose(out["median_depth"], expected)
+    front_depth = model.space.depth(rays, mids[:, front:front + 1])[:, 0]
+    assert torch.allclose(out["median_depth"], front_depth)  # on the front layer
+    assert ((out["depth"] - out["median_depth"]).abs() > 1e-3).all()  # the mean is not the median
+    # render_camera gives it per pixel; the training step does not compute it
+    assert torch.equal(render_cameras(model, [cameras.cameras[0]])[0]["median_depth"].reshape(-1),
+                       out["median_depth"])
+    assert "median_depth" not in model.render_rays(origins, dirs, training=True)
+
+
 def test_training_resumes_from_checkpoint(tmp_path):
     from stylizednerf.nerf.train import Trainer
 

@@ -103,7 +103,7 @@ def test_depth_preview_is_near_bright_on_one_scale():
 
 def test_render_path_follows_a_given_camera_path_and_writes_its_files(tmp_path):
     """render-path with --camera-path renders that path (its frame count and size), and writes
-    camera_path.json (which reads back as the same cameras) and the depth preview."""
+    camera_path.json (which reads back as the same cameras), the depth preview and the median depth."""
     import torch
 
     from stylizednerf.cameras import read_cameras, write_cameras
@@ -137,3 +137,14 @@ def test_render_path_follows_a_given_camera_path_and_writes_its_files(tmp_path):
     np.testing.assert_allclose(written["camera_path"][1]["camera_to_world"], wanted["camera_path"][1]["camera_to_world"],
                                atol=1e-12)
     assert Image.open(out / "depth.png").size == (2 * 10, 6)
+    # the median depth beside the expected depth, per frame: what the NeRF renders for that camera
+    from stylizednerf.nerf.render import load_nerf, render_cameras
+
+    assert sorted(p.name for p in (out / "depth_median").iterdir()) == ["000.npy", "001.npy"]
+    views = render_cameras(load_nerf(tmp_path / "model.pt"), rendered)
+    for n, view in enumerate(views):
+        median = np.load(out / "depth_median" / f"{n:03d}.npy")
+        assert median.shape == (6, 10)
+        np.testing.assert_allclose(median, view["median_depth"].numpy(), rtol=1e-5)
+        np.testing.assert_allclose(np.load(out / "depth" / f"{n:03d}.npy"), view["depth"].numpy(), rtol=1e-5)
+        assert not np.allclose(median, view["depth"].numpy())  # another depth than the expected one

@@ -1,7 +1,8 @@
 """The NeRF model: scene space + sampler + field + volume rendering.
 
 ``NerfModel.render_rays(origins, dirs)`` takes WORLD rays (cameras.json frame; directions with
-camera z = 1, see rays.py) and returns colour, world z-depth and opacity per ray.
+camera z = 1, see rays.py) and returns colour, world z-depth and opacity per ray (outside training
+also the median z-depth).
 ``NerfModel.sample_geometry(origins, dirs)`` returns the frozen per-sample geometry a style
 module needs (see stylizednerf.nerf.render for the contract).
 """
@@ -12,7 +13,7 @@ from torch import nn
 
 from stylizednerf.nerf.fields import FastField, MLPField
 from stylizednerf.nerf.rays import Rays, SceneSpace
-from stylizednerf.nerf.rendering import composite, distortion_loss, expected_parameter, render_weights
+from stylizednerf.nerf.rendering import composite, distortion_loss, expected_parameter, median_value, render_weights
 from stylizednerf.nerf.samplers import DensityGrid, merge_edges, pdf_edges, uniform_edges
 from stylizednerf.settings import NerfSettings
 
@@ -117,7 +118,9 @@ class NerfModel(nn.Module):
 
     def render_rays(self, origins: torch.Tensor, dirs: torch.Tensor, training: bool = False,
                     background: torch.Tensor | None = None) -> dict:
-        """rgb (B,3), depth (B,) world z-depth, acc (B,) opacity; + coarse_rgb for mlp.
+        """rgb (B,3), depth (B,) world z-depth, acc (B,) opacity; + coarse_rgb for mlp. Outside
+        training also median_depth (B,): the z-depth where half of the ray's mass is reached (the
+        evaluation's second warp, see :func:`stylizednerf.nerf.rendering.median_value`).
 
         ``background`` (B, 3) replaces the configured background colour (random in training)."""
         bg = self.background if background is None else background
@@ -130,6 +133,10 @@ class NerfModel(nn.Module):
             out["distortion"] = distortion_loss(weights, edges)
         out.update(rgb=composite(weights, rgb, bg),
                    depth=self.space.depth(rays, s[:, None])[:, 0], acc=weights.sum(-1))
+        if not training:  # the training step never reads it: its cost stays as it was
+            mids = 0.5 * (edges[:, 1:] + edges[:, :-1])
+            s_median = median_value(weights.float(), mids.float())
+            out["median_depth"] = self.space.depth(rays, s_median[:, None])[:, 0]
         return out
 
     @torch.no_grad()

@@ -10,6 +10,7 @@ and NDC are undone)::
     views[0]["depth"]   # (H, W) z-depth in that camera (cameras.py convention)
     views[0]["points"]  # (H, W, 3) world points = pinhole.unproject(pixel_grid, depth, K, c2w)
     views[0]["acc"]     # (H, W) opacity
+    views[0]["median_depth"]  # (H, W) median z-depth: where half of each ray's mass is reached
 
 Rendering is deterministic (no jitter), chunked (``chunk`` rays at a time; outputs gathered on
 the CPU), and runs under ``torch.no_grad`` with bf16 autocast on CUDA.
@@ -81,7 +82,7 @@ def load_nerf(path, device="cpu") -> NerfModel:
 def render_rays_chunked(model: NerfModel, origins: torch.Tensor, dirs: torch.Tensor, chunk: int = 65536) -> dict:
     """render_rays over (N, 3) world rays in chunks; results on the CPU, float32."""
     device = next(model.parameters()).device
-    outs = {"rgb": [], "depth": [], "acc": []}
+    outs = {"rgb": [], "depth": [], "acc": [], "median_depth": []}
     for start in range(0, origins.shape[0], chunk):
         o = origins[start:start + chunk].to(device)
         d = dirs[start:start + chunk].to(device)
@@ -100,7 +101,7 @@ def render_camera(model: NerfModel, camera: Camera, chunk: int = 65536) -> dict:
     depth = out["depth"].reshape(h, w)
     points = origins + depth[..., None] * dirs
     return {"rgb": out["rgb"].reshape(h, w, 3).clamp(0.0, 1.0), "depth": depth, "points": points,
-            "acc": out["acc"].reshape(h, w)}
+            "acc": out["acc"].reshape(h, w), "median_depth": out["median_depth"].reshape(h, w)}
 
 
 def render_cameras(model: NerfModel, cameras, chunk: int = 65536, progress: bool = False) -> list[dict]:

@@ -9,8 +9,8 @@
   another job's checkpoint is set aside); the finished job removes it.
 * ``render``: the stylized NeRF along the camera path (the style's mean latent) and at the
   held-out test views -> ``results/{scene}/{style}/render/``.
-* ``render-path``: the unstylized NeRF along the same path (the evaluation's ``gt``) ->
-  ``results/{scene}/path/``.
+* ``render-path``: the unstylized NeRF along the same path (the evaluation's ``gt``), with its
+  expected z-depth (``depth/``) and median z-depth (``depth_median/``) -> ``results/{scene}/path/``.
 
 The parts they share with the other stages live apart: :mod:`.inputs` (reading files),
 :mod:`.training_checkpoint`, :mod:`.renderer` (a trained model file rendered), :mod:`.path_frames`
@@ -218,11 +218,9 @@ def render_unstylized_path(model_path, cameras_path, out, settings: dict, camera
     with atomic_dir(out) as tmp:
         path = path_cameras(cameras, values, tmp / "frames", camera_path)
 
-        def one(camera):
-            rgb, depth, _ = field.render_camera(camera)
-            return rgb, depth
-
-        frames = render_sequence(one, path, tmp / "frames", tmp / "depth")
+        # the median depth beside the expected one: the evaluation's second warp (see evaluate)
+        frames = render_sequence(field.render_camera_with_median, path, tmp / "frames", tmp / "depth",
+                                 tmp / "depth_median")
         write_path_files(tmp, path, int(values["fps"]))
         write_video(tmp / "video.mp4", frames, int(values["fps"]), title="NeRF (no style)")
         stats = {"frames": len(frames)}

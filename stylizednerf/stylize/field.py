@@ -7,6 +7,7 @@ A thin adapter over ``stylizednerf.nerf.render`` (``load_nerf``, ``render_camera
   ``.positions`` (R, S, 3)
   for world rays (cameras.json frame, directions with camera z = 1), deterministic sampling;
 * ``render_camera(camera)`` -> the unstylized RGB, z-depth and world points of a view;
+  ``render_camera_with_median(camera)`` -> its RGB, expected and median z-depth (the path render);
 * ``train_indices(n)`` / ``test_indices(n)``: the NeRF's hold-out split (every k-th view).
 
 Every parameter of the NeRF is frozen (``requires_grad_(False)``) and the model stays in eval
@@ -91,6 +92,15 @@ class FrozenField:
 
         out = render_camera(self.model, camera, self.chunk)
         return out["rgb"], out["depth"], out["points"]
+
+    @torch.no_grad()
+    def render_camera_with_median(self, camera):
+        """The unstylized RGB, expected z-depth and median z-depth (where half of each ray's mass
+        is reached) of a view: the evaluation warps with both."""
+        from stylizednerf.nerf.render import render_camera
+
+        out = render_camera(self.model, camera, self.chunk)
+        return out["rgb"], out["depth"], out["median_depth"]
 
     def holdout_every(self) -> int:
         return int(self.model.cfg.get("holdout_every", 0) or 0)

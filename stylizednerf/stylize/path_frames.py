@@ -43,32 +43,42 @@ def write_path_files(folder: Path, path: CameraSet, fps: int) -> None:
 
 
 
-def render_sequence(render_one, cameras: CameraSet, frames_dir: Path, depth_dir: Path) -> list[np.ndarray]:
+def render_sequence(render_one, cameras: CameraSet, frames_dir: Path, depth_dir: Path,
+                    median_depth_dir: Path | None = None) -> list[np.ndarray]:
     """Render every camera; PNG and depth files are written by a few threads while the next frames
     render (PNG compression of a frame costs more than rendering it on a GPU). Beside the depth
-    folder, ``<depth folder>.png`` shows a few frames' depth (depth .npy files are for programs)."""
+    folder, ``<depth folder>.png`` shows a few frames' depth (depth .npy files are for programs).
+
+    ``render_one(camera)`` gives ``(rgb, depth)``; with ``median_depth_dir`` it gives
+    ``(rgb, depth, median_depth)`` and the median depth is written there as ``<stem>.npy`` too
+    (the evaluation's second warp, stylizednerf.metrics.evaluate ``--median-depth``)."""
     from stylizednerf.depth_preview import depth_strip
 
     from PIL import Image
 
     frames_dir.mkdir(parents=True)
     depth_dir.mkdir(parents=True)
+    if median_depth_dir is not None:
+        median_depth_dir.mkdir(parents=True)
 
-    def save(camera, image, depth):
+    def save(camera, image, depth, median_depth):
         # zlib level 1: half the time of the default level for ~5 % larger files (a rendered
         # frame's PNG took longer than rendering it on an H100)
         Image.fromarray(image).save(frames_dir / camera.file, compress_level=1)
         np.save(depth_dir / (Path(camera.file).stem + ".npy"), depth)
+        if median_depth is not None:
+            np.save(median_depth_dir / (Path(camera.file).stem + ".npy"), median_depth)
 
     images, previews = [], {}
     picks = set(np.linspace(0, len(cameras) - 1, min(DEPTH_PREVIEW_FRAMES, len(cameras))).round().astype(int).tolist())
     with ThreadPoolExecutor(max_workers=4) as pool:
         pending = []
         for index, camera in enumerate(progress_bar(cameras.cameras, desc="render", unit="view")):
-            rgb, depth = render_one(camera)
+            rgb, depth, *median_depth = render_one(camera)
             image = to_uint8(rgb)
             depth = depth.float().cpu().numpy()
-            pending.append(pool.submit(save, camera, image, depth))
+            median_depth = median_depth[0].float().cpu().numpy() if median_depth_dir is not None else None
+            pending.append(pool.submit(save, camera, image, depth, median_depth))
             images.append(image)
             if index in picks:
                 previews[index] = depth
