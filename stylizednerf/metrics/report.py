@@ -19,6 +19,11 @@ Writes into ``--out``:
   training (L_mimic), from the ``"fit": {"mimic_psnr": ...}`` entry of the stylize job's
   ``metadata.json`` given with ``--fit``; empty for other rows and where the entry is absent.
 * ``table_<scene>.{csv,md,tex}``: the same per scene (mean over its styles).
+* ``table_mean_median_warp.{csv,md,tex}``, ``table_<scene>_median_warp.{csv,md,tex}``: the
+  short / long-range LPIPS and RMSE again, warped with the NeRF's median depth instead of its
+  expected depth (the eval JSONs' ``median_*`` keys, evaluate ``--median-depth``): the expected
+  depth favours a stylization that attaches colour to it (``stylize.shading: surface``), the median
+  depth is a warp no stylization fits by construction. Empty cells where an eval has no such keys.
 * ``grid_<scene>_<style>.png``: the style image, then frames along the path for each method.
 * ``error_vs_gap.png``: warped LPIPS and RMSE against frame gap, per method (mean over scenes x styles).
 * ``error_maps_<scene>_<style>.png``: per method and gap, |warp(frame i) - frame j| inside the mask.
@@ -47,6 +52,12 @@ METHOD_LABELS = {"gt": "NeRF (no style)", "adain": "AdaIN per frame", "stylizedn
                  "decoder_sequential": "2D decoder after sequential learning", "arf": "ARF (NNFM, baseline)"}
 COLUMNS = ["short LPIPS", "short RMSE", "long LPIPS", "long RMSE", "style loss", "style retained", "content loss",
            "mimic PSNR"]
+# the consistency columns under the median-depth warp (the eval JSONs' median_* keys)
+MEDIAN_COLUMNS = ["short LPIPS", "short RMSE", "long LPIPS", "long RMSE"]
+MEDIAN_TITLE = "Consistency under the median-depth warp"
+MEDIAN_NOTE = ("frames warped with the NeRF's median depth (where half of each ray's mass is reached) instead of its "
+               "expected depth: the expected-depth warp of the main table favours a stylization that attaches colour "
+               "to the expected depth, the median-depth warp is a check independent of it")
 DEFAULTS = ReportSettings().to_dict()  # the schema's report section + seed, device
 
 
@@ -147,6 +158,41 @@ def row_values(ev: dict, refs: dict | None = None, fits: dict | None = None) -> 
             "mimic PSNR": (fits or {}).get((ev["scene"], ev["style"], ev["method"]))}
 
 
+def median_row_values(ev: dict) -> dict:
+    """The consistency columns of ``ev`` under the median-depth warp (None where it has none)."""
+    short, long = str(ev["short_gap"]), str(ev["long_gap"])
+    get = lambda gap, key: ev["per_gap"].get(gap, {}).get(f"median_{key}")  # noqa: E731
+    return {"short LPIPS": get(short, "lpips"), "short RMSE": get(short, "rmse"),
+            "long LPIPS": get(long, "lpips"), "long RMSE": get(long, "rmse")}
+
+
+def has_median_warp(ev: dict) -> bool:
+    return any("median_rmse" in summary for summary in ev["per_gap"].values())
+
+
+def median_table(evals) -> "pandas.DataFrame":
+    """Mean of the median-warp columns per method; ``runs`` counts the evals that have them."""
+    import pandas as pd
+
+    records = [{"method": ev["method"], **median_row_values(ev)} for ev in evals if has_median_warp(ev)]
+    frame = pd.DataFrame.from_records(records, columns=["method", *MEDIAN_COLUMNS])
+    frame[MEDIAN_COLUMNS] = frame[MEDIAN_COLUMNS].astype(float)
+    means = frame.groupby("method", sort=False)[MEDIAN_COLUMNS].mean()
+    counts = frame.groupby("method", sort=False).size().rename("runs")
+    methods = [m for m in ordered_methods(evals) if m in set(frame["method"])]
+    out = means.join(counts).reindex(methods)
+    out.index.name = "method"
+    return out
+
+
+def median_notes(evals) -> str:
+    notes = [MEDIAN_NOTE, gap_note(evals)]
+    missing = sorted(f"{ev['scene']}/{ev['style']} {ev['method']}" for ev in evals if not has_median_warp(ev))
+    if missing:
+        notes.append("not in the table (eval without the median-depth warp): " + "; ".join(missing))
+    return "; ".join(notes)
+
+
 def ordered_methods(evals) -> list[str]:
     present = {ev["method"] for ev in evals}
     return [m for m in METHOD_ORDER if m in present] + sorted(present - set(METHOD_ORDER))
@@ -190,9 +236,18 @@ def table_notes(evals, fits: dict | None = None) -> str:
     return "; ".join(notes)
 
 
-def write_table(df, stem: Path, title: str, note: str, banner: str = "") -> list[Path]:
+MAIN_TEX_HEAD = [r" & \multicolumn{2}{c}{short range} & \multicolumn{2}{c}{long range} & style & style & content"
+                 r" & mimic \\",
+                 r"method & LPIPS & RMSE & LPIPS & RMSE & loss & retained & loss & PSNR (dB) \\"]
+MEDIAN_TEX_HEAD = [r" & \multicolumn{2}{c}{short range} & \multicolumn{2}{c}{long range} \\",
+                   r"method & LPIPS & RMSE & LPIPS & RMSE \\"]
+
+
+def write_table(df, stem: Path, title: str, note: str, banner: str = "", columns=COLUMNS,
+                tex_head=MAIN_TEX_HEAD) -> list[Path]:
     """The table as CSV, Markdown and LaTeX; ``banner`` (Markdown) goes above the Markdown table
-    and into the LaTeX caption (e.g. the demo's smoke-test note)."""
+    and into the LaTeX caption (e.g. the demo's smoke-test note). ``columns`` and ``tex_head``
+    (the LaTeX header rows) default to the main table's."""
     def fmt(x, column):
         if x is None or (isinstance(x, float) and math.isnan(x)):
             return ""  # no value: an empty cell (the note says why)
@@ -200,20 +255,18 @@ def write_table(df, stem: Path, title: str, note: str, banner: str = "") -> list
 
     csv_path, md_path, tex_path = (stem.with_suffix(s) for s in (".csv", ".md", ".tex"))
     atomic_write_text(csv_path, df.to_csv(float_format="%.6g"))
-    header = "| method | " + " | ".join(COLUMNS) + " | runs |"
+    header = "| method | " + " | ".join(columns) + " | runs |"
     lines = [f"### {title}", "", *([banner.strip(), ""] if banner else []), note, "", header,
-             "|" + "---|" * (len(COLUMNS) + 2)]
+             "|" + "---|" * (len(columns) + 2)]
     for method, row in df.iterrows():
-        lines.append(f"| {METHOD_LABELS.get(method, method)} | " + " | ".join(fmt(row[c], c) for c in COLUMNS)
+        lines.append(f"| {METHOD_LABELS.get(method, method)} | " + " | ".join(fmt(row[c], c) for c in columns)
                      + f" | {int(row['runs'])} |")
     atomic_write_text(md_path, "\n".join(lines) + "\n")
     escape = lambda s: s.replace("_", r"\_")  # noqa: E731
-    tex = [r"\begin{table}[t]", r"\centering", r"\begin{tabular}{l" + "r" * len(COLUMNS) + "}", r"\toprule",
-           r" & \multicolumn{2}{c}{short range} & \multicolumn{2}{c}{long range} & style & style & content"
-           r" & mimic \\",
-           r"method & LPIPS & RMSE & LPIPS & RMSE & loss & retained & loss & PSNR (dB) \\", r"\midrule"]
+    tex = [r"\begin{table}[t]", r"\centering", r"\begin{tabular}{l" + "r" * len(columns) + "}", r"\toprule",
+           *tex_head, r"\midrule"]
     for method, row in df.iterrows():
-        tex.append(escape(METHOD_LABELS.get(method, method)) + " & " + " & ".join(fmt(row[c], c) for c in COLUMNS)
+        tex.append(escape(METHOD_LABELS.get(method, method)) + " & " + " & ".join(fmt(row[c], c) for c in columns)
                    + r" \\")
     caption = escape(title) + ". " + (escape(banner.strip().replace("**", "")) + " " if banner else "") + escape(note)
     tex += [r"\bottomrule", r"\end{tabular}", r"\caption{" + caption + r".}",
@@ -396,6 +449,16 @@ def main(argv=None) -> int:
         sel = [ev for ev in evals if ev["scene"] == scene]
         written += write_table(table(sel, fits), out / f"table_{scene}", f"Scene {scene}: mean over its styles",
                                table_notes(sel, fits), banner({scene}))
+    # the same consistency numbers under the median-depth warp: a table of their own, so that the
+    # main table stays readable
+    written += write_table(median_table(evals), out / "table_mean_median_warp",
+                           f"{MEDIAN_TITLE}: mean over scenes x styles", median_notes(evals),
+                           banner({ev["scene"] for ev in evals}), MEDIAN_COLUMNS, MEDIAN_TEX_HEAD)
+    for scene in sorted({ev["scene"] for ev in evals}):
+        sel = [ev for ev in evals if ev["scene"] == scene]
+        written += write_table(median_table(sel), out / f"table_{scene}_median_warp",
+                               f"{MEDIAN_TITLE}, scene {scene}: mean over its styles", median_notes(sel),
+                               banner({scene}), MEDIAN_COLUMNS, MEDIAN_TEX_HEAD)
     written.append(error_vs_gap(evals, out / "error_vs_gap.png"))
     for scene, style in sorted({(ev["scene"], ev["style"]) for ev in evals}):
         sel = [ev for ev in evals if ev["scene"] == scene and ev["style"] == style]

@@ -1,6 +1,7 @@
 # Multi-view consistency, style and content of each method's rendered path (METHOD.md 7).
 # One job per scene x style x method; every method is warped with the unstylized NeRF path's
-# depth and cameras (results/{scene}/path), so all rows share one geometry.
+# depth and cameras (results/{scene}/path), so all rows share one geometry: once with its
+# expected depth (depth/) and once with its median depth (depth_median/, the median_* keys).
 
 # Each method's rendered path: a folder with frames/ and the file that marks it complete (the
 # rule producing it writes the folder atomically). Adjust here when a producer's layout changes.
@@ -28,6 +29,8 @@ rule evaluate:
     input:
         marker=lambda wc: os.path.join(eval_source(wc), "cameras.json"),
         gt="results/{scene}/path/cameras.json",
+        # the second warp: the NeRF's median depth, which no stylization fits by construction
+        depth_median="results/{scene}/path/depth_median",
         style="results/styles/{style}.png",
     output:
         json="results/{scene}/{style}/eval/{method}.json",
@@ -50,7 +53,7 @@ rule evaluate:
         "../../envs/metrics.yaml"
     shell:
         "STYLIZEDNERF_GPU_MEM_MB={resources.gpu_mem_mb} python -m stylizednerf evaluate --frames {params.source}/frames"
-        " --depth results/{wildcards.scene}/path/depth --cameras {input.gt}"
+        " --depth results/{wildcards.scene}/path/depth --median-depth {input.depth_median} --cameras {input.gt}"
         " --style {input.style} --reference-frames results/{wildcards.scene}/path/frames"
         " --method {wildcards.method} --scene {wildcards.scene} --style-name {wildcards.style}"
         " --out {output.json} --pairs {output.pairs} --error-maps {output.maps}"

@@ -19,6 +19,11 @@ rule report:
                caption="../report/table.rst", category="Tables"),
         report(expand("results/report/table_{scene}.md", scene=SCENES),
                caption="../report/table_scene.rst", category="Tables"),
+        # the consistency columns again under the NeRF's median-depth warp (evaluate --median-depth)
+        report(multiext("results/report/table_mean_median_warp", ".csv", ".md", ".tex"),
+               caption="../report/table_median_warp.rst", category="Tables"),
+        report(expand("results/report/table_{scene}_median_warp.md", scene=SCENES),
+               caption="../report/table_median_warp.rst", category="Tables"),
         report("results/report/error_vs_gap.png", caption="../report/error_vs_gap.rst", category="Figures"),
         report(expand("results/report/grid_{scene}_{style}.png", scene=SCENES, style=STYLES),
                caption="../report/grid.rst", category="Figures"),

@@ -128,6 +128,9 @@ rule render_path:
     output:
         # frames/, depth/, metadata.json written atomically with them
         cameras="results/{scene}/path/cameras.json",
+        # the NeRF's median depth, the evaluation's second warp (declared: a path rendered before
+        # it existed is rendered again)
+        depth_median=directory("results/{scene}/path/depth_median"),
         video="results/{scene}/path/video.mp4",
         # plays in the report (which offers an MP4 only as a download; stylize/video.py)
         video_page=report("results/{scene}/path/video.html", caption="../report/video_path.rst", category="Videos",
