@@ -83,7 +83,7 @@ class Scorer:
         from stylizednerf.metrics.consistency import load_vgg_encoder
 
         self.nerf_frames, self.depths, self.gaps, self.device = nerf_frames, depths, tuple(gaps), device
-        # a second warp, with the NeRF's median depth (``--median-depth``): see median_path_depths
+        # a second warp, with the NeRF's median depth (``--median-depth``), as the evaluation's
         self.median_depths = median_depths
         self.K = torch.tensor(np.stack([c.intrinsics for c in cameras.cameras]), dtype=torch.float32)
         self.c2w = torch.tensor(cameras.camera_to_world(), dtype=torch.float32)
@@ -122,30 +122,6 @@ class Scorer:
 
     def row(self, frames: torch.Tensor, style_path) -> dict:
         return {"consistency": self.consistency(frames), **self.fidelity(frames, style_path)}
-
-
-@torch.no_grad()
-def median_path_depths(model_path, path_cameras, device, chunk: int = 65536) -> torch.Tensor:
-    """(N, H, W) median z-depth of the pre-trained NeRF along the path: per pixel, where half of
-    the ray's mass is reached (:func:`stylizednerf.nerf.rendering.median_value`), not the expected
-    depth that the evaluation warps with. A stylization that attaches colour to the expected-depth
-    point (``shading: surface``) is consistent by construction under the evaluation's warp; under
-    this one it is not, so the two warps together tell how much of a row's consistency is its own."""
-    from stylizednerf.nerf.render import load_nerf
-    from stylizednerf.nerf.rendering import median_value
-    from stylizednerf.stylize.rays import image_rays
-
-    model = load_nerf(model_path, device)
-    out = []
-    for camera in path_cameras.cameras:
-        K = torch.tensor(camera.intrinsics, dtype=torch.float32, device=device)
-        c2w = torch.tensor(camera.camera_to_world, dtype=torch.float32, device=device)
-        origins, directions = image_rays(K, c2w, camera.height, camera.width)
-        depth = torch.cat([median_value(g["weights"].float(), g["sample_depth"].float())
-                           for g in (model.sample_geometry(origins[i:i + chunk], directions[i:i + chunk])
-                                     for i in range(0, origins.shape[0], chunk))])
-        out.append(depth.reshape(camera.height, camera.width).cpu())
-    return torch.stack(out)
 
 
 @torch.no_grad()
@@ -348,9 +324,14 @@ def main(argv=None) -> int:
     render_unstylized_path(model, cameras_file, out / "path", render_settings)
     path_cameras = read_cameras(out / "path" / "cameras.json")
     nerf_frames = load_frames(out / "path" / "frames", path_cameras)
-    depths = torch.stack([torch.from_numpy(np.load(out / "path" / "depth" / (Path(c.file).stem + ".npy")))
-                          for c in path_cameras.cameras]).float()
-    median = median_path_depths(model, path_cameras, device) if args.median_depth else None
+    def path_depths(folder: str) -> torch.Tensor:
+        return torch.stack([torch.from_numpy(np.load(out / "path" / folder / (Path(c.file).stem + ".npy")))
+                            for c in path_cameras.cameras]).float()
+
+    depths = path_depths("depth")
+    # the NeRF's median depth, which the path render writes beside the expected one (the
+    # evaluation's second warp): surface shading attaches colour to the expected depth, not to it
+    median = path_depths("depth_median") if args.median_depth else None
     scorer = Scorer(nerf_frames, depths, path_cameras, args.gaps, device, args.lpips, median)
     report = {
         "scene": args.scene, "device": torch.cuda.get_device_name(0) if device.type == "cuda" else "cpu",
