@@ -384,6 +384,19 @@ def test_cached_splat_geometry_gives_the_same_l_co(encoder):
         assert all(torch.equal(a, b) for a, b in zip(fresh, stylizer._pair_geometry(views_idx, pairs)))
 
 
+def assert_trains_alike(cached, direct, steps: int = 3):
+    """Two stylizers with the same module and codes (3 views of 16x24), one with a ray cache and
+    one sampling on the spot: ``steps`` style-module steps on the same targets give the same losses
+    and weights."""
+    target = torch.rand(3, 16, 24, 3)
+    cached.targets, direct.targets = target, target
+    for _ in range(steps):
+        a, b = cached.nerf_step(), direct.nerf_step()
+        torch.testing.assert_close(a["loss"], b["loss"], atol=1e-6, rtol=1e-5)
+    for p, q in zip(cached.style_module.parameters(), direct.style_module.parameters()):
+        torch.testing.assert_close(p, q, atol=1e-5, rtol=1e-4)
+
+
 @pytest.mark.parametrize("encoding", ["none", "hash"])
 def test_ray_cache_gives_the_same_renders_and_steps(encoder, encoding):
     """The style module's steps and renders from the cached training-pixel geometry equal those
@@ -418,13 +431,7 @@ def test_ray_cache_gives_the_same_renders_and_steps(encoder, encoding):
         padded = cached.ray_cache.render_padded(cached.style_module, rays, latents, 0.5)
     assert cached.ray_cache.slots == int(counts.max()) and (counts < cached.ray_cache.slots).any()
     torch.testing.assert_close(padded, exact, atol=1e-6, rtol=0)
-    target = torch.rand(3, 16, 24, 3)
-    cached.targets, direct.targets = target, target
-    for _ in range(3):
-        a, b = cached.nerf_step(), direct.nerf_step()
-        torch.testing.assert_close(a["loss"], b["loss"], atol=1e-6, rtol=1e-5)
-    for p, q in zip(cached.style_module.parameters(), direct.style_module.parameters()):
-        torch.testing.assert_close(p, q, atol=1e-5, rtol=1e-4)
+    assert_trains_alike(cached, direct)
     # an untrained-vs-trained module renders differently: the comparison above has teeth
     fresh = Stylizer(settings, *args, seed=4)
     assert (fresh.render_training_views() - cached.render_training_views()).abs().max() > 1e-3

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from stylizednerf.stylize.style_module import SURFACE_EPS, StyleModule, composite, render_samples
-from test_stylize_training import TINY, _cameras, _tiny_nerf, _views
+from test_stylize_training import TINY, _cameras, _tiny_nerf, _views, assert_trains_alike
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -189,13 +189,7 @@ def test_surface_ray_cache_gives_the_same_renders_and_steps(encoder, encoding, g
         padded = cache.render_padded(cached.style_module, pick, latents, 0.5)
     torch.testing.assert_close(exact, on_the_spot, atol=1e-6, rtol=0)
     torch.testing.assert_close(padded, on_the_spot, atol=1e-6, rtol=0)
-    target = torch.rand(3, 16, 24, 3)
-    cached.targets, direct.targets = target, target
-    for _ in range(3):
-        a, b = cached.nerf_step(), direct.nerf_step()
-        torch.testing.assert_close(a["loss"], b["loss"], atol=1e-6, rtol=1e-5)
-    for p, q in zip(cached.style_module.parameters(), direct.style_module.parameters()):
-        torch.testing.assert_close(p, q, atol=1e-5, rtol=1e-4)
+    assert_trains_alike(cached, direct)
     fresh = Stylizer(settings, *args, seed=4)  # an untrained module renders otherwise: the comparisons have teeth
     assert (fresh.render_training_views() - cached.render_training_views()).abs().max() > 1e-3
     # memory: one row per ray, against the volume cache's kept samples
