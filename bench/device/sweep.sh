@@ -11,7 +11,8 @@
 #   (lowest worst ratio) of those retaining >= 0.8 of the style; else the highest style retained.
 #   Phase 2 runs the best variant alone on MORE STYLE; MORE_SEQUENTIAL=1 adds its sequential twin
 #   (the same settings with "mutual": false, variant seq_BEST) and MORE_ARGS more bench/stylize.py
-#   arguments (e.g. --arf, --joint), in the same process.
+#   arguments (e.g. --arf, --joint), in the same process. MORE STYLE may be "" (no phase 2).
+#   BENCH_RESULTS=DIR (see bench.sh) takes the upstream models from DIR instead of setup.sh's.
 cd "$(dirname "$0")/../.."
 if [ "$1" = "--pack" ]; then  # bench.json, frame grids, logs, losses: a small tarball for $OUT
   find "results/bench" -path "results/bench/$2*" \( -name bench.json -o -name '*.jpg' -o -name '*.log' \
