@@ -230,7 +230,7 @@ def trained_row(train: list, settings: dict, folder: Path, log_name: str, model,
     job = json.loads((folder / "stylize" / "metadata.json").read_text())
     frames = load_frames(folder / "render" / "frames", path_cameras)
     row = {
-        **scorer.row(frames, style_png), **{k: job[k] for k in ("fit", "target_drift") if k in job},
+        **scorer.row(frames, style_png), **{k: job[k] for k in ("fit", "target_drift", "phase_seconds") if k in job},
         "training_seconds": job.get("seconds"),
         "stylize_seconds": round(t1 - t0, 2), "render_seconds": round(t2 - t1, 2), "total_seconds": round(t2 - t0, 2),
         "render_stage_fps": stats["fps"],

@@ -5,6 +5,7 @@ decoder, made-up style latents): these tests check the stylize/render machinery,
 """
 
 import json
+import time
 
 import numpy as np
 import pytest
@@ -122,7 +123,14 @@ def test_geometry_is_bit_identical_after_stylization(encoder, mutual):
                         torch.zeros(32), torch.full((32,), 0.1), "cpu", seed=0)
     codes_before = stylizer.latents.codes.detach().clone()
     module_before = [p.detach().clone() for p in stylizer.style_module.parameters()]
+    start = time.perf_counter()
     log = stylizer.run(progress=False)
+    wall = time.perf_counter() - start
+
+    # where the time went: each kind of work once, summed over rounds, within the run's wall time
+    assert {"decoder steps", "nerf steps", "2D targets"} <= set(stylizer.phase_seconds)
+    assert all(v >= 0 for v in stylizer.phase_seconds.values())
+    assert 0 < sum(stylizer.phase_seconds.values()) <= wall + 1e-3
 
     assert len(log) == 2 * (TINY["decoder_steps"] + TINY["nerf_steps"])
     phases = [r["phase"] for r in log]
@@ -318,7 +326,10 @@ def test_demo_goes_through_the_stages(tmp_path, shading):
     for name in ("model.pt", "decoder.pt", "losses.json", "views.png", "metadata.json"):
         assert (out / "stylize" / name).is_file()
     assert torch.load(out / "stylize" / "model.pt", weights_only=True)["shading"] == shading
-    assert json.loads((out / "stylize" / "metadata.json").read_text())["config"]["shading"] == shading
+    meta = json.loads((out / "stylize" / "metadata.json").read_text())
+    assert meta["config"]["shading"] == shading
+    assert {"decoder steps", "nerf steps"} <= set(meta["phase_seconds"])
+    assert sum(meta["phase_seconds"].values()) <= meta["seconds"] + 0.01  # (both rounded)
     assert json.loads((out / "stylize" / "losses.json").read_text())["settings"]["shading"] == shading
     assert not (out / "stylize_ckpt" / "state.pt").exists()
 

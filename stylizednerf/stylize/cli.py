@@ -128,6 +128,7 @@ def stylize(views_dir, model_path, decoder_path, latents_path, style_path, style
     with checkpoints:
         log = stylizer.run(checkpoints if checkpoints.enabled else None, checkpoints.load())
     seconds = time.perf_counter() - start
+    print("stylize time: " + ", ".join(f"{k} {v:.1f} s" for k, v in stylizer.phase_seconds.items()), flush=True)
     fit = stylizer.fit()
     print(f"fit of the 2D targets (training views): per-view codes {fit['mimic_mse']:.5f} MSE, "
           f"{fit['mimic_psnr']:.2f} dB; the style's mean latent {fit['mean_latent_psnr']:.2f} dB", flush=True)
@@ -141,7 +142,8 @@ def stylize(views_dir, model_path, decoder_path, latents_path, style_path, style
         write_previews(stylizer, tmp / "views.png", int(settings.get("previews", 4)))
         final = {k: v for k, v in log[-1].items()} if log else {}
         atomic_write_json(tmp / "metadata.json", {**record, "final": final, "fit": fit, "views": stylizer.views.count,
-                                                  "target_drift": stylizer.target_drift})
+                                                  "target_drift": stylizer.target_drift,
+                                                  "phase_seconds": stylizer.phase_seconds})
     checkpoints.remove()  # the outputs are complete: a rerun starts afresh
     return {"seconds": round(seconds, 2), "final": log[-1] if log else {}, "fit": fit}
 

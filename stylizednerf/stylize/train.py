@@ -109,7 +109,8 @@ def style_features(encoder, style_rgb: torch.Tensor) -> list[torch.Tensor]:
 
 
 class _PhaseClock:
-    """Seconds per set-up phase (synchronised on CUDA), for the job's log."""
+    """Seconds per phase (synchronised on CUDA): the set-up's laps for the job's log, and the
+    training's time per kind of work (:meth:`totals`, summed over rounds), for its metadata."""
 
     def __init__(self):
         self.laps: list[tuple[str, float]] = []
@@ -121,6 +122,13 @@ class _PhaseClock:
         now = time.perf_counter()
         self.laps.append((name, now - self.last))
         self.last = now
+
+    def totals(self) -> dict[str, float]:
+        """Seconds per lap name, summed, in order of first appearance."""
+        out: dict[str, float] = {}
+        for name, seconds in self.laps:
+            out[name] = out.get(name, 0.0) + seconds
+        return {name: round(seconds, 3) for name, seconds in out.items()}
 
     def __str__(self) -> str:
         return ", ".join(f"{name} {seconds:.1f} s" for name, seconds in self.laps)
@@ -186,6 +194,9 @@ class Stylizer:
         # phase's. A style module fitting targets that move by about its own L_mimic averages the
         # decoder's successive stroke placements: a candidate cause of mutual learning's lost style
         self.target_drift: list[dict] = []
+        # where run()'s time went (decoder steps, style-module steps, 2D targets, NeRF renders):
+        # what a faster job must come from (this run only: a resumed job counts what it ran)
+        self.phase_seconds: dict[str, float] = {}
 
     @property
     def style_module(self):
@@ -470,6 +481,7 @@ class Stylizer:
         total = sum(steps for _, _, steps in phases)
         done = sum(steps for _, _, steps in phases[:start_phase]) + start_step
         bar = progress_bar(total=total, initial=done, disable=not progress, desc="stylize")
+        clock = _PhaseClock()
         for phase_index in range(start_phase, len(phases)):
             round_index, phase, steps = phases[phase_index]
             first = start_step if phase_index == start_phase else 0
@@ -478,8 +490,10 @@ class Stylizer:
                 self.decoder.train()
                 if use_mimic and self.nerf_renders is None and self.s["mimic_2d_pixels"] <= 0:
                     self.nerf_renders = self.render_training_views()
+                    clock.lap("NeRF renders")
             elif first == 0 or self.targets is None:  # (resumed within a NeRF phase: its targets are restored)
                 self._new_targets(round_index)  # the decoder as it stands after its phase
+                clock.lap("2D targets")
             pending: list[tuple[dict, dict]] = []
             for step in range(first, steps):
                 record = self.decoder_step(use_mimic) if phase == "decoder" else self.nerf_step()
@@ -491,12 +505,17 @@ class Stylizer:
                     bar.set_postfix({k: f"{v:.4g}" for k, v in self.log[-1].items() if k in ("loss", "co", "mimic")})
                 if saving:
                     checkpoint(self.state(phase_index, step + 1))
+            clock.lap(f"{phase} steps")
             if phase == "nerf" and self.s["mutual"]:
                 self.nerf_renders = None  # re-rendered lazily by the next decoder phase
             if checkpoint is not None:
                 checkpoint(self.state(phase_index + 1, 0))
+                clock.lap("checkpoints")
         bar.close()
-        self.targets = self.stylize_views() if self.targets is None else self.targets
+        if self.targets is None:
+            self.targets = self.stylize_views()
+            clock.lap("2D targets")
+        self.phase_seconds = clock.totals()
         return self.log
 
     def _new_targets(self, round_index: int) -> None:
