@@ -7,9 +7,10 @@ Every rule has a ``benchmark:`` file, ``results/benchmarks/<rule>/<wildcards>.ts
 format: ``s`` wall seconds, ``max_rss`` MB, ``cpu_time`` s, ``mean_load`` ...), and every stage that
 ran on CUDA ends its log with one line (:func:`gpu_peak_line`, written at exit by
 :mod:`stylizednerf.device`) giving ``torch.cuda.max_memory_allocated``/``max_memory_reserved`` and
-the job's declared ``gpu_mem_mb``. This stage joins the two per job into ``<out>.csv`` and
-``<out>.md``; every number in them is read from those files (empty where a file has none, e.g. the
-GPU columns of a CPU run).
+the job's declared ``gpu_mem_mb``. A stage that splits its own time (``stylize``) also logs one
+:func:`time_split_line` (its training seconds per kind of work). This stage joins them per job
+into ``<out>.csv`` and ``<out>.md``; every number in them is read from those files (empty where a
+file has none, e.g. the GPU columns of a CPU run).
 """
 
 from __future__ import annotations
@@ -22,14 +23,33 @@ from pathlib import Path
 
 GPU_LINE = re.compile(r"^gpu peak memory: (?P<allocated>\d+) MB allocated, (?P<reserved>\d+) MB reserved "
                       r"on (?P<device>\S+) \(declared gpu_mem_mb: (?P<declared>\d+|none)\)\s*$")
+TIME_SPLIT_LINE = re.compile(r"^(?P<stage>[\w-]+) time: (?P<split>.+?)\s*$")
 COLUMNS = ["rule", "job", "seconds", "max_rss_mb", "cpu_seconds", "mean_load", "gpu_peak_allocated_mb",
-           "gpu_peak_reserved_mb", "gpu_mem_mb_declared", "gpu_device"]
+           "gpu_peak_reserved_mb", "gpu_mem_mb_declared", "gpu_device", "time_split"]
 
 
 def gpu_peak_line(allocated_bytes: int, reserved_bytes: int, device: str, declared_mb: int | None) -> str:
     """The log line :func:`read_gpu_peak` reads back."""
     return (f"gpu peak memory: {allocated_bytes // 2 ** 20} MB allocated, {reserved_bytes // 2 ** 20} MB reserved "
             f"on {device} (declared gpu_mem_mb: {declared_mb if declared_mb else 'none'})")
+
+
+def time_split_line(stage: str, seconds: dict[str, float]) -> str:
+    """The log line :func:`read_time_split` reads back: ``<stage> time: <part> <s> s, ...``."""
+    return f"{stage} time: " + ", ".join(f"{part} {value:.1f} s" for part, value in seconds.items())
+
+
+def read_time_split(path) -> str | None:
+    """The parts of the last :func:`time_split_line` of a job's log (None when it has none)."""
+    try:
+        lines = Path(path).read_text(errors="replace").splitlines()
+    except FileNotFoundError:
+        return None
+    for line in reversed(lines):
+        match = TIME_SPLIT_LINE.match(line.strip())
+        if match:
+            return match["split"]
+    return None
 
 
 def _number(text):
@@ -71,7 +91,8 @@ def read_gpu_peak(path) -> dict:
 
 def table_rows(jobs) -> list[dict]:
     """One row per (rule, job, benchmark tsv, log)."""
-    return [{"rule": rule, "job": job, **read_benchmark(tsv), **read_gpu_peak(log)} for rule, job, tsv, log in jobs]
+    return [{"rule": rule, "job": job, **read_benchmark(tsv), **read_gpu_peak(log), "time_split": read_time_split(log)}
+            for rule, job, tsv, log in jobs]
 
 
 def _cell(value) -> str:
@@ -93,13 +114,13 @@ def to_csv(rows) -> str:
 
 def to_markdown(rows) -> str:
     head = ["rule", "job", "wall s", "max RSS MB", "CPU s", "mean CPU %", "GPU peak allocated MB",
-            "GPU peak reserved MB", "declared gpu_mem_mb", "device"]
+            "GPU peak reserved MB", "declared gpu_mem_mb", "device", "where the training time went"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in rows:
         lines.append("| " + " | ".join(_cell(row.get(k)) for k in COLUMNS) + " |")
     total = sum(row["seconds"] or 0 for row in rows)
     lines += ["", f"{len(rows)} jobs, {total:.0f} s of job wall time in all (jobs that ran side by side count "
-              "each; Snakemake's benchmark files, and the GPU peak line at the end of each job's log)."]
+              "each; Snakemake's benchmark files, and the GPU peak line and time split at the end of each job's log)."]
     return "\n".join(lines) + "\n"
 
 

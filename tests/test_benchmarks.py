@@ -10,11 +10,13 @@ from stylizednerf import benchmarks as B
 HEADER = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
 
 
-def write_job(tmp_path, name, seconds, rss, cpu, gpu=None):
+def write_job(tmp_path, name, seconds, rss, cpu, gpu=None, split=None):
     tsv = tmp_path / f"{name}.tsv"
     tsv.write_text(HEADER + f"{seconds}\t0:00:01\t{rss}\t900.1\t100\t100\t0.00\t0.01\t55.5\t{cpu}\n")
     log = tmp_path / f"{name}.log"
     lines = ["training...", "done"]
+    if split:
+        lines.append(B.time_split_line("stylize", split))
     if gpu:
         lines.append(B.gpu_peak_line(*gpu))
     log.write_text("\n".join(lines) + "\n")
@@ -32,8 +34,20 @@ def test_gpu_peak_line_round_trip(tmp_path):
     assert set(B.read_gpu_peak(log).values()) == {None}
 
 
+def test_time_split_line_round_trip(tmp_path):
+    log = tmp_path / "job.log"
+    line = B.time_split_line("stylize", {"decoder steps": 26.548, "nerf steps": 53.8, "2D targets": 4.0})
+    assert line == "stylize time: decoder steps 26.5 s, nerf steps 53.8 s, 2D targets 4.0 s"
+    log.write_text("stylize time: old 1.0 s\n" + line + "\nfit of the 2D targets: 19 dB\n")
+    assert B.read_time_split(log) == "decoder steps 26.5 s, nerf steps 53.8 s, 2D targets 4.0 s"  # the last one
+    log.write_text("render: loading 1.0 s\n")
+    assert B.read_time_split(log) is None
+    assert B.read_time_split(tmp_path / "missing.log") is None
+
+
 def test_table_from_benchmark_files_and_logs(tmp_path):
-    a = write_job(tmp_path, "a", 12.5, 812.3, 20.1, (5 * 2 ** 30, 6 * 2 ** 30, "cuda:0", 8000))
+    a = write_job(tmp_path, "a", 12.5, 812.3, 20.1, (5 * 2 ** 30, 6 * 2 ** 30, "cuda:0", 8000),
+                  {"decoder steps": 4.25, "nerf steps": 7.5})
     b = write_job(tmp_path, "b", 3.25, 101.0, 2.5)
     out = tmp_path / "report" / "benchmarks"
     out.parent.mkdir()
@@ -48,9 +62,13 @@ def test_table_from_benchmark_files_and_logs(tmp_path):
     assert float(rows[0]["cpu_seconds"]) == 20.1 and float(rows[0]["mean_load"]) == 55.5
     assert rows[0]["gpu_peak_allocated_mb"] == "5120" and rows[0]["gpu_peak_reserved_mb"] == "6144"
     assert rows[0]["gpu_mem_mb_declared"] == "8000"
+    assert rows[0]["time_split"] == "decoder steps 4.2 s, nerf steps 7.5 s"
     assert rows[1]["gpu_peak_allocated_mb"] == "" and float(rows[1]["seconds"]) == 3.25
+    assert rows[1]["time_split"] == ""
     md = (tmp_path / "report" / "benchmarks.md").read_text()
-    assert "| stylize | demo,strokes | 12.50 | 812 | 20.10 | 55.50 | 5120 | 6144 | 8000 | cuda:0 |" in md
+    assert ("| stylize | demo,strokes | 12.50 | 812 | 20.10 | 55.50 | 5120 | 6144 | 8000 | cuda:0 "
+            "| decoder steps 4.2 s, nerf steps 7.5 s |") in md
+    assert "| colmap | demo | 3.25 | 101 | 2.50 | 55.50 |  |  |  |  |  |" in md
     assert "2 jobs, 16 s of job wall time" in md
 
 

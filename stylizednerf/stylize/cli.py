@@ -29,6 +29,7 @@ from stylizednerf.cameras import CameraSet, read_cameras, write_cameras
 from stylizednerf.checkpoint import hash_files
 from stylizednerf.fileio import atomic_dir, atomic_save_torch, atomic_write_json, check_writable
 from stylizednerf.images import to_uint8
+from stylizednerf.benchmarks import time_split_line
 from stylizednerf.provenance import metadata, write_metadata
 from stylizednerf.device import resolve_device as pick_device
 from stylizednerf.settings import RenderPathSettings, RenderSettings, RenderViewsSettings, Settings, StylizeSettings
@@ -128,7 +129,7 @@ def stylize(views_dir, model_path, decoder_path, latents_path, style_path, style
     with checkpoints:
         log = stylizer.run(checkpoints if checkpoints.enabled else None, checkpoints.load())
     seconds = time.perf_counter() - start
-    print("stylize time: " + ", ".join(f"{k} {v:.1f} s" for k, v in stylizer.phase_seconds.items()), flush=True)
+    print(time_split_line("stylize", stylizer.phase_seconds), flush=True)  # the report's benchmark table reads it
     fit = stylizer.fit()
     print(f"fit of the 2D targets (training views): per-view codes {fit['mimic_mse']:.5f} MSE, "
           f"{fit['mimic_psnr']:.2f} dB; the style's mean latent {fit['mean_latent_psnr']:.2f} dB", flush=True)
