@@ -252,6 +252,9 @@ def test_arf_stage_output_is_rendered_and_evaluated(tmp_path, data_root, monkeyp
     assert record["stage"] == "arf" and record["seconds"] > 0 and record["versions"]["torch"]
     # the demo is forward-facing: ARF's try_llff.sh content weight
     assert record["scene_kind"] == "forward" and record["resolved"]["content_weight"] == 1e-3
+    # where the time went, within the job's seconds: both phases and the post colour transfer
+    assert list(record["phase_seconds"]) == ["mse steps", "nnfm steps", "post colour transfer"]
+    assert sum(record["phase_seconds"].values()) <= record["seconds"] + 0.01
     state = torch.load(out / "stylize" / "model.pt", weights_only=True)
     assert state["method"] == "arf"
 

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from stylizednerf.benchmarks import time_split_line
 from stylizednerf.device import resolve_device
 from stylizednerf.fileio import atomic_dir, atomic_save_image, atomic_save_torch, atomic_write_json, check_writable
 from stylizednerf.images import to_uint8
@@ -51,6 +52,7 @@ def arf(views_dir, model_path, style_path, style_name: str, out, settings: dict)
         torch.cuda.synchronize()
     seconds = time.perf_counter() - start
     print(f"arf: set-up {setup:.1f} s, training + post colour transfer {seconds - setup:.1f} s", flush=True)
+    print(time_split_line("arf", trainer.phase_seconds), flush=True)  # the report's benchmark table reads it
 
     out = Path(out)
     with atomic_dir(out) as tmp:
@@ -62,6 +64,7 @@ def arf(views_dir, model_path, style_path, style_name: str, out, settings: dict)
         atomic_write_json(tmp / "metadata.json", {**record, "final": final, "views": trainer.views.count,
                                                   "scene_kind": cameras.scene_kind, "resolved": trainer.s,
                                                   "setup_seconds": round(setup, 2),
+                                                  "phase_seconds": trainer.phase_seconds,
                                                   "pre_color_transform": trainer.pre_transfer.to_dict(),
                                                   "color_transform": trainer.post_transfer.to_dict()})
     return {"seconds": round(seconds, 2), "final": log[-1] if log else {}}

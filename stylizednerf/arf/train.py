@@ -34,6 +34,7 @@ import torch.nn.functional as F
 from stylizednerf.arf.color_transfer import ColorTransfer
 from stylizednerf.arf.deferred import deferred_backward
 from stylizednerf.arf.nnfm import content_loss, nnfm_loss, relu3_features, tv_loss
+from stylizednerf.phase_clock import PhaseClock
 from stylizednerf.progress import progress_bar
 from stylizednerf.settings import ArfSettings, SettingsError
 from stylizednerf.stylize.style_field import StyleField
@@ -111,6 +112,7 @@ class ArfTrainer:
         self.field.cache_rays()
         self.post_transfer = ColorTransfer.identity()
         self.log: list[dict] = []
+        self.phase_seconds: dict[str, float] = {}  # run()'s time per kind of work
 
     @property
     def module(self):
@@ -205,7 +207,10 @@ class ArfTrainer:
         bar = progress_bar(total=len(steps), disable=not progress, desc="arf")
         pending: list[tuple[dict, dict]] = []
         start = time.perf_counter()
+        clock = PhaseClock()  # where the time went: the MSE epochs, the NNFM epochs, the post-CT fit
         for number, (phase, epoch, batch) in enumerate(steps):
+            if number and phase != steps[number - 1][0]:
+                clock.lap(f"{steps[number - 1][0]} steps")
             if phase == "mse":
                 record = self.mse_step(batch.to(self.device))
             else:
@@ -216,9 +221,13 @@ class ArfTrainer:
                 flush_losses(pending, self.log)
                 bar.set_postfix({k: f"{v:.4g}" for k, v in self.log[-1].items() if k in ("loss", "nnfm", "mse")})
         bar.close()
+        if steps:
+            clock.lap(f"{steps[-1][0]} steps")
         self.seconds_training = time.perf_counter() - start
         if self.s["post_color_transfer"]:
             self.post_transfer = self.fit_post_transfer()
+            clock.lap("post colour transfer")
+        self.phase_seconds = clock.totals()
         return self.log
 
     @torch.no_grad()

@@ -25,12 +25,12 @@ NeRF or the decoder are built:
 """
 
 import math
-import time
 from dataclasses import dataclass
 
 import torch
 
 from stylizednerf.cuda_graph import capture_step
+from stylizednerf.phase_clock import PhaseClock
 from stylizednerf.progress import progress_bar
 from stylizednerf.settings import TRAINER_KEYS, SettingsError, StyleTrainerSettings
 from stylizednerf.stylization2d.decoder import crop_to
@@ -108,38 +108,12 @@ def style_features(encoder, style_rgb: torch.Tensor) -> list[torch.Tensor]:
         return [f.detach() for f in encoder.features(pad_to_multiple(style_rgb))]
 
 
-class _PhaseClock:
-    """Seconds per phase (synchronised on CUDA): the set-up's laps for the job's log, and the
-    training's time per kind of work (:meth:`totals`, summed over rounds), for its metadata."""
-
-    def __init__(self):
-        self.laps: list[tuple[str, float]] = []
-        self.last = time.perf_counter()
-
-    def lap(self, name: str) -> None:
-        if torch.cuda.is_available() and torch.cuda.is_initialized():
-            torch.cuda.synchronize()
-        now = time.perf_counter()
-        self.laps.append((name, now - self.last))
-        self.last = now
-
-    def totals(self) -> dict[str, float]:
-        """Seconds per lap name, summed, in order of first appearance."""
-        out: dict[str, float] = {}
-        for name, seconds in self.laps:
-            out[name] = out.get(name, 0.0) + seconds
-        return {name: round(seconds, 3) for name, seconds in out.items()}
-
-    def __str__(self) -> str:
-        return ", ".join(f"{name} {seconds:.1f} s" for name, seconds in self.laps)
-
-
 class Stylizer:
     """Holds both sides' models and optimisers; ``run`` trains them as configured."""
 
     def __init__(self, settings: dict, geometry, views: TrainingViews, encoder, decoder, style_rgb: torch.Tensor,
                  mu: torch.Tensor, sigma: torch.Tensor, device, seed: int = 0):
-        clock = _PhaseClock()
+        clock = PhaseClock()
         self.s = resolve_settings(settings)
         if self.s["background"] is None:  # composite like the pre-trained field does
             self.s["background"] = getattr(geometry, "background", None)
@@ -481,7 +455,7 @@ class Stylizer:
         total = sum(steps for _, _, steps in phases)
         done = sum(steps for _, _, steps in phases[:start_phase]) + start_step
         bar = progress_bar(total=total, initial=done, disable=not progress, desc="stylize")
-        clock = _PhaseClock()
+        clock = PhaseClock()
         for phase_index in range(start_phase, len(phases)):
             round_index, phase, steps = phases[phase_index]
             first = start_step if phase_index == start_phase else 0
