@@ -49,6 +49,9 @@ def main(argv=None) -> int:
         print(f"usage: python -m stylizednerf <stage> [options]\n\nstages:\n  {known}", file=sys.stderr)
         return 0 if argv and argv[0] in ("-h", "--help") else 2
     signal.signal(signal.SIGTERM, exit_on_sigterm)
+    from stylizednerf.read_log import install_from_environment
+
+    install_from_environment(argv)  # STYLIZEDNERF_READ_LOG: note the files this stage reads (tests)
     return stage_main(argv[0])(argv[1:]) or 0
 
 

@@ -193,8 +193,8 @@ def finished_demo(tmp_path_factory):
     outputs += sorted({m.group(1) for m in re.finditer(r"^\s+(?:log|benchmark): (results/\S+)$", planned, re.M)})
     for output in outputs:
         path = workdir / output
-        # directory() outputs: colmap's, pretrain_nerf's, render_path's
-        if output.endswith(("/images", "/nerf/test", "/path/depth_median")):
+        # directory() outputs: every output file of the workflow has a suffix, no folder has one
+        if not Path(output).suffix:
             path.mkdir(parents=True, exist_ok=True)
         else:
             path.parent.mkdir(parents=True, exist_ok=True)

@@ -200,7 +200,10 @@ def render(stylize_dir, model_path, cameras_path, out, settings: dict, camera_pa
         test = [cameras.cameras[i] for i in field.test_indices(len(cameras))]
         if test:
             render_sequence(lambda cam: renderer.render(cam, mu), CameraSet(test, tmp / "test", cameras.scene_kind),
-                             tmp / "test", tmp / "test_depth")
+                             tmp / "test", tmp / "test_depth", depth_preview=False)  # the path's depth.png suffices
+        else:  # declared outputs of the workflow's render rules: there even when no view is held out
+            (tmp / "test").mkdir()
+            (tmp / "test_depth").mkdir()
         stats = {"frames": len(frames), "path_seconds": round(path_seconds, 3),
                  "fps": round(len(frames) / max(path_seconds, 1e-9), 2), "test_views": len(test),
                  "seconds": round(time.perf_counter() - start, 2)}
@@ -223,7 +226,7 @@ def render_unstylized_path(model_path, cameras_path, out, settings: dict, camera
 
         # the median depth beside the expected one: the evaluation's second warp (see evaluate)
         frames = render_sequence(field.render_camera_with_median, path, tmp / "frames", tmp / "depth",
-                                 tmp / "depth_median")
+                                 tmp / "depth_median", depth_video=tmp / "depth.mp4", fps=int(values["fps"]))
         write_path_files(tmp, path, int(values["fps"]))
         write_video(tmp / "video.mp4", frames, int(values["fps"]), title="NeRF (no style)")
         stats = {"frames": len(frames)}

@@ -44,10 +44,14 @@ def write_path_files(folder: Path, path: CameraSet, fps: int) -> None:
 
 
 def render_sequence(render_one, cameras: CameraSet, frames_dir: Path, depth_dir: Path,
-                    median_depth_dir: Path | None = None) -> list[np.ndarray]:
+                    median_depth_dir: Path | None = None, depth_video: Path | None = None,
+                    fps: int = 15, depth_preview: bool = True) -> list[np.ndarray]:
     """Render every camera; PNG and depth files are written by a few threads while the next frames
     render (PNG compression of a frame costs more than rendering it on a GPU). Beside the depth
-    folder, ``<depth folder>.png`` shows a few frames' depth (depth .npy files are for programs).
+    folder, ``<depth folder>.png`` shows a few frames' depth (depth .npy files are for programs;
+    ``depth_preview=False`` leaves the picture out);
+    with ``depth_video``, every frame's depth is also a colour-mapped video there (one colour scale
+    for the whole path, :func:`stylizednerf.depth_preview.depth_colors`) with its page.
 
     ``render_one(camera)`` gives ``(rgb, depth)``; with ``median_depth_dir`` it gives
     ``(rgb, depth, median_depth)`` and the median depth is written there as ``<stem>.npy`` too
@@ -69,7 +73,7 @@ def render_sequence(render_one, cameras: CameraSet, frames_dir: Path, depth_dir:
         if median_depth is not None:
             np.save(median_depth_dir / (Path(camera.file).stem + ".npy"), median_depth)
 
-    images, previews = [], {}
+    images, previews, depths = [], {}, []
     picks = set(np.linspace(0, len(cameras) - 1, min(DEPTH_PREVIEW_FRAMES, len(cameras))).round().astype(int).tolist())
     with ThreadPoolExecutor(max_workers=4) as pool:
         pending = []
@@ -82,7 +86,16 @@ def render_sequence(render_one, cameras: CameraSet, frames_dir: Path, depth_dir:
             images.append(image)
             if index in picks:
                 previews[index] = depth
+            if depth_video is not None:
+                depths.append(depth.astype(np.float16))  # half the memory; the colour map needs no more
         for future in pending:
             future.result()  # re-raises a failed write
-    Image.fromarray(depth_strip([previews[i] for i in sorted(previews)])).save(depth_dir.with_suffix(".png"))
+    if depth_preview:
+        Image.fromarray(depth_strip([previews[i] for i in sorted(previews)])).save(depth_dir.with_suffix(".png"))
+    if depth_video is not None:
+        from stylizednerf.depth_preview import depth_colors
+        from stylizednerf.stylize.video import write_video
+
+        write_video(depth_video, depth_colors([d.astype(np.float32) for d in depths]), fps,
+                    title="NeRF depth (inverse depth, near is bright)")
     return images

@@ -6,12 +6,18 @@ if "arf" in config["baselines"]:
     rule arf:
         input:
             views="results/{scene}/views/cameras.json",
+            views_rgb="results/{scene}/views/rgb",
+            views_depth="results/{scene}/views/depth",
             model="results/{scene}/nerf/model.pt",
             style="results/styles/{style}.png",
         output:
-            # model.pt, losses.json, views.png, metadata.json: one folder, written atomically
+            # one folder, written atomically
             model="results/{scene}/{style}/arf/stylize/model.pt",
             metadata="results/{scene}/{style}/arf/stylize/metadata.json",
+            losses="results/{scene}/{style}/arf/stylize/losses.json",
+            previews=report("results/{scene}/{style}/arf/stylize/views.png", caption="../report/arf_views.rst",
+                            category="Stylized NeRF", labels={"scene": "{scene}", "style": "{style}",
+                                                              "method": "ARF (baseline)"}),
         log:
             "results/logs/arf/{scene}/{style}.log",
         benchmark:
@@ -43,6 +49,15 @@ if "arf" in config["baselines"]:
             video_page=report("results/{scene}/{style}/arf/render/video.html", caption="../report/video.rst",
                               category="Videos", labels={"scene": "{scene}", "style": "{style}", "method": "ARF (baseline)"}),
             cameras="results/{scene}/{style}/arf/render/cameras.json",
+            # the rest of the folder (written atomically): the path's frames and depth, the held-out
+            # views (test/, empty when none is held out), depth previews, nerfstudio's camera path
+            frames=directory("results/{scene}/{style}/arf/render/frames"),
+            depth=directory("results/{scene}/{style}/arf/render/depth"),
+            depth_preview="results/{scene}/{style}/arf/render/depth.png",
+            test=directory("results/{scene}/{style}/arf/render/test"),
+            test_depth=directory("results/{scene}/{style}/arf/render/test_depth"),
+            camera_path_file="results/{scene}/{style}/arf/render/camera_path.json",
+            metadata="results/{scene}/{style}/arf/render/metadata.json",
         log:
             "results/logs/render_arf/{scene}/{style}.log",
         benchmark:

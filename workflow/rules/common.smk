@@ -170,7 +170,7 @@ def scene_inputs(wildcards):
     real scene that it reads (photos, shipped poses), so that editing a photo reruns the scene."""
     scene = config["scenes"][wildcards.scene]
     if scene["source"] == "demo":
-        return ["results/inputs/demo/cameras.json"]
+        return ["results/inputs/demo/cameras.json", "results/inputs/demo/images"]
     found = resolve_scene_source(scene["source"], scene.get("downscale", 1), f"scenes.{wildcards.scene}.source")
     return [str(path) for path in source_files(found)]
 

@@ -3,8 +3,11 @@
 
 rule demo_scene:
     output:
-        # The whole folder (images/, depth/, metadata.json) is written atomically with it.
-        "results/inputs/demo/cameras.json",
+        # one folder, written atomically
+        cameras="results/inputs/demo/cameras.json",
+        images=directory("results/inputs/demo/images"),
+        depth=directory("results/inputs/demo/depth"),
+        metadata="results/inputs/demo/metadata.json",
     log:
         "results/logs/demo_scene.log",
     benchmark:

@@ -28,7 +28,11 @@ wildcard_constraints:
 rule evaluate:
     input:
         marker=lambda wc: os.path.join(eval_source(wc), "cameras.json"),
+        frames=lambda wc: os.path.join(eval_source(wc), "frames"),
         gt="results/{scene}/path/cameras.json",
+        # every method is warped with the unstylized path's depth and compared with its frames
+        depth="results/{scene}/path/depth",
+        reference_frames="results/{scene}/path/frames",
         # the second warp: the NeRF's median depth, which no stylization fits by construction
         depth_median="results/{scene}/path/depth_median",
         style="results/styles/{style}.png",
@@ -48,13 +52,12 @@ rule evaluate:
     params:
         # methods decides which evaluate jobs exist, not how one runs: a new row reruns no other job
         settings=settings("evaluate"),
-        source=eval_source,
     conda:
         "../../envs/metrics.yaml"
     shell:
-        "STYLIZEDNERF_GPU_MEM_MB={resources.gpu_mem_mb} python -m stylizednerf evaluate --frames {params.source}/frames"
-        " --depth results/{wildcards.scene}/path/depth --median-depth {input.depth_median} --cameras {input.gt}"
-        " --style {input.style} --reference-frames results/{wildcards.scene}/path/frames"
+        "STYLIZEDNERF_GPU_MEM_MB={resources.gpu_mem_mb} python -m stylizednerf evaluate --frames {input.frames}"
+        " --depth {input.depth} --median-depth {input.depth_median} --cameras {input.gt}"
+        " --style {input.style} --reference-frames {input.reference_frames}"
         " --method {wildcards.method} --scene {wildcards.scene} --style-name {wildcards.style}"
         " --out {output.json} --pairs {output.pairs} --error-maps {output.maps}"
         " --settings {params.settings:q} --runtime \"$STYLIZEDNERF_RUNTIME_EVALUATE\" > {log} 2>&1"

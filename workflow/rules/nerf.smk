@@ -6,9 +6,11 @@
 rule pretrain_nerf:
     input:
         cameras="results/{scene}/poses/cameras.json",
+        images="results/{scene}/images",
     output:
         model="results/{scene}/nerf/model.pt",
         metrics="results/{scene}/nerf/metrics.json",
+        log_file="results/{scene}/nerf/log.json",
         curve=report("results/{scene}/nerf/curve.png", caption="../report/nerf_curve.rst", category="NeRF",
                      labels={"scene": "{scene}", "figure": "learning curve"}),
         test=report(directory("results/{scene}/nerf/test"), patterns=["{name}.png"],

@@ -14,16 +14,24 @@ rule report:
         evals=lambda wc: expand("results/{scene}/{style}/eval/{method}.json", scene=SCENES, style=STYLES,
                                 method=eval_methods()),
         fits=lambda wc: [entry[-1] for entry in fit_entries()],
+        # what the figures read besides the JSONs: each row's frames and error maps, the styles
+        frames=lambda wc: sorted({os.path.join(EVAL_SOURCES[method].format(scene=scene, style=style), "frames")
+                                  for scene in SCENES for style in STYLES for method in eval_methods()}),
+        maps=lambda wc: expand("results/{scene}/{style}/eval/{method}_maps.npz", scene=SCENES, style=STYLES,
+                               method=eval_methods()),
+        styles=expand("results/styles/{style}.png", style=STYLES),
     output:
         report(multiext("results/report/table_mean", ".csv", ".md", ".tex"),
                caption="../report/table.rst", category="Tables"),
         report(expand("results/report/table_{scene}.md", scene=SCENES),
                caption="../report/table_scene.rst", category="Tables"),
+        expand("results/report/table_{scene}.{ext}", scene=SCENES, ext=["csv", "tex"]),
         # the consistency columns again under the NeRF's median-depth warp (evaluate --median-depth)
         report(multiext("results/report/table_mean_median_warp", ".csv", ".md", ".tex"),
                caption="../report/table_median_warp.rst", category="Tables"),
         report(expand("results/report/table_{scene}_median_warp.md", scene=SCENES),
                caption="../report/table_median_warp.rst", category="Tables"),
+        expand("results/report/table_{scene}_median_warp.{ext}", scene=SCENES, ext=["csv", "tex"]),
         report("results/report/error_vs_gap.png", caption="../report/error_vs_gap.rst", category="Figures"),
         report(expand("results/report/grid_{scene}_{style}.png", scene=SCENES, style=STYLES),
                caption="../report/grid.rst", category="Figures"),

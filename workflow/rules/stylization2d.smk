@@ -7,6 +7,7 @@
 rule pretrain_decoder:
     input:
         cameras=expand("results/{scene}/poses/cameras.json", scene=SCENES),
+        images=expand("results/{scene}/images", scene=SCENES),
         styles=expand("results/styles/{style}.png", style=STYLES),
     output:
         decoder="results/stylization2d/decoder.pt",
@@ -61,11 +62,13 @@ rule train_vae:
 rule adain_frames:
     input:
         path="results/{scene}/path/cameras.json",
+        path_frames="results/{scene}/path/frames",
         decoder="results/stylization2d/decoder.pt",
         style="results/styles/{style}.png",
     output:
-        # the folder (frames/ + cameras.json) is written atomically with it
-        "results/{scene}/{style}/adain/cameras.json",
+        # one folder, written atomically
+        cameras="results/{scene}/{style}/adain/cameras.json",
+        frames=directory("results/{scene}/{style}/adain/frames"),
     log:
         "results/logs/adain_frames/{scene}/{style}.log",
     benchmark:

@@ -7,8 +7,12 @@ rule render_views:
         model="results/{scene}/nerf/model.pt",
         cameras="results/{scene}/poses/cameras.json",
     output:
-        # the whole folder (rgb/, depth/, points/, metadata.json) is written atomically with it
-        "results/{scene}/views/cameras.json",
+        # one folder, written atomically
+        cameras="results/{scene}/views/cameras.json",
+        rgb=directory("results/{scene}/views/rgb"),
+        depth=directory("results/{scene}/views/depth"),
+        points=directory("results/{scene}/views/points"),
+        metadata="results/{scene}/views/metadata.json",
     log:
         "results/logs/render_views/{scene}.log",
     benchmark:
@@ -29,6 +33,8 @@ rule render_views:
 rule stylize:
     input:
         views="results/{scene}/views/cameras.json",
+        views_rgb="results/{scene}/views/rgb",
+        views_depth="results/{scene}/views/depth",
         model="results/{scene}/nerf/model.pt",
         decoder="results/stylization2d/decoder.pt",
         latents="results/stylization2d/style_latents.json",
@@ -39,6 +45,10 @@ rule stylize:
         model="results/{scene}/{style}/stylize/model.pt",
         decoder="results/{scene}/{style}/stylize/decoder.pt",
         metadata="results/{scene}/{style}/stylize/metadata.json",
+        losses="results/{scene}/{style}/stylize/losses.json",
+        previews=report("results/{scene}/{style}/stylize/views.png", caption="../report/stylize_views.rst",
+                        category="Stylized NeRF", labels={"scene": "{scene}", "style": "{style}",
+                                                          "method": "StylizedNeRF (ours)"}),
     log:
         "results/logs/stylize/{scene}/{style}.log",
     benchmark:
@@ -73,6 +83,15 @@ rule render:
         video_page=report("results/{scene}/{style}/render/video.html", caption="../report/video.rst", category="Videos",
                           labels={"scene": "{scene}", "style": "{style}", "method": "StylizedNeRF (ours)"}),
         cameras="results/{scene}/{style}/render/cameras.json",
+        # the rest of the folder (written atomically): the path's frames and depth, the held-out
+        # views (test/, empty when none is held out), depth previews, nerfstudio's camera path
+        frames=directory("results/{scene}/{style}/render/frames"),
+        depth=directory("results/{scene}/{style}/render/depth"),
+        depth_preview="results/{scene}/{style}/render/depth.png",
+        test=directory("results/{scene}/{style}/render/test"),
+        test_depth=directory("results/{scene}/{style}/render/test_depth"),
+        camera_path_file="results/{scene}/{style}/render/camera_path.json",
+        metadata="results/{scene}/{style}/render/metadata.json",
     log:
         "results/logs/render/{scene}/{style}.log",
     benchmark:
@@ -98,10 +117,12 @@ rule decoder_frames:
     input:
         path="results/{scene}/path/cameras.json",
         decoder="results/{scene}/{style}/stylize/decoder.pt",
+        path_frames="results/{scene}/path/frames",
         style="results/styles/{style}.png",
     output:
-        # the folder (frames/ + cameras.json) is written atomically with it
-        "results/{scene}/{style}/decoder_mutual/cameras.json",
+        # one folder, written atomically
+        cameras="results/{scene}/{style}/decoder_mutual/cameras.json",
+        frames=directory("results/{scene}/{style}/decoder_mutual/frames"),
     log:
         "results/logs/decoder_frames/{scene}/{style}.log",
     benchmark:
@@ -126,8 +147,17 @@ rule render_path:
         cameras="results/{scene}/poses/cameras.json",
         camera_path=camera_path_input,
     output:
-        # frames/, depth/, metadata.json written atomically with them
+        # one folder, written atomically
         cameras="results/{scene}/path/cameras.json",
+        frames=directory("results/{scene}/path/frames"),
+        depth=directory("results/{scene}/path/depth"),
+        depth_preview="results/{scene}/path/depth.png",
+        # every frame's depth, colour-mapped (the geometry every stylized path shares)
+        depth_video="results/{scene}/path/depth.mp4",
+        depth_video_page=report("results/{scene}/path/depth.html", caption="../report/video_depth.rst", category="Videos",
+                                labels={"scene": "{scene}", "style": "none", "method": "NeRF depth"}),
+        camera_path_file="results/{scene}/path/camera_path.json",
+        metadata="results/{scene}/path/metadata.json",
         # the NeRF's median depth, the evaluation's second warp (declared: a path rendered before
         # it existed is rendered again)
         depth_median=directory("results/{scene}/path/depth_median"),
@@ -160,6 +190,8 @@ if config["stylize"]["sequential_baseline"]:
     rule stylize_sequential:
         input:
             views="results/{scene}/views/cameras.json",
+            views_rgb="results/{scene}/views/rgb",
+            views_depth="results/{scene}/views/depth",
             model="results/{scene}/nerf/model.pt",
             decoder="results/stylization2d/decoder.pt",
             latents="results/stylization2d/style_latents.json",
@@ -168,6 +200,10 @@ if config["stylize"]["sequential_baseline"]:
             model="results/{scene}/{style}/stylize_sequential/model.pt",
             decoder="results/{scene}/{style}/stylize_sequential/decoder.pt",
             metadata="results/{scene}/{style}/stylize_sequential/metadata.json",
+            losses="results/{scene}/{style}/stylize_sequential/losses.json",
+            previews=report("results/{scene}/{style}/stylize_sequential/views.png",
+                            caption="../report/stylize_views.rst", category="Stylized NeRF",
+                            labels={"scene": "{scene}", "style": "{style}", "method": "StylizedNeRF sequential"}),
         log:
             "results/logs/stylize_sequential/{scene}/{style}.log",
         benchmark:
@@ -200,6 +236,15 @@ if config["stylize"]["sequential_baseline"]:
                               category="Videos",
                               labels={"scene": "{scene}", "style": "{style}", "method": "StylizedNeRF sequential"}),
             cameras="results/{scene}/{style}/render_sequential/cameras.json",
+            # the rest of the folder (written atomically): the path's frames and depth, the held-out
+            # views (test/, empty when none is held out), depth previews, nerfstudio's camera path
+            frames=directory("results/{scene}/{style}/render_sequential/frames"),
+            depth=directory("results/{scene}/{style}/render_sequential/depth"),
+            depth_preview="results/{scene}/{style}/render_sequential/depth.png",
+            test=directory("results/{scene}/{style}/render_sequential/test"),
+            test_depth=directory("results/{scene}/{style}/render_sequential/test_depth"),
+            camera_path_file="results/{scene}/{style}/render_sequential/camera_path.json",
+            metadata="results/{scene}/{style}/render_sequential/metadata.json",
         log:
             "results/logs/render_sequential/{scene}/{style}.log",
         benchmark:
@@ -224,9 +269,11 @@ if config["stylize"]["sequential_baseline"]:
         input:
             path="results/{scene}/path/cameras.json",
             decoder="results/{scene}/{style}/stylize_sequential/decoder.pt",
+            path_frames="results/{scene}/path/frames",
             style="results/styles/{style}.png",
         output:
-            "results/{scene}/{style}/decoder_sequential/cameras.json",
+            cameras="results/{scene}/{style}/decoder_sequential/cameras.json",
+            frames=directory("results/{scene}/{style}/decoder_sequential/frames"),
         log:
             "results/logs/decoder_frames_sequential/{scene}/{style}.log",
         benchmark:
@@ -274,13 +321,20 @@ if config["joint"]["enabled"]:
     rule stylize_joint:
         input:
             views="results/{scene}/views/cameras.json",
+            views_rgb="results/{scene}/views/rgb",
+            views_depth="results/{scene}/views/depth",
             model="results/{scene}/nerf/model.pt",
             latents="results/stylization2d/style_latents.json",
             styles=expand("results/styles/{style}.png", style=STYLES),
-            # each per-style job writes its fine-tuned decoder.pt beside model.pt
-            stylized=expand("results/{{scene}}/{style}/stylize/model.pt", style=STYLES),
+            # the per-style jobs' fine-tuned decoders
+            decoders=expand("results/{{scene}}/{style}/stylize/decoder.pt", style=STYLES),
         output:
-            "results/{scene}/joint/stylize/model.pt",
+            # one folder, written atomically
+            model="results/{scene}/joint/stylize/model.pt",
+            losses="results/{scene}/joint/stylize/losses.json",
+            previews=report("results/{scene}/joint/stylize/views.png", caption="../report/joint_views.rst",
+                            category="Stylized NeRF", labels={"scene": "{scene}", "style": "all", "method": "joint mode"}),
+            metadata="results/{scene}/joint/stylize/metadata.json",
         log:
             "results/logs/stylize_joint/{scene}.log",
         benchmark:
@@ -292,15 +346,12 @@ if config["joint"]["enabled"]:
         params:
             settings=settings("stylize-joint"),
             styles=" ".join(STYLES),
-            decoders=lambda wildcards: " ".join(
-                f"results/{wildcards.scene}/{style}/stylize/decoder.pt" for style in STYLES
-            ),
         conda:
             "../../envs/stylize.yaml"
         shell:
             "STYLIZEDNERF_GPU_MEM_MB={resources.gpu_mem_mb} python -m stylizednerf stylize-joint --views results/{wildcards.scene}/views --model {input.model}"
             " --latents {input.latents} --styles {params.styles} --style-images {input.styles}"
-            " --decoders {params.decoders} --out results/{wildcards.scene}/joint/stylize"
+            " --decoders {input.decoders} --out results/{wildcards.scene}/joint/stylize"
             " --checkpoint-dir results/{wildcards.scene}/joint/stylize_ckpt"
             " --settings {params.settings:q} --runtime \"$STYLIZEDNERF_RUNTIME_STYLIZE_JOINT\" > {log} 2>&1"
 
@@ -311,8 +362,15 @@ if config["joint"]["enabled"]:
             cameras="results/{scene}/poses/cameras.json",
             camera_path=camera_path_input,
         output:
-            # frames/, depth/, latents.npy (the code of each frame), metadata.json written with it
+            # one folder, written atomically; latents.npy: the code of each frame
             video="results/{scene}/joint/interpolation/video.mp4",
+            frames=directory("results/{scene}/joint/interpolation/frames"),
+            depth=directory("results/{scene}/joint/interpolation/depth"),
+            depth_preview="results/{scene}/joint/interpolation/depth.png",
+            latents="results/{scene}/joint/interpolation/latents.npy",
+            metadata="results/{scene}/joint/interpolation/metadata.json",
+            cameras="results/{scene}/joint/interpolation/cameras.json",
+            camera_path_file="results/{scene}/joint/interpolation/camera_path.json",
             # plays in the report (which offers an MP4 only as a download; stylize/video.py)
             video_page=report("results/{scene}/joint/interpolation/video.html", caption="../report/interpolation.rst",
                               category="Videos", labels={"scene": "{scene}", "style": "all (transition)", "method": "joint mode"}),
