@@ -126,17 +126,27 @@ def to_markdown(rows) -> str:
 
 def main(argv=None) -> int:
     from stylizednerf.fileio import atomic_write_text
+    from stylizednerf.table_page import markdown_to_html
 
     parser = argparse.ArgumentParser(prog="python -m stylizednerf benchmark-table", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--job", nargs=4, action="append", default=[], metavar=("RULE", "JOB", "TSV", "LOG"))
+    parser.add_argument("--jobs", default=None, help="a file of jobs, one per line: RULE JOB TSV LOG, tab-separated")
     parser.add_argument("--out", required=True, help="output prefix: <out>.csv and <out>.md")
     args = parser.parse_args(argv)
+    if args.jobs:
+        for number, line in enumerate(Path(args.jobs).read_text().splitlines(), 1):
+            fields = line.split("\t")
+            if len(fields) != 4:
+                raise SystemExit(f"error: {args.jobs}:{number}: {len(fields)} tab-separated fields, want 4")
+            args.job.append(fields)
     for _, _, tsv, _ in args.job:
         if not Path(tsv).is_file():
             raise SystemExit(f"error: {tsv}: benchmark file does not exist")
     rows = table_rows(args.job)
     atomic_write_text(f"{args.out}.csv", to_csv(rows))
     atomic_write_text(f"{args.out}.md", to_markdown(rows))
-    print(f"benchmark-table: {len(rows)} jobs -> {args.out}.csv, {args.out}.md")
+    # the report shows HTML results in its page (CSV and Markdown only as downloads)
+    atomic_write_text(f"{args.out}.html", markdown_to_html(to_markdown(rows), "Per-job time and memory"))
+    print(f"benchmark-table: {len(rows)} jobs -> {args.out}.csv, {args.out}.md, {args.out}.html")
     return 0

@@ -70,6 +70,20 @@ def test_table_from_benchmark_files_and_logs(tmp_path):
             "| decoder steps 4.2 s, nerf steps 7.5 s |") in md
     assert "| colmap | demo | 3.25 | 101 | 2.50 | 55.50 |  |  |  |  |  |" in md
     assert "2 jobs, 16 s of job wall time" in md
+    page = (tmp_path / "report" / "benchmarks.html").read_text()  # what the Snakemake report shows
+    assert "<td>stylize</td><td>demo,strokes</td><td>12.50</td><td>812</td>" in page
+    assert page.count("<tr>") == 3  # header + 2 jobs
+
+    # the same jobs from a file (the workflow's way), give the same table
+    jobs = tmp_path / "jobs.tsv"
+    jobs.write_text("\t".join(["stylize", "demo,strokes", *a]) + "\n" + "\t".join(["colmap", "demo", *b]) + "\n")
+    again = tmp_path / "again" / "benchmarks"
+    again.parent.mkdir()
+    assert main(["benchmark-table", "--jobs", str(jobs), "--out", str(again)]) == 0
+    assert (again.parent / "benchmarks.md").read_text() == md
+    jobs.write_text("stylize demo a b\n")
+    with pytest.raises(SystemExit, match=r"jobs.tsv:1: 1 tab-separated fields, want 4"):
+        main(["benchmark-table", "--jobs", str(jobs), "--out", str(again)])
 
 
 def test_missing_benchmark_file_is_one_line(tmp_path):

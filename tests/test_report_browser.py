@@ -189,6 +189,7 @@ def _browse(browser, url: str, shots: Path) -> dict:
     """Open every category's results in the report; assert each image decoded in full and each video plays.
 
     Returns {"images": {data path: (width, height)}, "videos": {data path: playback facts},
+    "tables": {data path: rows shown} (HTML pages without a video),
     "categories": {category: [subcategories]}, "screenshots": [paths]}."""
     page = browser.new_page(viewport={"width": 1280, "height": 720})
     errors = []
@@ -197,7 +198,7 @@ def _browse(browser, url: str, shots: Path) -> dict:
     page.wait_for_function("() => typeof app !== 'undefined' && typeof categories !== 'undefined'")
     categories = page.evaluate("() => Object.fromEntries(Object.entries(categories).map(([c, s]) => [c, Object.keys(s)]))")
     expected = page.evaluate("() => Object.fromEntries(Object.values(results).map((r) => [r.data_uri, r.mime_type]))")
-    images, videos, screenshots = {}, {}, []
+    images, videos, tables, screenshots = {}, {}, {}, []
     for category, subcategories in sorted(categories.items()):
         for subcategory in subcategories:
             page.goto(url)
@@ -212,27 +213,45 @@ def _browse(browser, url: str, shots: Path) -> dict:
                 label = row.inner_text().strip().replace("\t", " ")
                 assert not href, f"{category}/{label}: the report offers {href} only as a download"
                 view.click()
-                if page.evaluate("() => app.state.content") == "html":  # a video page, in the report's frame
-                    path = page.evaluate("() => app.state.contentPath")
-                    frame = page.wait_for_selector(f"iframe[src='{path}']").content_frame()
-                    frame.wait_for_load_state()
-                    played = frame.evaluate(PLAY_VIDEO)
-                    assert played["ok"] and played["readyState"] >= 1 and played["duration"] > 0 \
-                        and played["width"] > 0, f"{category}/{label}: video {path} does not play: {played}"
-                    videos[path] = played
-                else:
-                    shown = page.wait_for_function(SHOWN_IMAGE).json_value()
-                    assert shown["width"] > 0 and shown["height"] > 0 and shown["transparent"] == 0, \
-                        f"{category}/{label}: image {shown['path']} did not load: {shown}"
-                    images[shown["path"]] = (shown["width"], shown["height"])
+                check_shown(page, f"{category}/{label}", images, videos, tables)
+                # a label with two values, each on half the results, is a toggle above the table
+                # (Snakemake's report): the row's other results are reached through it
+                toggles = page.locator("fieldset label")
+                for k in range(toggles.count()):
+                    toggles.nth(k).click()
+                    check_shown(page, f"{category}/{label} ({toggles.nth(k).inner_text()})", images, videos, tables)
             shot = shots / f"report_{category}_{subcategory}.png".replace(" ", "_")
             page.screenshot(path=str(shot))
             screenshots.append(shot)
     page.close()
     assert not errors, f"errors in the report's page: {errors}"
-    missing = set(expected) - set(images) - set(videos)
+    missing = set(expected) - set(images) - set(videos) - set(tables)
     assert not missing, f"results not reached through the report's menu: {sorted(missing)}"
-    return {"images": images, "videos": videos, "categories": categories, "screenshots": screenshots}
+    return {"images": images, "videos": videos, "tables": tables, "categories": categories,
+            "screenshots": screenshots}
+
+
+def check_shown(page, where: str, images: dict, videos: dict, tables: dict) -> None:
+    """The result the report shows now: an image that decoded in full, a video page that plays, or a
+    table page with rows; recorded by its data path."""
+    if page.evaluate("() => app.state.content") == "html":  # a page in the report's frame
+        path = page.evaluate("() => app.state.contentPath")
+        frame = page.wait_for_selector(f"iframe[src='{path}']").content_frame()
+        frame.wait_for_load_state()
+        if not frame.evaluate("() => document.querySelector('video') !== null"):  # a table page
+            rows_shown = frame.evaluate("() => document.querySelectorAll('table tbody tr').length")
+            assert rows_shown > 0, f"{where}: page {path} shows no table rows"
+            tables[path] = rows_shown
+            return
+        played = frame.evaluate(PLAY_VIDEO)
+        assert played["ok"] and played["readyState"] >= 1 and played["duration"] > 0 \
+            and played["width"] > 0, f"{where}: video {path} does not play: {played}"
+        videos[path] = played
+    else:
+        shown = page.wait_for_function(SHOWN_IMAGE).json_value()
+        assert shown["width"] > 0 and shown["height"] > 0 and shown["transparent"] == 0, \
+            f"{where}: image {shown['path']} did not load: {shown}"
+        images[shown["path"]] = (shown["width"], shown["height"])
 
 
 def test_report_images_and_videos_load_in_chromium(browser, report_zip, tmp_path):
@@ -243,10 +262,10 @@ def test_report_images_and_videos_load_in_chromium(browser, report_zip, tmp_path
     assert names == sorted(["cameras.png", "curve.png"] + [f"{view}_{kind}.png" for view in ("000", "003")
                                                             for kind in ("gt", "rgb", "depth")]), names
     assert seen["images"][next(p for p in seen["images"] if p.endswith("/000_rgb.png"))] == (64, 48)
-    ((video, played),) = seen["videos"].items()
-    assert video.endswith("/video.html")
-    assert played["duration"] == pytest.approx(1.0, abs=0.3)  # 4 frames at 4 fps
-    assert (played["width"], played["height"]) == (32, 24)
+    assert sorted(Path(path).name for path in seen["videos"]) == ["depth.html", "video.html"]  # the path, its depth
+    for played in seen["videos"].values():
+        assert played["duration"] == pytest.approx(1.0, abs=0.3)  # 4 frames at 4 fps
+        assert (played["width"], played["height"]) == (32, 24)
     for shot in seen["screenshots"]:
         assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 1000
         assert Image.open(shot).size == (1280, 720)
@@ -274,3 +293,26 @@ def test_report_check_fails_on_a_broken_file(browser, report_zip, tmp_path, name
     _corrupt_one(html, name, data)
     with pytest.raises(AssertionError, match=message):
         browse_report(browser, html, tmp_path)
+
+
+def test_the_whole_demo_report_opens_every_result(browser, tiny_dag, tmp_path):
+    """The report of the whole tiny DAG (every optional rule on): every category opens, each image
+    loads and each video plays, among them every rendered path, the transition and the depth video,
+    and the page says the demo is a smoke test."""
+    archive = tmp_path / "report.zip"
+    run_snakemake([*tiny_dag["args"], "--report", str(archive)], cwd=tiny_dag["workdir"], timeout=300)
+    html = unpack(archive, tmp_path / "unpacked")
+    assert "Smoke test." in html.read_text()
+    seen = browse_report(browser, html, tmp_path)
+    assert {"Poses", "NeRF", "2D stylization", "Stylized NeRF", "Videos", "Tables", "Figures", "Benchmarks"} <= \
+        set(seen["categories"]), seen["categories"]
+    # the unstylized path and its depth, the transition, and per style: ours, sequential, ARF
+    names = sorted(Path(path).name for path in seen["videos"])
+    assert names == ["depth.html"] + ["video.html"] * (2 + 3 * 2), names
+    for path, played in seen["videos"].items():
+        assert (played["width"], played["height"]) == (64, 48), (path, played)
+    # the tables as pages: mean, per scene, both warps, and the per-job benchmarks (one row per job)
+    assert sorted(Path(path).name for path in seen["tables"]) == sorted(
+        ["table_mean.html", "table_demo.html", "table_mean_median_warp.html", "table_demo_median_warp.html",
+         "benchmarks.html"])
+    assert max(seen["tables"].values()) > 40

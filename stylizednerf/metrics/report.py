@@ -45,6 +45,7 @@ import stylizednerf  # noqa: F401
 from stylizednerf.fileio import atomic_path, atomic_write_json, atomic_write_text
 from stylizednerf.provenance import metadata
 from stylizednerf.settings import ReportSettings
+from stylizednerf.table_page import markdown_to_html
 
 METHOD_ORDER = ["gt", "adain", "stylizednerf", "sequential", "decoder_mutual", "decoder_sequential", "arf"]
 METHOD_LABELS = {"gt": "NeRF (no style)", "adain": "AdaIN per frame", "stylizednerf": "StylizedNeRF (ours)",
@@ -245,7 +246,8 @@ MEDIAN_TEX_HEAD = [r" & \multicolumn{2}{c}{short range} & \multicolumn{2}{c}{lon
 
 def write_table(df, stem: Path, title: str, note: str, banner: str = "", columns=COLUMNS,
                 tex_head=MAIN_TEX_HEAD) -> list[Path]:
-    """The table as CSV, Markdown and LaTeX; ``banner`` (Markdown) goes above the Markdown table
+    """The table as CSV, Markdown, LaTeX and an HTML page of the Markdown (the Snakemake report
+    shows that one: it offers CSV and Markdown only as downloads); ``banner`` (Markdown) goes above the Markdown table
     and into the LaTeX caption (e.g. the demo's smoke-test note). ``columns`` and ``tex_head``
     (the LaTeX header rows) default to the main table's."""
     def fmt(x, column):
@@ -262,6 +264,8 @@ def write_table(df, stem: Path, title: str, note: str, banner: str = "", columns
         lines.append(f"| {METHOD_LABELS.get(method, method)} | " + " | ".join(fmt(row[c], c) for c in columns)
                      + f" | {int(row['runs'])} |")
     atomic_write_text(md_path, "\n".join(lines) + "\n")
+    html_path = stem.with_suffix(".html")
+    atomic_write_text(html_path, markdown_to_html("\n".join(lines), title))
     escape = lambda s: s.replace("_", r"\_")  # noqa: E731
     tex = [r"\begin{table}[t]", r"\centering", r"\begin{tabular}{l" + "r" * len(columns) + "}", r"\toprule",
            *tex_head, r"\midrule"]
@@ -272,7 +276,7 @@ def write_table(df, stem: Path, title: str, note: str, banner: str = "", columns
     tex += [r"\bottomrule", r"\end{tabular}", r"\caption{" + caption + r".}",
             r"\end{table}"]
     atomic_write_text(tex_path, "\n".join(tex) + "\n")
-    return [csv_path, md_path, tex_path]
+    return [csv_path, md_path, tex_path, html_path]
 
 
 def _save_figure(fig, path: Path) -> Path:

@@ -117,6 +117,15 @@ def benchmark_jobs():
     return jobs
 
 
+def benchmark_jobs_file():
+    """benchmark_jobs() as a tab-separated file in SETTINGS_DIR, named by a hash of its content."""
+    text = "".join("\t".join(job) + "\n" for job in benchmark_jobs())
+    path = f"{SETTINGS_DIR}/benchmark-jobs-{hashlib.sha256(text.encode()).hexdigest()[:12]}.tsv"
+    if not os.path.isfile(path) or Path(path).read_text() != text:
+        atomic_write_text(path, text)
+    return path
+
+
 def scene_style_jobs(method=None):
     """Every scene x style (when ``method`` is given: only if it is evaluated, else no job runs)."""
     if method is not None and method not in eval_methods():

@@ -21,17 +21,20 @@ rule report:
                                method=eval_methods()),
         styles=expand("results/styles/{style}.png", style=STYLES),
     output:
-        report(multiext("results/report/table_mean", ".csv", ".md", ".tex"),
-               caption="../report/table.rst", category="Tables"),
-        report(expand("results/report/table_{scene}.md", scene=SCENES),
+        # each table as CSV, Markdown, LaTeX, and an HTML page for the report (which offers CSV and
+        # Markdown only as downloads)
+        multiext("results/report/table_mean", ".csv", ".md", ".tex"),
+        report("results/report/table_mean.html", caption="../report/table.rst", category="Tables"),
+        expand("results/report/table_{scene}.{ext}", scene=SCENES, ext=["csv", "md", "tex"]),
+        report(expand("results/report/table_{scene}.html", scene=SCENES),
                caption="../report/table_scene.rst", category="Tables"),
-        expand("results/report/table_{scene}.{ext}", scene=SCENES, ext=["csv", "tex"]),
         # the consistency columns again under the NeRF's median-depth warp (evaluate --median-depth)
-        report(multiext("results/report/table_mean_median_warp", ".csv", ".md", ".tex"),
+        multiext("results/report/table_mean_median_warp", ".csv", ".md", ".tex"),
+        report("results/report/table_mean_median_warp.html", caption="../report/table_median_warp.rst",
+               category="Tables"),
+        expand("results/report/table_{scene}_median_warp.{ext}", scene=SCENES, ext=["csv", "md", "tex"]),
+        report(expand("results/report/table_{scene}_median_warp.html", scene=SCENES),
                caption="../report/table_median_warp.rst", category="Tables"),
-        report(expand("results/report/table_{scene}_median_warp.md", scene=SCENES),
-               caption="../report/table_median_warp.rst", category="Tables"),
-        expand("results/report/table_{scene}_median_warp.{ext}", scene=SCENES, ext=["csv", "tex"]),
         report("results/report/error_vs_gap.png", caption="../report/error_vs_gap.rst", category="Figures"),
         report(expand("results/report/grid_{scene}_{style}.png", scene=SCENES, style=STYLES),
                caption="../report/grid.rst", category="Figures"),
@@ -65,19 +68,20 @@ rule benchmark_table:
         benchmarks=lambda wc: [job[2] for job in benchmark_jobs()],
         logs=lambda wc: [job[3] for job in benchmark_jobs()],
     output:
-        report(multiext("results/report/benchmarks", ".csv", ".md"), caption="../report/benchmarks.rst",
-               category="Benchmarks"),
+        multiext("results/report/benchmarks", ".csv", ".md"),
+        report("results/report/benchmarks.html", caption="../report/benchmarks.rst", category="Benchmarks"),
     log:
         "results/logs/report/benchmark_table.log",
     # its own benchmark: not in the table it writes
     benchmark:
         "results/benchmarks/benchmark_table.tsv"
     params:
-        jobs=lambda wc: " ".join(f"--job {' '.join(job)}" for job in benchmark_jobs()),
+        # the job list as a file (like the settings): a printed command of a few lines, not kilobytes
+        jobs=lambda wc: benchmark_jobs_file(),
     conda:
         "../../envs/metrics.yaml"
     shell:
-        "python -m stylizednerf benchmark-table {params.jobs} --out results/report/benchmarks > {log} 2>&1"
+        "python -m stylizednerf benchmark-table --jobs {params.jobs} --out results/report/benchmarks > {log} 2>&1"
 
 
 FINAL_OUTPUTS["benchmark_table"] = lambda: ["results/report/benchmarks.md"]
