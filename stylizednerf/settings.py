@@ -488,6 +488,7 @@ class ArfSettings(Settings):
     previews: int = runtime()
     chunk: int = runtime("stylize.chunk")
     ray_cache_bytes: int = runtime("stylize.ray_cache_bytes")
+    ray_cache_reserve_mb: int = runtime()  # ARF's own: its job's other memory differs from stylize's
 
 
 @stage("render", "render")

@@ -221,6 +221,19 @@ def test_ray_cache_sizes_itself_to_the_declared_memory():
     assert cache_limit(0, "cuda", free_bytes=10 * 2 ** 30, job_gpu_mem_mb=50000) == 0
 
 
+def test_arf_reserve_default_leaves_the_cache_room_and_reaches_the_cache():
+    """ARF's job keeps its own reserve (not the whole declaration for the cache): the schema's arf
+    gpu_mem_mb less arf.ray_cache_reserve_mb holds fern's 8.2 GB cache, and the settings carry it."""
+    from stylizednerf.settings import ArfSettings, schema_default
+
+    room = schema_default("gpu_mem_mb.arf") - schema_default("arf.ray_cache_reserve_mb")
+    assert 0 < room * MB and room * MB >= 8.2e9
+    settings = ArfSettings.from_config({"arf": {"ray_cache_reserve_mb": 30000}}).to_dict()
+    assert settings["ray_cache_reserve_mb"] == 30000
+    assert cache_limit(12 * 2 ** 30, "cuda", free_bytes=100 * 2 ** 30, job_gpu_mem_mb=36000,
+                       reserve_mb=settings["ray_cache_reserve_mb"]) == 6000 * MB
+
+
 def test_stylize_reserve_default_leaves_the_cache_room_under_the_stylize_declaration():
     """The schema's stylize gpu_mem_mb less the reserve holds fern's measured 8.2 GB cache."""
     from stylizednerf.settings import schema_default

@@ -9,8 +9,8 @@ their schedules, losses and optimisers (nerfstudio keeps fields apart from train
   ARF), their optimiser groups (:meth:`StyleField.parameter_groups`) and their state
   (:meth:`StyleField.state`, :meth:`StyleField.export`);
 * the frozen geometry (:mod:`.field`) and its ray cache of every training pixel
-  (:mod:`.ray_cache`), built when the trainer asks (:meth:`StyleField.cache_rays`: on a GPU its
-  size depends on the memory free at that moment);
+  (:mod:`.ray_cache`), built when the trainer asks (:meth:`StyleField.cache_rays`: on a GPU at most the job's
+  declared memory less its reserve, :func:`.ray_cache.cache_limit`);
 * stylized colours of training pixels under given codes (:meth:`StyleField.render_pixels`: the
   cache's fixed-width or exact gather, or sampled on the spot), of rays and of whole views, under
   bf16 autocast on CUDA;
