@@ -73,7 +73,7 @@ def test_evaluate_and_report(sequence_dirs, data_root, monkeypatch, tmp_path):
         assert (report_dir / name).is_file(), name
     table = (report_dir / "table_mean.csv").read_text().splitlines()
     assert table[0] == ("method,short LPIPS,short RMSE,long LPIPS,long RMSE,style loss,style retained,content loss,"
-                        "mimic PSNR,runs")
+                        "mimic PSNR,train s,render FPS,runs")
     assert [line.split(",")[0] for line in table[1:]] == ["gt", "adain"]
     # style retained: the 'adain' row here is colour jitter, no closer to the noise style than gt
     # (measured S 5.0e-4 against 4.5e-4), so there is no scale: empty cells and a note saying why

@@ -225,6 +225,39 @@ def _dry_run(tmp_path, **stylize) -> str:
     return done.stdout
 
 
+def test_report_shows_training_time_and_render_fps_of_the_3d_rows(tmp_path):
+    """train s and render FPS come from the training and render jobs' metadata, per scene x style,
+    averaged like every column; rows without a --timing entry leave them empty."""
+    rng = np.random.default_rng(19)
+    evals = [_fake_eval(tmp_path / "evals", "synth", style, method, float(rng.uniform(1, 3)), rng)
+             for style in ("a", "b") for method in ("gt", "adain", "stylizednerf", "arf")]
+    seconds = {("a", "stylizednerf"): 151.25, ("b", "stylizednerf"): 148.75, ("a", "arf"): 105.5, ("b", "arf"): 110.5}
+    fps = {("a", "stylizednerf"): 63.0, ("b", "stylizednerf"): 64.0, ("a", "arf"): 61.5, ("b", "arf"): 62.5}
+    timings = []
+    for (style, method), value in seconds.items():
+        train, render = tmp_path / style / method / "train.json", tmp_path / style / method / "render.json"
+        train.parent.mkdir(parents=True)
+        train.write_text(json.dumps({"stage": method, "seconds": value}))
+        render.write_text(json.dumps({"stage": "render", "stats": {"frames": 120, "fps": fps[(style, method)]}}))
+        timings += ["--timing", method, "synth", style, str(train), str(render)]
+    out = tmp_path / "report"
+    assert cli.main(["report", "--evals", *map(str, evals), *timings, "--out", str(out)]) == 0
+    mean = _read_csv(out / "table_mean.csv")
+    assert float(mean["stylizednerf"]["train s"]) == pytest.approx(150.0)
+    assert float(mean["arf"]["render FPS"]) == pytest.approx(62.0)
+    assert mean["gt"]["train s"] == "" and mean["adain"]["render FPS"] == ""
+    markdown = (out / "table_mean.md").read_text()
+    row = next(line for line in markdown.splitlines() if line.startswith("| ARF (NNFM, baseline) |"))
+    assert [c.strip() for c in row.strip("|").split("|")][9:11] == ["108.0", "62.0"]
+    assert "train s" in (out / "table_mean.html").read_text()
+
+    # a render metadata without fps (an older output): an empty cell, not a crash
+    (tmp_path / "a" / "arf" / "render.json").write_text(json.dumps({"stats": {"frames": 120}}))
+    assert cli.main(["report", "--evals", *map(str, evals), *timings, "--out", str(out)]) == 0
+    assert float(_read_csv(out / "table_mean.csv")["arf"]["render FPS"]) == pytest.approx(62.5)
+    assert _read_csv(out / "table_synth.csv")["arf"]["train s"] != ""
+
+
 def _jobs(output: str, rule: str) -> list[str]:
     return [chunk for chunk in re.split(r"^rule ", output, flags=re.M)[1:] if chunk.startswith(f"{rule}:")]
 
@@ -250,6 +283,13 @@ def test_workflow_evaluates_the_decoder_rows_and_feeds_the_fits_to_the_report(tm
             fit = f"--fit {method} demo {style} results/demo/{style}/{folder}/metadata.json"
             assert (fit in report) == (method == "stylizednerf" or sequential), fit
             assert (f"results/demo/{style}/{folder}/metadata.json" in report.split("output:")[0]) == (
+                method == "stylizednerf" or sequential)
+        for method, folder, render in (("stylizednerf", "stylize", "render"),
+                                       ("sequential", "stylize_sequential", "render_sequential")):
+            timing = (f"--timing {method} demo {style} results/demo/{style}/{folder}/metadata.json "
+                      f"results/demo/{style}/{render}/metadata.json")
+            assert (timing in report) == (method == "stylizednerf" or sequential), timing
+            assert (f"results/demo/{style}/{render}/metadata.json" in report.split("output:")[0]) == (
                 method == "stylizednerf" or sequential)
 
 

@@ -1,14 +1,15 @@
 """Stage ``report``: paper-style tables and figures from the eval JSONs of stage ``evaluate``.
 
     python -m stylizednerf report --evals results/*/*/eval/*.json \
-        [--fit METHOD SCENE STYLE results/SCENE/STYLE/stylize/metadata.json ...] --out results/report --settings JSON
+        [--fit METHOD SCENE STYLE results/SCENE/STYLE/stylize/metadata.json ...] \
+        [--timing METHOD SCENE STYLE TRAIN_METADATA RENDER_METADATA ...] --out results/report --settings JSON
 
 Writes into ``--out``:
 
 * ``table_mean.{csv,md,tex}``: rows = methods (gt, adain, stylizednerf, sequential,
   decoder_mutual, decoder_sequential, then any other), columns = short-range LPIPS / RMSE,
   long-range LPIPS / RMSE (smallest and largest gap evaluated), style loss, style retained,
-  content loss, mimic PSNR; each the mean over all scenes x styles evaluated.
+  content loss, mimic PSNR, train s, render FPS; each the mean over all scenes x styles evaluated.
 
   *Style retained* (METHOD.md 7) = (S_gt - S_method) / (S_gt - S_adain), S the style loss of the
   same scene x style: 0 = no more style than the unstylized NeRF, 1 = as much as per-frame AdaIN.
@@ -18,6 +19,9 @@ Writes into ``--out``:
   *Mimic PSNR* (dB): how closely the stylized NeRF fits its 2D decoder's stylizations at the end of
   training (L_mimic), from the ``"fit": {"mimic_psnr": ...}`` entry of the stylize job's
   ``metadata.json`` given with ``--fit``; empty for other rows and where the entry is absent.
+  *Train s* and *render FPS*: a 3D method's cost per style, the ``seconds`` of its training job's
+  ``metadata.json`` and the ``stats.fps`` of its render job's, given with ``--timing`` (StylizedNeRF,
+  sequential and ARF rows); empty for the others.
 * ``table_<scene>.{csv,md,tex}``: the same per scene (mean over its styles).
 * ``table_mean_median_warp.{csv,md,tex}``, ``table_<scene>_median_warp.{csv,md,tex}``: the
   short / long-range LPIPS and RMSE again, warped with the NeRF's median depth instead of its
@@ -29,7 +33,8 @@ Writes into ``--out``:
 * ``error_maps_<scene>_<style>.png``: per method and gap, |warp(frame i) - frame j| inside the mask.
 * ``report.json``: the list of files, the inputs and metadata.
 
-Every number comes from an eval JSON, except the mimic PSNR (from the stylize metadata); the
+Every number comes from an eval JSON, except the mimic PSNR, train s and render FPS (from the
+stylize, ARF and render jobs' metadata); the
 figures also read the frames and error maps those JSONs point to.
 """
 
@@ -52,7 +57,9 @@ METHOD_LABELS = {"gt": "NeRF (no style)", "adain": "AdaIN per frame", "stylizedn
                  "sequential": "StylizedNeRF sequential", "decoder_mutual": "2D decoder after mutual learning",
                  "decoder_sequential": "2D decoder after sequential learning", "arf": "ARF (NNFM, baseline)"}
 COLUMNS = ["short LPIPS", "short RMSE", "long LPIPS", "long RMSE", "style loss", "style retained", "content loss",
-           "mimic PSNR"]
+           "mimic PSNR", "train s", "render FPS"]
+# the 3D methods' cost per style: their training job's seconds and their path's rendering speed
+TIMING_COLUMNS = ("train s", "render FPS")
 # the consistency columns under the median-depth warp (the eval JSONs' median_* keys)
 MEDIAN_COLUMNS = ["short LPIPS", "short RMSE", "long LPIPS", "long RMSE"]
 MEDIAN_TITLE = "Consistency under the median-depth warp"
@@ -147,7 +154,31 @@ def missing_fits(evals, fits: dict) -> list[str]:
             if psnr is None and (scene, style, method) in present]
 
 
-def row_values(ev: dict, refs: dict | None = None, fits: dict | None = None) -> dict:
+def load_timings(entries) -> dict:
+    """{(scene, style, method): {"train s", "render FPS"}} from ``--timing METHOD SCENE STYLE TRAIN RENDER``:
+    the training job's metadata.json (``seconds``: its training time for the style) and the render
+    job's (``stats.fps``: frames per second along the path). Missing or unreadable values are None."""
+    def number(value):
+        valid = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        return float(value) if valid else None
+
+    def read(path):
+        try:
+            data = json.loads(Path(path).read_text())
+        except (OSError, json.JSONDecodeError) as error:
+            raise SystemExit(f"error: {path}: cannot read metadata ({error})") from error
+        return data if isinstance(data, dict) else {}
+
+    timings = {}
+    for method, scene, style, train, render in entries or []:
+        stats = read(render).get("stats")
+        timings[(scene, style, method)] = {
+            "train s": number(read(train).get("seconds")),
+            "render FPS": number(stats.get("fps")) if isinstance(stats, dict) else None}
+    return timings
+
+
+def row_values(ev: dict, refs: dict | None = None, fits: dict | None = None, timings: dict | None = None) -> dict:
     short, long = str(ev["short_gap"]), str(ev["long_gap"])
     get = lambda gap, key: ev["per_gap"].get(gap, {}).get(key)  # noqa: E731
     ref = (refs or {}).get((ev["scene"], ev["style"]), {})
@@ -156,7 +187,9 @@ def row_values(ev: dict, refs: dict | None = None, fits: dict | None = None) -> 
             "style loss": ev.get("style_loss"),
             "style retained": style_retained(ev.get("style_loss"), ref.get("gt"), ref.get("adain")),
             "content loss": ev.get("content_loss"),
-            "mimic PSNR": (fits or {}).get((ev["scene"], ev["style"], ev["method"]))}
+            "mimic PSNR": (fits or {}).get((ev["scene"], ev["style"], ev["method"])),
+            **{column: (timings or {}).get((ev["scene"], ev["style"], ev["method"]), {}).get(column)
+               for column in TIMING_COLUMNS}}
 
 
 def median_row_values(ev: dict) -> dict:
@@ -199,12 +232,12 @@ def ordered_methods(evals) -> list[str]:
     return [m for m in METHOD_ORDER if m in present] + sorted(present - set(METHOD_ORDER))
 
 
-def table(evals, fits: dict | None = None) -> "pandas.DataFrame":
+def table(evals, fits: dict | None = None, timings: dict | None = None) -> "pandas.DataFrame":
     """Mean of each column per method over the given evals (NaN where no eval has a value)."""
     import pandas as pd
 
     refs = reference_losses(evals)
-    records = [{"method": ev["method"], **row_values(ev, refs, fits)} for ev in evals]
+    records = [{"method": ev["method"], **row_values(ev, refs, fits, timings)} for ev in evals]
     frame = pd.DataFrame.from_records(records, columns=["method", *COLUMNS])
     frame[COLUMNS] = frame[COLUMNS].astype(float)  # None -> NaN: an empty cell
     means = frame.groupby("method", sort=False)[COLUMNS].mean()
@@ -223,7 +256,9 @@ def gap_note(evals) -> str:
 def table_notes(evals, fits: dict | None = None) -> str:
     """What the columns mean, and which cells are empty for want of a reference row or fit record."""
     notes = [gap_note(evals), "lower is better except style retained (0 = no style, 1 = as much as per-frame "
-             "AdaIN) and mimic PSNR (dB, the stylized NeRF against its 2D decoder; StylizedNeRF rows only)"]
+             "AdaIN) and mimic PSNR (dB, the stylized NeRF against its 2D decoder; StylizedNeRF rows only)",
+             "train s: the 3D method's training time per style (its job's metadata); render FPS: frames per second "
+             "along the rendered path (on the device each job ran on; the demo's are CPU numbers)"]
     missing = missing_references(evals)
     if missing:
         notes.append("style retained empty where a reference row is missing: " + "; ".join(missing))
@@ -238,8 +273,8 @@ def table_notes(evals, fits: dict | None = None) -> str:
 
 
 MAIN_TEX_HEAD = [r" & \multicolumn{2}{c}{short range} & \multicolumn{2}{c}{long range} & style & style & content"
-                 r" & mimic \\",
-                 r"method & LPIPS & RMSE & LPIPS & RMSE & loss & retained & loss & PSNR (dB) \\"]
+                 r" & mimic & train & render \\",
+                 r"method & LPIPS & RMSE & LPIPS & RMSE & loss & retained & loss & PSNR (dB) & s & FPS \\"]
 MEDIAN_TEX_HEAD = [r" & \multicolumn{2}{c}{short range} & \multicolumn{2}{c}{long range} \\",
                    r"method & LPIPS & RMSE & LPIPS & RMSE \\"]
 
@@ -253,6 +288,8 @@ def write_table(df, stem: Path, title: str, note: str, banner: str = "", columns
     def fmt(x, column):
         if x is None or (isinstance(x, float) and math.isnan(x)):
             return ""  # no value: an empty cell (the note says why)
+        if column in TIMING_COLUMNS:
+            return f"{x:.1f}"
         return f"{x:.2f}" if column == "mimic PSNR" else f"{x:.4f}"
 
     csv_path, md_path, tex_path = (stem.with_suffix(s) for s in (".csv", ".md", ".tex"))
@@ -414,6 +451,10 @@ def parse_args(argv):
     p.add_argument("--fit", nargs=4, action="append", default=[], metavar=("METHOD", "SCENE", "STYLE", "METADATA"),
                    help="the stylize job's metadata.json behind a method's row of SCENE x STYLE (its "
                         "fit.mimic_psnr is the mimic PSNR column); repeatable")
+    p.add_argument("--timing", nargs=5, action="append", default=[],
+                   metavar=("METHOD", "SCENE", "STYLE", "TRAIN_METADATA", "RENDER_METADATA"),
+                   help="a 3D method's training and render metadata.json for SCENE x STYLE (the train s and "
+                        "render FPS columns); repeatable")
     p.add_argument("--out", required=True, help="output folder (results/report)")
     p.add_argument("--smoke-test", action="append", default=[], metavar="SCENE",
                    help="a scene that is the generated demo: its tables and figures say they are a smoke test; "
@@ -434,6 +475,7 @@ def main(argv=None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     fits = load_fits(args.fit)
+    timings = load_timings(args.timing)
     for line in missing_references(evals):
         print(f"note: style retained: no reference row for {line}", file=sys.stderr)
     for line in inverted_references(evals):
@@ -446,12 +488,12 @@ def main(argv=None) -> int:
         demo = sorted(smoke & set(scenes))
         return f"**{SMOKE_TEST_NOTE}** (scene {', '.join(demo)})." if demo else ""
 
-    written = write_table(table(evals, fits), out / "table_mean",
+    written = write_table(table(evals, fits, timings), out / "table_mean",
                           "Consistency, style and content: mean over scenes x styles",
                           table_notes(evals, fits), banner({ev["scene"] for ev in evals}))
     for scene in sorted({ev["scene"] for ev in evals}):
         sel = [ev for ev in evals if ev["scene"] == scene]
-        written += write_table(table(sel, fits), out / f"table_{scene}", f"Scene {scene}: mean over its styles",
+        written += write_table(table(sel, fits, timings), out / f"table_{scene}", f"Scene {scene}: mean over its styles",
                                table_notes(sel, fits), banner({scene}))
     # the same consistency numbers under the median-depth warp: a table of their own, so that the
     # main table stays readable

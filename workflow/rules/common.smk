@@ -170,6 +170,17 @@ def fit_entries():
     return entries
 
 
+def timing_entries():
+    """(method, scene, style, train metadata.json, render metadata.json) of each evaluated 3D row (report.smk)."""
+    entries = []
+    for method in eval_methods():
+        rule_name, train, render = TIMING_SOURCES.get(method, ("", "", ""))
+        if rule_defined(rule_name):
+            entries += [(method, scene, style, train.format(scene=scene, style=style),
+                         render.format(scene=scene, style=style)) for scene in SCENES for style in STYLES]
+    return entries
+
+
 def eval_source(wildcards):
     return EVAL_SOURCES[wildcards.method].format(scene=wildcards.scene, style=wildcards.style)
 

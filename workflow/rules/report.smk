@@ -7,6 +7,16 @@ FIT_SOURCES = {
     "stylizednerf": ("stylize", "results/{scene}/{style}/stylize/metadata.json"),
     "sequential": ("stylize_sequential", "results/{scene}/{style}/stylize_sequential/metadata.json"),
 }
+# The 3D methods' cost per style: (rule of the training job, its metadata.json, the render job's
+# metadata.json): the tables' "train s" and "render FPS".
+TIMING_SOURCES = {
+    "stylizednerf": ("stylize", "results/{scene}/{style}/stylize/metadata.json",
+                     "results/{scene}/{style}/render/metadata.json"),
+    "sequential": ("stylize_sequential", "results/{scene}/{style}/stylize_sequential/metadata.json",
+                   "results/{scene}/{style}/render_sequential/metadata.json"),
+    "arf": ("arf", "results/{scene}/{style}/arf/stylize/metadata.json",
+            "results/{scene}/{style}/arf/render/metadata.json"),
+}
 
 
 rule report:
@@ -14,6 +24,7 @@ rule report:
         evals=lambda wc: expand("results/{scene}/{style}/eval/{method}.json", scene=SCENES, style=STYLES,
                                 method=eval_methods()),
         fits=lambda wc: [entry[-1] for entry in fit_entries()],
+        timings=lambda wc: [path for entry in timing_entries() for path in entry[-2:]],
         # what the figures read besides the JSONs: each row's frames and error maps, the styles
         frames=lambda wc: sorted({os.path.join(EVAL_SOURCES[method].format(scene=scene, style=style), "frames")
                                   for scene in SCENES for style in STYLES for method in eval_methods()}),
@@ -48,12 +59,13 @@ rule report:
     params:
         settings=settings("report"),
         fits=lambda wc: " ".join(f"--fit {' '.join(entry)}" for entry in fit_entries()),
+        timings=lambda wc: " ".join(f"--timing {' '.join(entry)}" for entry in timing_entries()),
         # the generated demo's tables and figures say they are a smoke test
         smoke=" ".join(f"--smoke-test {scene}" for scene in SCENES if config["scenes"][scene]["source"] == "demo"),
     conda:
         "../../envs/metrics.yaml"
     shell:
-        "python -m stylizednerf report --evals {input.evals} {params.fits} {params.smoke} --out results/report"
+        "python -m stylizednerf report --evals {input.evals} {params.fits} {params.timings} {params.smoke} --out results/report"
         " --settings {params.settings:q} --runtime \"$STYLIZEDNERF_RUNTIME_REPORT\" > {log} 2>&1"
 
 
