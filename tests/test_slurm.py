@@ -129,8 +129,9 @@ def submitted(log: str) -> list[tuple[str, str, str]]:
 
 
 def leftovers(folder: Path) -> list[str]:
-    """Temporary files/folders of fileio's atomic writes (dot-prefixed) anywhere below ``folder``."""
-    return [str(p.relative_to(folder)) for p in folder.rglob(".*") if p.name != ".snakemake"
+    """Temporary files/folders of fileio's atomic writes (dot-prefixed) anywhere below ``folder``
+    (not Snakemake's own: .snakemake/, and the .snakemake_timestamp it puts in directory() outputs)."""
+    return [str(p.relative_to(folder)) for p in folder.rglob(".*") if p.name not in (".snakemake", ".snakemake_timestamp")
             and ".snakemake" not in p.relative_to(folder).parts]
 
 
