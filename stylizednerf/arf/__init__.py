@@ -24,9 +24,10 @@ it. Differences from ARF, by design of this re-implementation:
   recoloured photos; our module starts untrained, so its colour-fit epochs (``mse_epochs``) fit
   it to the recoloured NeRF renderings of the training views (the contents, as in our stylize
   stage), not to the photos.
-* Loss terms: ARF's code adds to NNFM the content term (weight 1e-3 on forward-facing scenes,
-  its ``try_llff.sh``; 5e-3 on 360 scenes, ``try_tnt.sh`` / ``try_custom.sh``: the ``arf``
-  settings left null follow the scene's kind) and an image total
+* Loss terms: ARF's code adds to NNFM the content term (weight 5e-3, ``opt_style.py``'s default
+  and its 360 scripts' value; its ``try_llff.sh`` passes 1e-3 on forward-facing scenes, which with
+  our appearance module, an MLP + hash grid under Adam rather than ARF's SH grid under RMSProp,
+  wipes fern's structure: a documented difference, BENCHMARKS.md) and an image total
   variation (``img_tv_weight`` 1) and no pixel-colour term (colour is handled by the colour
   transfers); ``color_weight`` (default 0) adds a small pixel MSE to the colour-transferred
   content for those who want one. The VGG terms see the view downscaled 2x (ARF's 0.5 bilinear),
