@@ -340,3 +340,52 @@ def test_workflow_renders_and_evaluates_the_median_depth(tmp_path):
         declared = job.split("output:")[0]
         assert "results/demo/path/depth_median" in declared, job
         assert "--median-depth results/demo/path/depth_median " in job, job
+
+
+def test_frame_grid_shows_the_style_once_full_labels_and_no_empty_boxes(tmp_path, monkeypatch):
+    """The grid's layout: the style image in one cell (top left), each method's full name in the
+    label column (wrapped, not cut), one frame per column and row, and every other cell without a
+    frame (no empty boxes under the style image or beside it)."""
+    import textwrap
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.image import AxesImage
+    from PIL import Image
+
+    import stylizednerf.metrics.report as R
+
+    style = tmp_path / "style.png"
+    Image.fromarray(np.full((20, 30, 3), (255, 0, 255), np.uint8)).save(style)
+    evals = []
+    for k, method in enumerate(["gt", "adain", "stylizednerf", "decoder_sequential", "arf"]):
+        frames = tmp_path / method
+        frames.mkdir()
+        names = [f"{i:03d}.png" for i in range(8)]
+        for i, name in enumerate(names):
+            Image.fromarray(np.full((12, 16, 3), (40 * k, 10 * i, 90), np.uint8)).save(frames / name)
+        evals.append({"scene": "synth", "style": "waves", "method": method, "frames_dir": str(frames),
+                      "frame_names": names, "style_image": str(style)})
+    figures = []
+    original = R._save_figure
+    monkeypatch.setattr(R, "_save_figure", lambda fig, path: (figures.append(fig), original(fig, path))[1])
+    n_frames = 4
+    path = R.qualitative_grid(evals, n_frames, tmp_path / "grid.png", smoke_test=True)
+    assert path.is_file()
+    (fig,) = figures
+    axes = np.array(fig.axes).reshape(len(evals) + 1, n_frames + 1)
+    shown = [[any(isinstance(child, AxesImage) for child in ax.get_children()) for ax in row] for row in axes]
+    assert shown[0] == [True] + [False] * n_frames  # the style, once, top left
+    for row in shown[1:]:
+        assert row == [False] + [True] * n_frames  # a label cell, then one frame per column
+    for r, row in enumerate(axes):
+        for c, ax in enumerate(row):
+            assert ax.axison == shown[r][c], (r, c)  # a cell without an image draws no box
+    style_cell = [child for child in axes[0, 0].get_children() if isinstance(child, AxesImage)][0]
+    assert tuple(style_cell.get_array()[0, 0][:3]) == (255, 0, 255)
+    labels = [" ".join(text.get_text().split()) for ax in axes[1:, 0] for text in ax.texts]
+    assert labels == [R.METHOD_LABELS[ev["method"]] for ev in evals]  # full names, in the table's order
+    assert all(len(line) <= 18 for ax in axes[1:, 0] for text in ax.texts for line in text.get_text().split("\n"))
+    assert "Smoke test" in fig._suptitle.get_text()
+    assert textwrap.fill(R.METHOD_LABELS["decoder_sequential"], 18).count("\n") >= 1  # it needed wrapping
