@@ -39,17 +39,19 @@ def time_split_line(stage: str, seconds: dict[str, float]) -> str:
     return f"{stage} time: " + ", ".join(f"{part} {value:.1f} s" for part, value in seconds.items())
 
 
-def read_time_split(path) -> str | None:
-    """The parts of the last :func:`time_split_line` of a job's log (None when it has none)."""
+def _last_match(path, pattern: re.Pattern) -> re.Match | None:
+    """The last line of a job's log that ``pattern`` matches (None: no such line, or no log)."""
     try:
         lines = Path(path).read_text(errors="replace").splitlines()
     except FileNotFoundError:
         return None
-    for line in reversed(lines):
-        match = TIME_SPLIT_LINE.match(line.strip())
-        if match:
-            return match["split"]
-    return None
+    return next((m for m in map(pattern.match, (line.strip() for line in reversed(lines))) if m), None)
+
+
+def read_time_split(path) -> str | None:
+    """The parts of the last :func:`time_split_line` of a job's log (None when it has none)."""
+    match = _last_match(path, TIME_SPLIT_LINE)
+    return match["split"] if match else None
 
 
 def _number(text):
@@ -73,20 +75,13 @@ def read_benchmark(path) -> dict:
 
 def read_gpu_peak(path) -> dict:
     """The last GPU peak line of a job's log (empty values when it has none: a CPU job)."""
-    found = {"gpu_peak_allocated_mb": None, "gpu_peak_reserved_mb": None, "gpu_mem_mb_declared": None,
-             "gpu_device": None}
-    try:
-        lines = Path(path).read_text(errors="replace").splitlines()
-    except FileNotFoundError:
-        return found
-    for line in reversed(lines):
-        match = GPU_LINE.match(line.strip())
-        if match:
-            declared = match["declared"]
-            return {"gpu_peak_allocated_mb": int(match["allocated"]), "gpu_peak_reserved_mb": int(match["reserved"]),
-                    "gpu_mem_mb_declared": None if declared == "none" else int(declared),
-                    "gpu_device": match["device"]}
-    return found
+    match = _last_match(path, GPU_LINE)
+    if match is None:
+        return {"gpu_peak_allocated_mb": None, "gpu_peak_reserved_mb": None, "gpu_mem_mb_declared": None,
+                "gpu_device": None}
+    declared = match["declared"]
+    return {"gpu_peak_allocated_mb": int(match["allocated"]), "gpu_peak_reserved_mb": int(match["reserved"]),
+            "gpu_mem_mb_declared": None if declared == "none" else int(declared), "gpu_device": match["device"]}
 
 
 def table_rows(jobs) -> list[dict]:

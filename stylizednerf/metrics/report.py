@@ -130,20 +130,29 @@ def inverted_references(evals) -> list[str]:
     return lines
 
 
+def _read_metadata(path, what: str = "metadata") -> dict:
+    """A job's metadata.json ({} when it is not an object); a one-line error when unreadable."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        raise SystemExit(f"error: {path}: cannot read {what} ({error})") from error
+    return data if isinstance(data, dict) else {}
+
+
+def _number(value) -> float | None:
+    """``value`` as a float when it is a real number (not a bool, not NaN), else None."""
+    valid = isinstance(value, (int, float)) and not isinstance(value, bool) and not math.isnan(value)
+    return float(value) if valid else None
+
+
 def load_fits(entries) -> dict:
     """{(scene, style, method): mimic PSNR in dB, or None} from ``--fit METHOD SCENE STYLE metadata.json``.
 
     None where the metadata has no ``fit.mimic_psnr`` (stylize outputs written before it existed)."""
     fits = {}
     for method, scene, style, path in entries or []:
-        try:
-            data = json.loads(Path(path).read_text())
-        except (OSError, json.JSONDecodeError) as error:
-            raise SystemExit(f"error: {path}: cannot read stylize metadata ({error})") from error
-        fit = data.get("fit") if isinstance(data, dict) else None
-        psnr = fit.get("mimic_psnr") if isinstance(fit, dict) else None
-        valid = isinstance(psnr, (int, float)) and not isinstance(psnr, bool) and not math.isnan(psnr)
-        fits[(scene, style, method)] = float(psnr) if valid else None
+        fit = _read_metadata(path, "stylize metadata").get("fit")
+        fits[(scene, style, method)] = _number(fit.get("mimic_psnr")) if isinstance(fit, dict) else None
     return fits
 
 
@@ -157,24 +166,13 @@ def missing_fits(evals, fits: dict) -> list[str]:
 def load_timings(entries) -> dict:
     """{(scene, style, method): {"train s", "render FPS"}} from ``--timing METHOD SCENE STYLE TRAIN RENDER``:
     the training job's metadata.json (``seconds``: its training time for the style) and the render
-    job's (``stats.fps``: frames per second along the path). Missing or unreadable values are None."""
-    def number(value):
-        valid = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-        return float(value) if valid else None
-
-    def read(path):
-        try:
-            data = json.loads(Path(path).read_text())
-        except (OSError, json.JSONDecodeError) as error:
-            raise SystemExit(f"error: {path}: cannot read metadata ({error})") from error
-        return data if isinstance(data, dict) else {}
-
+    job's (``stats.fps``: frames per second along the path). Missing values are None."""
     timings = {}
     for method, scene, style, train, render in entries or []:
-        stats = read(render).get("stats")
+        stats = _read_metadata(render).get("stats")
         timings[(scene, style, method)] = {
-            "train s": number(read(train).get("seconds")),
-            "render FPS": number(stats.get("fps")) if isinstance(stats, dict) else None}
+            "train s": _number(_read_metadata(train).get("seconds")),
+            "render FPS": _number(stats.get("fps")) if isinstance(stats, dict) else None}
     return timings
 
 

@@ -51,11 +51,16 @@ def settings(stage, **extra):
     hash of its content, so Snakemake still reruns a job when they change, while the command line
     that it prints stays short."""
     values = STAGES[stage].from_config(config, **extra).result()
-    text = f"{json.dumps(values, sort_keys=True, indent=1)}\n"
-    path = f"{SETTINGS_DIR}/{stage}-{hashlib.sha256(text.encode()).hexdigest()[:12]}.json"
+    path = content_named_file(stage, "json", f"{json.dumps(values, sort_keys=True, indent=1)}\n")
+    return f"@{path}"
+
+
+def content_named_file(prefix, suffix, text):
+    """``text`` in SETTINGS_DIR/<prefix>-<hash of text>.<suffix> (written when absent or different); its path."""
+    path = f"{SETTINGS_DIR}/{prefix}-{hashlib.sha256(text.encode()).hexdigest()[:12]}.{suffix}"
     if not os.path.isfile(path) or Path(path).read_text() != text:
         atomic_write_text(path, text)
-    return f"@{path}"
+    return path
 
 
 # Each stage's *runtime* settings (device, chunk sizes, compile, CUDA graphs, logging, previews)
@@ -119,11 +124,7 @@ def benchmark_jobs():
 
 def benchmark_jobs_file():
     """benchmark_jobs() as a tab-separated file in SETTINGS_DIR, named by a hash of its content."""
-    text = "".join("\t".join(job) + "\n" for job in benchmark_jobs())
-    path = f"{SETTINGS_DIR}/benchmark-jobs-{hashlib.sha256(text.encode()).hexdigest()[:12]}.tsv"
-    if not os.path.isfile(path) or Path(path).read_text() != text:
-        atomic_write_text(path, text)
-    return path
+    return content_named_file("benchmark-jobs", "tsv", "".join("\t".join(job) + "\n" for job in benchmark_jobs()))
 
 
 def scene_style_jobs(method=None):
