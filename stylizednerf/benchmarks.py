@@ -130,7 +130,11 @@ def main(argv=None) -> int:
     parser.add_argument("--out", required=True, help="output prefix: <out>.csv and <out>.md")
     args = parser.parse_args(argv)
     if args.jobs:
-        for number, line in enumerate(Path(args.jobs).read_text().splitlines(), 1):
+        try:
+            text = Path(args.jobs).read_text()
+        except OSError as error:
+            raise SystemExit(f"error: {args.jobs}: cannot read the job list ({error.strerror})") from error
+        for number, line in enumerate(text.splitlines(), 1):
             fields = line.split("\t")
             if len(fields) != 4:
                 raise SystemExit(f"error: {args.jobs}:{number}: {len(fields)} tab-separated fields, want 4")

@@ -81,6 +81,8 @@ def test_table_from_benchmark_files_and_logs(tmp_path):
     again.parent.mkdir()
     assert main(["benchmark-table", "--jobs", str(jobs), "--out", str(again)]) == 0
     assert (again.parent / "benchmarks.md").read_text() == md
+    with pytest.raises(SystemExit, match=r"^error: .*missing.tsv: cannot read the job list"):
+        main(["benchmark-table", "--jobs", str(tmp_path / "missing.tsv"), "--out", str(again)])
     jobs.write_text("stylize demo a b\n")
     with pytest.raises(SystemExit, match=r"jobs.tsv:1: 1 tab-separated fields, want 4"):
         main(["benchmark-table", "--jobs", str(jobs), "--out", str(again)])
