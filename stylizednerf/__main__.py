@@ -5,6 +5,7 @@ Each Snakemake rule calls exactly one of these, so every stage also runs by hand
 """
 
 import importlib
+import os
 import signal
 import sys
 
@@ -30,6 +31,23 @@ STAGES = {
 }
 
 
+# Stages whose CUDA memory is better served by expandable allocator segments: a stylize job that
+# interleaves decoder fine-tuning with the style module's graphs reserved 51.3 GB for 23.7 GB
+# allocated with fixed segments (H200, fern, BENCHMARKS.md issue 18, ninth session), over its
+# 50000 MB declaration; with expandable segments the same kind of job reserved 33.0 GB (fifth
+# session), ARF 16.8 GB against 31.5. Only stages measured with it: the NeRF's compiled CUDA graphs
+# were not.
+EXPANDABLE_SEGMENT_STAGES = {"stylize", "arf"}
+
+
+def allocator_settings(stage: str, environ) -> dict:
+    """Environment entries to add before ``stage`` touches CUDA: expandable segments for
+    :data:`EXPANDABLE_SEGMENT_STAGES`, unless the user set ``PYTORCH_CUDA_ALLOC_CONF``."""
+    if stage in EXPANDABLE_SEGMENT_STAGES and "PYTORCH_CUDA_ALLOC_CONF" not in environ:
+        return {"PYTORCH_CUDA_ALLOC_CONF": "expandable_segments:True"}
+    return {}
+
+
 def stage_module(stage: str) -> str:
     """The module that holds ``stage``'s entry point."""
     return STAGES[stage].partition(":")[0]
@@ -49,6 +67,8 @@ def main(argv=None) -> int:
         print(f"usage: python -m stylizednerf <stage> [options]\n\nstages:\n  {known}", file=sys.stderr)
         return 0 if argv and argv[0] in ("-h", "--help") else 2
     signal.signal(signal.SIGTERM, exit_on_sigterm)
+    # read when CUDA's allocator starts, i.e. at the stage's first CUDA tensor, not at import
+    os.environ.update(allocator_settings(argv[0], os.environ))
     from stylizednerf.read_log import install_from_environment
 
     install_from_environment(argv)  # STYLIZEDNERF_READ_LOG: note the files this stage reads (tests)

@@ -311,8 +311,9 @@ def test_the_whole_demo_report_opens_every_result(browser, tiny_dag, tmp_path):
     assert names == ["depth.html"] + ["video.html"] * (2 + 3 * 2), names
     for path, played in seen["videos"].items():
         assert (played["width"], played["height"]) == (64, 48), (path, played)
-    # the tables as pages: mean, per scene, both warps, and the per-job benchmarks (one row per job)
+    # the tables as pages: mean, per scene, per style, both warps, and the per-job benchmarks (one row per job)
     assert sorted(Path(path).name for path in seen["tables"]) == sorted(
         ["table_mean.html", "table_demo.html", "table_mean_median_warp.html", "table_demo_median_warp.html",
-         "benchmarks.html"])
+         "demo_strokes.html", "demo_mosaic.html", "benchmarks.html"])
+    assert "Per style" in seen["categories"]["Tables"], seen["categories"]
     assert max(seen["tables"].values()) > 40

@@ -113,6 +113,31 @@ def test_report_shows_style_retained_and_mimic_psnr(tmp_path):
     assert json.loads((out / "report.json").read_text())["fits"][0]["method"] == "stylizednerf"
 
 
+def test_report_writes_each_scene_x_style_table_from_that_pairs_evals_only(tmp_path):
+    """per_style/<scene>_<style>: the rows of one painting, not a mean over the scene's paintings."""
+    rng = np.random.default_rng(15)
+    losses = {"waves": {"gt": 3.0, "adain": 1.0, "stylizednerf": 1.5, "arf": 2.5},
+              "dots": {"gt": 4.0, "adain": 2.0, "stylizednerf": 3.5, "arf": 2.0}}
+    evals = [_fake_eval(tmp_path / "evals", "synth", style, method, s, rng)
+             for style, rows in losses.items() for method, s in rows.items()]
+    out = tmp_path / "report"
+    assert cli.main(["report", "--evals", *map(str, evals), "--out", str(out)]) == 0
+    for style, rows in losses.items():
+        table = _read_csv(out / "per_style" / f"synth_{style}.csv")
+        assert list(table) == ["gt", "adain", "stylizednerf", "arf"]
+        for method, s in rows.items():
+            truth = json.loads((tmp_path / "evals" / "synth" / style / f"{method}.json").read_text())
+            assert float(table[method]["style loss"]) == pytest.approx(s)
+            assert float(table[method]["short RMSE"]) == pytest.approx(truth["per_gap"]["1"]["rmse"], rel=1e-5)  # %.6g
+            assert float(table[method]["style retained"]) == pytest.approx((rows["gt"] - s) / (rows["gt"] - rows["adain"]), rel=1e-5)
+            assert table[method]["runs"] == "1"
+        assert f"Scene synth, style {style}" in (out / "per_style" / f"synth_{style}.md").read_text()
+        assert (out / "per_style" / f"synth_{style}.html").exists() and (out / "per_style" / f"synth_{style}.tex").exists()
+    # the scene table is the mean of the two
+    scene = _read_csv(out / "table_synth.csv")
+    assert float(scene["arf"]["style retained"]) == pytest.approx((0.25 + 1.0) / 2)
+
+
 def test_report_shows_the_median_warp_numbers_of_the_evals(tmp_path):
     """table_*_median_warp: the median_* numbers of the eval JSONs (mean per method), with a caption
     saying why; the main table keeps its columns; an eval without them is named, not averaged."""

@@ -6,13 +6,14 @@
 # default 140000 for one H200). Also GPU utilisation every 5 s (nvidia-smi dmon) and the report.
 # Log: results/dag_NAME.log, ending in "DAG_DONE rc=N seconds=S" (start it with setsid; poll).
 # usage: bench/device/dag.sh NAME STYLE ... [-- SNAKEMAKE ARGUMENTS, e.g. --config ...]
-# pack:  bench/device/dag.sh --pack NAME OUT.tgz  (benchmarks, tables, figures, logs, metadata; no videos/models)
+# pack:  bench/device/dag.sh --pack NAME OUT.tgz  (benchmarks, tables, figures, logs, metadata, eval JSONs; no videos/models)
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 if [ "$1" = "--pack" ]; then
   run=results/dag/$2
   find "$run" \( -path "$run/results/benchmarks/*" -o -path "$run/results/logs/*" -o -path "$run/results/report/*" \
-    -o -name metadata.json -o -name 'dmon.txt' -o -name 'config.yaml' -o -name 'report.json' \) -type f \
+    -o -name metadata.json -o -name 'dmon.txt' -o -name 'config.yaml' -o -name 'report.json' \
+    -o \( -path '*/eval/*.json' \) \) -type f \
     -not -name '*.mp4' -not -name '*.zip' -print0 | tar --null -czf "$3" -T - "results/dag_$2.log"
   exit
 fi

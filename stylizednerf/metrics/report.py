@@ -23,6 +23,8 @@ Writes into ``--out``:
   ``metadata.json`` and the ``stats.fps`` of its render job's, given with ``--timing`` (StylizedNeRF,
   sequential and ARF rows); empty for the others.
 * ``table_<scene>.{csv,md,tex}``: the same per scene (mean over its styles).
+* ``per_style/<scene>_<style>.{csv,md,tex}``: the same for one scene x style (the numbers the means
+  are made of; a painting the method fails on shows there, not in a mean).
 * ``table_mean_median_warp.{csv,md,tex}``, ``table_<scene>_median_warp.{csv,md,tex}``: the
   short / long-range LPIPS and RMSE again, warped with the NeRF's median depth instead of its
   expected depth (the eval JSONs' ``median_*`` keys, evaluate ``--median-depth``): the expected
@@ -493,6 +495,10 @@ def main(argv=None) -> int:
         sel = [ev for ev in evals if ev["scene"] == scene]
         written += write_table(table(sel, fits, timings), out / f"table_{scene}", f"Scene {scene}: mean over its styles",
                                table_notes(sel, fits), banner({scene}))
+    for scene, style in sorted({(ev["scene"], ev["style"]) for ev in evals}):
+        sel = [ev for ev in evals if ev["scene"] == scene and ev["style"] == style]
+        written += write_table(table(sel, fits, timings), out / "per_style" / f"{scene}_{style}",
+                               f"Scene {scene}, style {style}", table_notes(sel, fits), banner({scene}))
     # the same consistency numbers under the median-depth warp: a table of their own, so that the
     # main table stays readable
     written += write_table(median_table(evals), out / "table_mean_median_warp",

@@ -39,6 +39,9 @@ rule report:
         expand("results/report/table_{scene}.{ext}", scene=SCENES, ext=["csv", "md", "tex"]),
         report(expand("results/report/table_{scene}.html", scene=SCENES),
                caption="../report/table_scene.rst", category="Tables"),
+        expand("results/report/per_style/{scene}_{style}.{ext}", scene=SCENES, style=STYLES, ext=["csv", "md", "tex"]),
+        report(expand("results/report/per_style/{scene}_{style}.html", scene=SCENES, style=STYLES),
+               caption="../report/table_style.rst", category="Tables", subcategory="Per style"),
         # the consistency columns again under the NeRF's median-depth warp (evaluate --median-depth)
         multiext("results/report/table_mean_median_warp", ".csv", ".md", ".tex"),
         report("results/report/table_mean_median_warp.html", caption="../report/table_median_warp.rst",
