@@ -1,7 +1,7 @@
 """Per-job time and memory of a run: ``python -m stylizednerf benchmark-table``.
 
     python -m stylizednerf benchmark-table --out results/report/benchmarks \
-        --job RULE JOB BENCHMARK.tsv LOG [--job ...]
+        --job RULE JOB BENCHMARK.tsv LOG [--job ...] | --jobs FILE  [--root PREFIX]
 
 Every rule has a ``benchmark:`` file, ``results/benchmarks/<rule>/<wildcards>.tsv`` (Snakemake's
 format: ``s`` wall seconds, ``max_rss`` MB, ``cpu_time`` s, ``mean_load`` ...), and every stage that
@@ -127,6 +127,8 @@ def main(argv=None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--job", nargs=4, action="append", default=[], metavar=("RULE", "JOB", "TSV", "LOG"))
     parser.add_argument("--jobs", default=None, help="a file of jobs, one per line: RULE JOB TSV LOG, tab-separated")
+    parser.add_argument("--root", default="", help="prefix of every TSV and LOG path (the folder a storage "
+                        "plugin keeps its local copies in; default: none)")
     parser.add_argument("--out", required=True, help="output prefix: <out>.csv and <out>.md")
     args = parser.parse_args(argv)
     if args.jobs:
@@ -139,6 +141,7 @@ def main(argv=None) -> int:
             if len(fields) != 4:
                 raise SystemExit(f"error: {args.jobs}:{number}: {len(fields)} tab-separated fields, want 4")
             args.job.append(fields)
+    args.job = [(rule, job, args.root + tsv, args.root + log) for rule, job, tsv, log in args.job]
     for _, _, tsv, _ in args.job:
         if not Path(tsv).is_file():
             raise SystemExit(f"error: {tsv}: benchmark file does not exist")

@@ -94,14 +94,16 @@ def test_gpu_rules_declare_their_gpu_memory_from_the_config():
     assert used == keys  # every key is some rule's, no rule reads an undocumented one
 
 
-def test_every_rule_has_a_benchmark_file():
+def test_every_rule_has_a_benchmark_file_and_a_log_under_its_own_name():
+    """benchmark: job_benchmark("<rule>", ...) and log: job_log("<rule>", ...) (common.smk): the
+    paths that benchmark_table lists without asking the rules."""
     for name, block in rule_blocks().items():
         if name == "all":
             continue
-        found = re.search(r'^\s+benchmark:\s*\n\s+"(results/benchmarks/[^"]+\.tsv)"', block, flags=re.M)
-        assert found, f"rule {name} has no benchmark: results/benchmarks/...tsv"
-        path = found.group(1)
-        assert path.startswith(f"results/benchmarks/{name}/") or path == f"results/benchmarks/{name}.tsv", path
+        for section, helper in (("benchmark", "job_benchmark"), ("log", "job_log")):
+            found = re.search(rf'^\s+{section}:\s*\n\s+{helper}\("(\w+)"[^\n]*\)', block, flags=re.M)
+            assert found, f"rule {name} has no {section}: {helper}(\"{name}\", ...)"
+            assert found.group(1) == name, (name, found.group(0))
 
 
 def test_local_profile_packs_gpu_jobs_by_declared_memory(tmp_path):
@@ -167,3 +169,17 @@ def test_training_rules_take_their_threads_from_the_config(tmp_path):
     for name, block in rule_blocks().items():
         if name in GPU_RULES and name != "evaluate":
             assert re.search(r"^\s+threads: JOB_THREADS$", block, flags=re.M), f"rule {name}: threads not from job_threads"
+
+
+def test_no_command_names_a_results_path_itself():
+    """Commands take their paths from {input}, {output}, {log} and params (folder_of): under a storage
+    plugin a job's files are local copies elsewhere (tests/test_storage_plugin.py runs it)."""
+    for name, block in rule_blocks().items():
+        lines = block.split("shell:", 1)[1].splitlines()[1:] if "shell:" in block else []
+        command = []
+        for line in lines:  # the command's string literals (and comments between them)
+            if not line.strip().startswith(('"', "#")):
+                break
+            command.append(line.strip())
+        assert command or name == "all", f"rule {name}: no shell command found"
+        assert not any("results/" in line for line in command if line.startswith('"')), f"rule {name}: {command}"

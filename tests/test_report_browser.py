@@ -23,7 +23,6 @@ import functools
 import http.server
 import os
 import shutil
-import subprocess
 import threading
 import zipfile
 from pathlib import Path
@@ -33,6 +32,7 @@ import yaml
 from PIL import Image
 
 from conftest import run_snakemake
+from system_packages import apt_install
 from stylizednerf.paths import PROJECT_ROOT
 
 pytestmark = pytest.mark.slow
@@ -106,25 +106,11 @@ def chromium_executable() -> str | None:
     return None
 
 
-def install_chromium(timeout: int = 600) -> str:
-    """apt-get install Debian's chromium as root (as tests/slurm_localhost.py does for SLURM); return
-    why not where it cannot be done. A CI machine starts without it (~8 s to install here)."""
-    if os.geteuid() != 0 or shutil.which("apt-get") is None:
-        return "not root, or no apt-get"
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    for cmd in (["apt-get", "update", "-q"], ["apt-get", "install", "-y", "-q", "--no-install-recommends", "chromium"]):
-        done = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                              timeout=timeout)
-        if done.returncode != 0:
-            return f"{' '.join(cmd)} failed: {done.stdout[-500:]}"
-    return ""
-
-
 @pytest.fixture(scope="module")
 def browser():
     executable = chromium_executable()
     if executable is None:
-        why = install_chromium()
+        why = apt_install("chromium")  # a CI machine starts without it (~8 s to install here)
         executable = chromium_executable()
         if executable is None:
             # Under CI the report check must run: a missing browser fails it, as missing data does.

@@ -19,21 +19,23 @@ if "arf" in config["baselines"]:
                             category="Stylized NeRF", labels={"scene": "{scene}", "style": "{style}",
                                                               "method": "ARF (baseline)"}),
         log:
-            "results/logs/arf/{scene}/{style}.log",
+            job_log("arf", "{scene}", "{style}"),
         benchmark:
-            "results/benchmarks/arf/{scene}/{style}.tsv"
+            job_benchmark("arf", "{scene}", "{style}")
         threads: JOB_THREADS
         resources:
             gpu=1,
             gpu_mem_mb=config["gpu_mem_mb"]["arf"],
         params:
+            out=folder_of("model"),
+            views=folder_of("views", kind="input"),
             settings=settings("arf"),
         conda:
             "../../envs/stylize.yaml"
         shell:
-            "STYLIZEDNERF_GPU_MEM_MB={resources.gpu_mem_mb} python -m stylizednerf arf --views results/{wildcards.scene}/views --model {input.model}"
+            "STYLIZEDNERF_GPU_MEM_MB={resources.gpu_mem_mb} python -m stylizednerf arf --views {params.views:q} --model {input.model}"
             " --style-image {input.style} --style {wildcards.style}"
-            " --out results/{wildcards.scene}/{wildcards.style}/arf/stylize"
+            " --out {params.out:q}"
             " --settings {params.settings:q} --runtime \"$STYLIZEDNERF_RUNTIME_ARF\" > {log} 2>&1"
 
     rule render_arf:
@@ -59,22 +61,24 @@ if "arf" in config["baselines"]:
             camera_path_file="results/{scene}/{style}/arf/render/camera_path.json",
             metadata="results/{scene}/{style}/arf/render/metadata.json",
         log:
-            "results/logs/render_arf/{scene}/{style}.log",
+            job_log("render_arf", "{scene}", "{style}"),
         benchmark:
-            "results/benchmarks/render_arf/{scene}/{style}.tsv"
+            job_benchmark("render_arf", "{scene}", "{style}")
         threads: JOB_THREADS
         resources:
             gpu=1,
             gpu_mem_mb=config["gpu_mem_mb"]["render"],
         params:
+            out=folder_of("cameras"),
+            stylized=folder_of("stylized", kind="input"),
             settings=settings("render"),
             camera_path=camera_path_option,
         conda:
             "../../envs/stylize.yaml"
         shell:
-            "STYLIZEDNERF_GPU_MEM_MB={resources.gpu_mem_mb} python -m stylizednerf render --stylized results/{wildcards.scene}/{wildcards.style}/arf/stylize"
+            "STYLIZEDNERF_GPU_MEM_MB={resources.gpu_mem_mb} python -m stylizednerf render --stylized {params.stylized:q}"
             " --model {input.model} --cameras {input.cameras} {params.camera_path}"
-            " --out results/{wildcards.scene}/{wildcards.style}/arf/render"
+            " --out {params.out:q}"
             " --settings {params.settings:q} --runtime \"$STYLIZEDNERF_RUNTIME_RENDER\" > {log} 2>&1"
 
     FINAL_OUTPUTS["render_arf"] = lambda: expand(

@@ -6,6 +6,7 @@ import shlex
 import sys
 from pathlib import Path
 
+from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 from stylizednerf.config import ConfigError, check_config, check_unique_keys, resolve_scene_source, source_files
@@ -55,6 +56,40 @@ def settings(stage, **extra):
     return f"@{path}"
 
 
+# Every job's log and benchmark file: results/logs/<rule>/<wildcards>.log and
+# results/benchmarks/<rule>/<wildcards>.tsv (<rule>.log / <rule>.tsv without wildcards). One
+# definition for the rules and for benchmark_table, which lists them without asking the rules
+# (under a storage plugin, `rules.<rule>.benchmark` is already its local copy).
+def job_log(rule_name, *wildcards):
+    return f"results/logs/{'/'.join([rule_name, *wildcards])}.log"
+
+
+def job_benchmark(rule_name, *wildcards):
+    return f"results/benchmarks/{'/'.join([rule_name, *wildcards])}.tsv"
+
+
+def folder_of(key, kind="output", levels=1, suffix=""):
+    """A params function: the folder of the job's output (or input) ``key``, ``levels`` up, plus
+    ``suffix``. Commands take their folders from here, never as a literal results/... path: under a
+    storage plugin a job's files are local copies elsewhere."""
+    def folder(wildcards, input, output):
+        path = str(getattr(output if kind == "output" else input, key))
+        for _ in range(levels):
+            path = os.path.dirname(path)
+        return f"{path}{suffix}"
+    return folder
+
+
+def local_root(local_path, path):
+    """Where this run keeps its copy of the workflow path ``path``, less ``path`` itself: '' on a
+    shared file system, the storage plugin's local folder (e.g. .snakemake/storage/fs/<prefix>/)
+    under one. ``local_path`` is the job's name for ``path`` (an input or output of the job)."""
+    local_path = str(local_path)
+    if not local_path.endswith(path):
+        raise WorkflowError(f"{local_path} is not a local copy of {path}")
+    return local_path[: len(local_path) - len(path)]
+
+
 def content_named_file(prefix, suffix, text):
     """``text`` in SETTINGS_DIR/<prefix>-<hash of text>.<suffix> (written when absent or different); its path."""
     path = f"{SETTINGS_DIR}/{prefix}-{hashlib.sha256(text.encode()).hexdigest()[:12]}.{suffix}"
@@ -93,7 +128,7 @@ FINAL_OUTPUTS = {}
 # input, so editing the file reruns the renders, and passed on as an option only when set.
 def camera_path_input(wildcards):
     path = config["scenes"][wildcards.scene].get("camera_path")
-    return [path] if path else []
+    return [local(path)] if path else []
 
 
 def camera_path_option(wildcards, input):
@@ -115,10 +150,9 @@ def benchmark_jobs():
     for name, func in sorted(BENCHMARK_JOBS.items()):
         if not rule_defined(name):
             continue
-        proxy = getattr(rules, name)
         for wildcards in func():
-            job = ",".join(str(v) for v in wildcards.values()) or "-"
-            jobs.append((name, job, str(proxy.benchmark).format(**wildcards), str(proxy.log[0]).format(**wildcards)))
+            values = [str(v) for v in wildcards.values()]
+            jobs.append((name, ",".join(values) or "-", job_benchmark(name, *values), job_log(name, *values)))
     return jobs
 
 
@@ -182,6 +216,30 @@ def timing_entries():
     return entries
 
 
+def report_evals():
+    """The eval JSONs that rule report reads."""
+    return expand("results/{scene}/{style}/eval/{method}.json", scene=SCENES, style=STYLES, method=eval_methods())
+
+
+def report_options(input):
+    """Rule report's --fit and --timing options, their metadata files named as the job sees them
+    (under a storage plugin: its local copies, which sit beside the eval JSONs' copies)."""
+    evals = report_evals()
+    root = local_root(input.evals[0], evals[0]) if evals else ""
+    quote = lambda path: shlex.quote(root + path)  # noqa: E731
+    fits = [f"--fit {method} {scene} {style} {quote(path)}" for method, scene, style, path in fit_entries()]
+    timings = [f"--timing {method} {scene} {style} {quote(train)} {quote(render)}"
+               for method, scene, style, train, render in timing_entries()]
+    return " ".join(fits + timings)
+
+
+def benchmark_table_root(input):
+    """benchmark_table's --root: where the job sees its job list's paths (local_root), none on a shared file system."""
+    jobs = benchmark_jobs()
+    root = local_root(input.benchmarks[0], jobs[0][2]) if jobs else ""
+    return f"--root {shlex.quote(root)}" if root else ""
+
+
 def eval_source(wildcards):
     return EVAL_SOURCES[wildcards.method].format(scene=wildcards.scene, style=wildcards.style)
 
@@ -193,10 +251,11 @@ def scene_inputs(wildcards):
     if scene["source"] == "demo":
         return ["results/inputs/demo/cameras.json", "results/inputs/demo/images"]
     found = resolve_scene_source(scene["source"], scene.get("downscale", 1), f"scenes.{wildcards.scene}.source")
-    return [str(path) for path in source_files(found)]
+    # read where they are, also under a storage plugin (which would look for them in its storage)
+    return [local(str(path)) for path in source_files(found)]
 
 
-def scene_source(wildcards):
-    """The pose stage's --source: the demo's true-camera file, or the configured folder/file."""
+def scene_source(wildcards, input):
+    """The pose stage's --source: the demo's true-camera file (its first input), or the configured folder/file."""
     source = config["scenes"][wildcards.scene]["source"]
-    return "results/inputs/demo/cameras.json" if source == "demo" else source
+    return str(input[0]) if source == "demo" else source

@@ -9,15 +9,16 @@ rule demo_scene:
         depth=directory("results/inputs/demo/depth"),
         metadata="results/inputs/demo/metadata.json",
     log:
-        "results/logs/demo_scene.log",
+        job_log("demo_scene"),
     benchmark:
-        "results/benchmarks/demo_scene.tsv"
+        job_benchmark("demo_scene")
     params:
+        out=folder_of("cameras"),
         settings=settings("demo-scene"),
     conda:
         "../../envs/demo.yaml"
     shell:
-        "python -m stylizednerf demo-scene --out results/inputs/demo --settings {params.settings:q} --runtime \"$STYLIZEDNERF_RUNTIME_DEMO_SCENE\" > {log} 2>&1"
+        "python -m stylizednerf demo-scene --out {params.out:q} --settings {params.settings:q} --runtime \"$STYLIZEDNERF_RUNTIME_DEMO_SCENE\" > {log} 2>&1"
 
 
 # Only when some scene uses the demo (config/paper.yaml has none).

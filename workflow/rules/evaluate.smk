@@ -41,9 +41,9 @@ rule evaluate:
         pairs="results/{scene}/{style}/eval/{method}_pairs.csv",
         maps="results/{scene}/{style}/eval/{method}_maps.npz",
     log:
-        "results/logs/evaluate/{scene}/{style}/{method}.log",
+        job_log("evaluate", "{scene}", "{style}", "{method}"),
     benchmark:
-        "results/benchmarks/evaluate/{scene}/{style}/{method}.tsv"
+        job_benchmark("evaluate", "{scene}", "{style}", "{method}")
     threads: 1
     resources:
         # LPIPS and VGG run on the device (on CPU where there is none)

@@ -17,16 +17,16 @@ rule pretrain_nerf:
                     caption="../report/nerf_test.rst", category="NeRF",
                     labels={"scene": "{scene}", "figure": "test view {name}"}),
     log:
-        "results/logs/pretrain_nerf/{scene}.log",
+        job_log("pretrain_nerf", "{scene}"),
     benchmark:
-        "results/benchmarks/pretrain_nerf/{scene}.tsv"
+        job_benchmark("pretrain_nerf", "{scene}")
     threads: JOB_THREADS
     resources:
         gpu=1,
         gpu_mem_mb=config["gpu_mem_mb"]["pretrain_nerf"],
     params:
         settings=settings("pretrain-nerf"),
-        out="results/{scene}/nerf",
+        out=folder_of("model"),
     conda:
         "../../envs/nerf.yaml"
     shell:

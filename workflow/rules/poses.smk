@@ -15,12 +15,13 @@ rule colmap:
         nerfstudio="results/{scene}/poses/transforms.json",
         images=directory("results/{scene}/images"),
     log:
-        "results/logs/colmap/{scene}.log",
+        job_log("colmap", "{scene}"),
     benchmark:
-        "results/benchmarks/colmap/{scene}.tsv"
+        job_benchmark("colmap", "{scene}")
     # one thread for reproducible poses (colmap.reproducible); else 8, capped at --cores by Snakemake
     threads: 1 if config["colmap"]["reproducible"] else 8
     params:
+        out=folder_of("cameras", levels=2),
         source=scene_source,
         poses=lambda wc: config["scenes"][wc.scene].get("poses", "colmap"),
         kind=lambda wc: config["scenes"][wc.scene].get("kind", "forward"),
@@ -31,7 +32,7 @@ rule colmap:
     shell:
         "python -m stylizednerf poses --scene {wildcards.scene} --source {params.source:q}"
         " --poses {params.poses} --kind {params.kind} --downscale {params.downscale}"
-        " --out results/{wildcards.scene} --threads {threads} --settings {params.settings:q} --runtime \"$STYLIZEDNERF_RUNTIME_POSES\" > {log} 2>&1"
+        " --out {params.out:q} --threads {threads} --settings {params.settings:q} --runtime \"$STYLIZEDNERF_RUNTIME_POSES\" > {log} 2>&1"
 
 
 BENCHMARK_JOBS["colmap"] = lambda: [dict(scene=scene) for scene in SCENES]

@@ -21,8 +21,7 @@ TIMING_SOURCES = {
 
 rule report:
     input:
-        evals=lambda wc: expand("results/{scene}/{style}/eval/{method}.json", scene=SCENES, style=STYLES,
-                                method=eval_methods()),
+        evals=lambda wc: report_evals(),
         fits=lambda wc: [entry[-1] for entry in fit_entries()],
         timings=lambda wc: [path for entry in timing_entries() for path in entry[-2:]],
         # what the figures read besides the JSONs: each row's frames and error maps, the styles
@@ -56,19 +55,20 @@ rule report:
                caption="../report/error_maps.rst", category="Figures"),
         json="results/report/report.json",
     log:
-        "results/logs/report/report.log",
+        job_log("report"),
     benchmark:
-        "results/benchmarks/report.tsv"
+        job_benchmark("report")
     params:
         settings=settings("report"),
-        fits=lambda wc: " ".join(f"--fit {' '.join(entry)}" for entry in fit_entries()),
-        timings=lambda wc: " ".join(f"--timing {' '.join(entry)}" for entry in timing_entries()),
+        # --fit and --timing (common.smk), and the output folder, as the job names them
+        metadata=lambda wc, input: report_options(input),
+        out=lambda wc, output: os.path.dirname(output.json),
         # the generated demo's tables and figures say they are a smoke test
         smoke=" ".join(f"--smoke-test {scene}" for scene in SCENES if config["scenes"][scene]["source"] == "demo"),
     conda:
         "../../envs/metrics.yaml"
     shell:
-        "python -m stylizednerf report --evals {input.evals} {params.fits} {params.timings} {params.smoke} --out results/report"
+        "python -m stylizednerf report --evals {input.evals} {params.metadata} {params.smoke} --out {params.out}"
         " --settings {params.settings:q} --runtime \"$STYLIZEDNERF_RUNTIME_REPORT\" > {log} 2>&1"
 
 
@@ -86,17 +86,20 @@ rule benchmark_table:
         multiext("results/report/benchmarks", ".csv", ".md"),
         report("results/report/benchmarks.html", caption="../report/benchmarks.rst", category="Benchmarks"),
     log:
-        "results/logs/report/benchmark_table.log",
+        job_log("benchmark_table"),
     # its own benchmark: not in the table it writes
     benchmark:
-        "results/benchmarks/benchmark_table.tsv"
+        job_benchmark("benchmark_table")
     params:
         # the job list as a file (like the settings): a printed command of a few lines, not kilobytes
         jobs=lambda wc: benchmark_jobs_file(),
+        # where the job sees the list's paths (a storage plugin's local copies), and its output prefix
+        root=lambda wc, input: benchmark_table_root(input),
+        out=lambda wc, output: os.path.splitext(output[0])[0],
     conda:
         "../../envs/metrics.yaml"
     shell:
-        "python -m stylizednerf benchmark-table --jobs {params.jobs} --out results/report/benchmarks > {log} 2>&1"
+        "python -m stylizednerf benchmark-table --jobs {params.jobs} {params.root} --out {params.out} > {log} 2>&1"
 
 
 FINAL_OUTPUTS["benchmark_table"] = lambda: ["results/report/benchmarks.md"]

@@ -8,9 +8,9 @@ rule prepare_style:
         png="results/styles/{style}.png",
         meta="results/styles/{style}.json",
     log:
-        "results/logs/prepare_style/{style}.log",
+        job_log("prepare_style", "{style}"),
     benchmark:
-        "results/benchmarks/prepare_style/{style}.tsv"
+        job_benchmark("prepare_style", "{style}")
     params:
         source=lambda wc: config["styles"][wc.style],
         settings=settings("prepare-style"),

@@ -15,20 +15,22 @@ rule pretrain_decoder:
                        category="2D stylization", labels={"figure": "decoder samples"}),
         metrics="results/stylization2d/decoder_metrics.json",
     log:
-        "results/logs/stylization2d/pretrain_decoder.log",
+        job_log("pretrain_decoder"),
     benchmark:
-        "results/benchmarks/pretrain_decoder.tsv"
+        job_benchmark("pretrain_decoder")
     threads: JOB_THREADS
     resources:
         gpu=1,
         gpu_mem_mb=config["gpu_mem_mb"]["pretrain_decoder"],
     params:
+        checkpoint=folder_of("decoder", suffix="_ckpt"),
+        out=folder_of("decoder"),
         settings=settings("pretrain-decoder"),
     conda:
         "../../envs/stylization2d.yaml"
     shell:
         "STYLIZEDNERF_GPU_MEM_MB={resources.gpu_mem_mb} python -m stylizednerf pretrain-decoder --contents {input.cameras} --styles {input.styles}"
-        " --out results/stylization2d --checkpoint-dir results/stylization2d_ckpt"
+        " --out {params.out:q} --checkpoint-dir {params.checkpoint:q}"
         " --settings {params.settings:q} --runtime \"$STYLIZEDNERF_RUNTIME_PRETRAIN_DECODER\" > {log} 2>&1"
 
 
@@ -42,20 +44,22 @@ rule train_vae:
                       category="2D stylization", labels={"figure": "style latents"}),
         metrics="results/stylization2d/vae_metrics.json",
     log:
-        "results/logs/stylization2d/train_vae.log",
+        job_log("train_vae"),
     benchmark:
-        "results/benchmarks/train_vae.tsv"
+        job_benchmark("train_vae")
     threads: JOB_THREADS
     resources:
         gpu=1,
         gpu_mem_mb=config["gpu_mem_mb"]["train_vae"],
     params:
+        checkpoint=folder_of("vae", suffix="_ckpt"),
+        out=folder_of("vae"),
         settings=settings("train-vae"),
     conda:
         "../../envs/stylization2d.yaml"
     shell:
-        "STYLIZEDNERF_GPU_MEM_MB={resources.gpu_mem_mb} python -m stylizednerf train-vae --styles {input.styles} --out results/stylization2d"
-        " --checkpoint-dir results/stylization2d_ckpt --settings {params.settings:q} --runtime \"$STYLIZEDNERF_RUNTIME_TRAIN_VAE\" > {log} 2>&1"
+        "STYLIZEDNERF_GPU_MEM_MB={resources.gpu_mem_mb} python -m stylizednerf train-vae --styles {input.styles} --out {params.out:q}"
+        " --checkpoint-dir {params.checkpoint:q} --settings {params.settings:q} --runtime \"$STYLIZEDNERF_RUNTIME_TRAIN_VAE\" > {log} 2>&1"
 
 
 # Per-frame AdaIN on the unstylized NeRF path (rule render_path): the evaluation's 'adain' row.
@@ -70,20 +74,21 @@ rule adain_frames:
         cameras="results/{scene}/{style}/adain/cameras.json",
         frames=directory("results/{scene}/{style}/adain/frames"),
     log:
-        "results/logs/adain_frames/{scene}/{style}.log",
+        job_log("adain_frames", "{scene}", "{style}"),
     benchmark:
-        "results/benchmarks/adain_frames/{scene}/{style}.tsv"
+        job_benchmark("adain_frames", "{scene}", "{style}")
     threads: JOB_THREADS
     resources:
         gpu=1,
         gpu_mem_mb=config["gpu_mem_mb"]["stylize_2d"],
     params:
+        out=folder_of("cameras"),
         settings=settings("stylize-2d"),
     conda:
         "../../envs/stylization2d.yaml"
     shell:
         "STYLIZEDNERF_GPU_MEM_MB={resources.gpu_mem_mb} python -m stylizednerf stylize-2d --bundle --decoder {input.decoder} --style {input.style}"
-        " --out results/{wildcards.scene}/{wildcards.style}/adain --settings {params.settings:q} --runtime \"$STYLIZEDNERF_RUNTIME_STYLIZE_2D\""
+        " --out {params.out:q} --settings {params.settings:q} --runtime \"$STYLIZEDNERF_RUNTIME_STYLIZE_2D\""
         " {input.path} > {log} 2>&1"
 
 

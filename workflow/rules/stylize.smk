@@ -14,20 +14,21 @@ rule render_views:
         points=directory("results/{scene}/views/points"),
         metadata="results/{scene}/views/metadata.json",
     log:
-        "results/logs/render_views/{scene}.log",
+        job_log("render_views", "{scene}"),
     benchmark:
-        "results/benchmarks/render_views/{scene}.tsv"
+        job_benchmark("render_views", "{scene}")
     threads: JOB_THREADS
     resources:
         gpu=1,
         gpu_mem_mb=config["gpu_mem_mb"]["render_views"],
     params:
+        out=folder_of("cameras"),
         settings=settings("render-views"),
     conda:
         "../../envs/stylize.yaml"
     shell:
         "STYLIZEDNERF_GPU_MEM_MB={resources.gpu_mem_mb} python -m stylizednerf render-views --model {input.model} --cameras {input.cameras}"
-        " --out results/{wildcards.scene}/views --settings {params.settings:q} --runtime \"$STYLIZEDNERF_RUNTIME_RENDER_VIEWS\" > {log} 2>&1"
+        " --out {params.out:q} --settings {params.settings:q} --runtime \"$STYLIZEDNERF_RUNTIME_RENDER_VIEWS\" > {log} 2>&1"
 
 
 rule stylize:
@@ -50,23 +51,26 @@ rule stylize:
                         category="Stylized NeRF", labels={"scene": "{scene}", "style": "{style}",
                                                           "method": "StylizedNeRF (ours)"}),
     log:
-        "results/logs/stylize/{scene}/{style}.log",
+        job_log("stylize", "{scene}", "{style}"),
     benchmark:
-        "results/benchmarks/stylize/{scene}/{style}.tsv"
+        job_benchmark("stylize", "{scene}", "{style}")
     threads: JOB_THREADS
     resources:
         gpu=1,
         gpu_mem_mb=config["gpu_mem_mb"]["stylize"],
     params:
+        checkpoint=folder_of("model", suffix="_ckpt"),
+        out=folder_of("model"),
+        views=folder_of("views", kind="input"),
         settings=settings("stylize"),
     conda:
         "../../envs/stylize.yaml"
     shell:
         # the checkpoint lives beside the output folder, so a killed job resumes on rerun
-        "STYLIZEDNERF_GPU_MEM_MB={resources.gpu_mem_mb} python -m stylizednerf stylize --views results/{wildcards.scene}/views --model {input.model}"
+        "STYLIZEDNERF_GPU_MEM_MB={resources.gpu_mem_mb} python -m stylizednerf stylize --views {params.views:q} --model {input.model}"
         " --decoder {input.decoder} --latents {input.latents} --style-image {input.style}"
-        " --style {wildcards.style} --out results/{wildcards.scene}/{wildcards.style}/stylize"
-        " --checkpoint-dir results/{wildcards.scene}/{wildcards.style}/stylize_ckpt"
+        " --style {wildcards.style} --out {params.out:q}"
+        " --checkpoint-dir {params.checkpoint:q}"
         " --settings {params.settings:q} --runtime \"$STYLIZEDNERF_RUNTIME_STYLIZE\" > {log} 2>&1"
 
 
@@ -93,22 +97,24 @@ rule render:
         camera_path_file="results/{scene}/{style}/render/camera_path.json",
         metadata="results/{scene}/{style}/render/metadata.json",
     log:
-        "results/logs/render/{scene}/{style}.log",
+        job_log("render", "{scene}", "{style}"),
     benchmark:
-        "results/benchmarks/render/{scene}/{style}.tsv"
+        job_benchmark("render", "{scene}", "{style}")
     threads: JOB_THREADS
     resources:
         gpu=1,
         gpu_mem_mb=config["gpu_mem_mb"]["render"],
     params:
+        out=folder_of("cameras"),
+        stylized=folder_of("stylized", kind="input"),
         settings=settings("render"),
         camera_path=camera_path_option,
     conda:
         "../../envs/stylize.yaml"
     shell:
-        "STYLIZEDNERF_GPU_MEM_MB={resources.gpu_mem_mb} python -m stylizednerf render --stylized results/{wildcards.scene}/{wildcards.style}/stylize"
+        "STYLIZEDNERF_GPU_MEM_MB={resources.gpu_mem_mb} python -m stylizednerf render --stylized {params.stylized:q}"
         " --model {input.model} --cameras {input.cameras} {params.camera_path}"
-        " --out results/{wildcards.scene}/{wildcards.style}/render --settings {params.settings:q} --runtime \"$STYLIZEDNERF_RUNTIME_RENDER\" > {log} 2>&1"
+        " --out {params.out:q} --settings {params.settings:q} --runtime \"$STYLIZEDNERF_RUNTIME_RENDER\" > {log} 2>&1"
 
 
 # The fine-tuned 2D decoder of the mutual-learning job, applied frame by frame to the unstylized
@@ -124,20 +130,21 @@ rule decoder_frames:
         cameras="results/{scene}/{style}/decoder_mutual/cameras.json",
         frames=directory("results/{scene}/{style}/decoder_mutual/frames"),
     log:
-        "results/logs/decoder_frames/{scene}/{style}.log",
+        job_log("decoder_frames", "{scene}", "{style}"),
     benchmark:
-        "results/benchmarks/decoder_frames/{scene}/{style}.tsv"
+        job_benchmark("decoder_frames", "{scene}", "{style}")
     threads: JOB_THREADS
     resources:
         gpu=1,
         gpu_mem_mb=config["gpu_mem_mb"]["stylize_2d"],
     params:
+        out=folder_of("cameras"),
         settings=settings("stylize-2d"),
     conda:
         "../../envs/stylization2d.yaml"
     shell:
         "STYLIZEDNERF_GPU_MEM_MB={resources.gpu_mem_mb} python -m stylizednerf stylize-2d --bundle --decoder {input.decoder} --style {input.style}"
-        " --out results/{wildcards.scene}/{wildcards.style}/decoder_mutual --settings {params.settings:q} --runtime \"$STYLIZEDNERF_RUNTIME_STYLIZE_2D\""
+        " --out {params.out:q} --settings {params.settings:q} --runtime \"$STYLIZEDNERF_RUNTIME_STYLIZE_2D\""
         " {input.path} > {log} 2>&1"
 
 
@@ -166,21 +173,22 @@ rule render_path:
         video_page=report("results/{scene}/path/video.html", caption="../report/video_path.rst", category="Videos",
                           labels={"scene": "{scene}", "style": "none", "method": "NeRF (no style)"}),
     log:
-        "results/logs/render_path/{scene}.log",
+        job_log("render_path", "{scene}"),
     benchmark:
-        "results/benchmarks/render_path/{scene}.tsv"
+        job_benchmark("render_path", "{scene}")
     threads: JOB_THREADS
     resources:
         gpu=1,
         gpu_mem_mb=config["gpu_mem_mb"]["render"],
     params:
+        out=folder_of("cameras"),
         settings=settings("render-path"),
         camera_path=camera_path_option,
     conda:
         "../../envs/stylize.yaml"
     shell:
         "STYLIZEDNERF_GPU_MEM_MB={resources.gpu_mem_mb} python -m stylizednerf render-path --model {input.model} --cameras {input.cameras} {params.camera_path}"
-        " --out results/{wildcards.scene}/path --settings {params.settings:q} --runtime \"$STYLIZEDNERF_RUNTIME_RENDER_PATH\" > {log} 2>&1"
+        " --out {params.out:q} --settings {params.settings:q} --runtime \"$STYLIZEDNERF_RUNTIME_RENDER_PATH\" > {log} 2>&1"
 
 
 # The official code's sequential pipeline (fine-tune the decoder with L_co, then fit the style
@@ -205,22 +213,25 @@ if config["stylize"]["sequential_baseline"]:
                             caption="../report/stylize_views.rst", category="Stylized NeRF",
                             labels={"scene": "{scene}", "style": "{style}", "method": "StylizedNeRF sequential"}),
         log:
-            "results/logs/stylize_sequential/{scene}/{style}.log",
+            job_log("stylize_sequential", "{scene}", "{style}"),
         benchmark:
-            "results/benchmarks/stylize_sequential/{scene}/{style}.tsv"
+            job_benchmark("stylize_sequential", "{scene}", "{style}")
         threads: JOB_THREADS
         resources:
             gpu=1,
             gpu_mem_mb=config["gpu_mem_mb"]["stylize"],
         params:
+            checkpoint=folder_of("model", suffix="_ckpt"),
+            out=folder_of("model"),
+            views=folder_of("views", kind="input"),
             settings=settings("stylize", mutual=False),
         conda:
             "../../envs/stylize.yaml"
         shell:
-            "STYLIZEDNERF_GPU_MEM_MB={resources.gpu_mem_mb} python -m stylizednerf stylize --views results/{wildcards.scene}/views --model {input.model}"
+            "STYLIZEDNERF_GPU_MEM_MB={resources.gpu_mem_mb} python -m stylizednerf stylize --views {params.views:q} --model {input.model}"
             " --decoder {input.decoder} --latents {input.latents} --style-image {input.style}"
-            " --style {wildcards.style} --out results/{wildcards.scene}/{wildcards.style}/stylize_sequential"
-            " --checkpoint-dir results/{wildcards.scene}/{wildcards.style}/stylize_sequential_ckpt"
+            " --style {wildcards.style} --out {params.out:q}"
+            " --checkpoint-dir {params.checkpoint:q}"
             " --settings {params.settings:q} --runtime \"$STYLIZEDNERF_RUNTIME_STYLIZE\" > {log} 2>&1"
 
     rule render_sequential:
@@ -246,22 +257,24 @@ if config["stylize"]["sequential_baseline"]:
             camera_path_file="results/{scene}/{style}/render_sequential/camera_path.json",
             metadata="results/{scene}/{style}/render_sequential/metadata.json",
         log:
-            "results/logs/render_sequential/{scene}/{style}.log",
+            job_log("render_sequential", "{scene}", "{style}"),
         benchmark:
-            "results/benchmarks/render_sequential/{scene}/{style}.tsv"
+            job_benchmark("render_sequential", "{scene}", "{style}")
         threads: JOB_THREADS
         resources:
             gpu=1,
             gpu_mem_mb=config["gpu_mem_mb"]["render"],
         params:
+            out=folder_of("cameras"),
+            stylized=folder_of("stylized", kind="input"),
             settings=settings("render"),
             camera_path=camera_path_option,
         conda:
             "../../envs/stylize.yaml"
         shell:
-            "STYLIZEDNERF_GPU_MEM_MB={resources.gpu_mem_mb} python -m stylizednerf render --stylized results/{wildcards.scene}/{wildcards.style}/stylize_sequential"
+            "STYLIZEDNERF_GPU_MEM_MB={resources.gpu_mem_mb} python -m stylizednerf render --stylized {params.stylized:q}"
             " --model {input.model} --cameras {input.cameras} {params.camera_path}"
-            " --out results/{wildcards.scene}/{wildcards.style}/render_sequential"
+            " --out {params.out:q}"
             " --settings {params.settings:q} --runtime \"$STYLIZEDNERF_RUNTIME_RENDER\" > {log} 2>&1"
 
     # The sequential job's fine-tuned decoder per frame: the evaluation's 'decoder_sequential' row.
@@ -275,20 +288,21 @@ if config["stylize"]["sequential_baseline"]:
             cameras="results/{scene}/{style}/decoder_sequential/cameras.json",
             frames=directory("results/{scene}/{style}/decoder_sequential/frames"),
         log:
-            "results/logs/decoder_frames_sequential/{scene}/{style}.log",
+            job_log("decoder_frames_sequential", "{scene}", "{style}"),
         benchmark:
-            "results/benchmarks/decoder_frames_sequential/{scene}/{style}.tsv"
+            job_benchmark("decoder_frames_sequential", "{scene}", "{style}")
         threads: JOB_THREADS
         resources:
             gpu=1,
             gpu_mem_mb=config["gpu_mem_mb"]["stylize_2d"],
         params:
+            out=folder_of("cameras"),
             settings=settings("stylize-2d"),
         conda:
             "../../envs/stylization2d.yaml"
         shell:
             "STYLIZEDNERF_GPU_MEM_MB={resources.gpu_mem_mb} python -m stylizednerf stylize-2d --bundle --decoder {input.decoder} --style {input.style}"
-            " --out results/{wildcards.scene}/{wildcards.style}/decoder_sequential --settings {params.settings:q} --runtime \"$STYLIZEDNERF_RUNTIME_STYLIZE_2D\""
+            " --out {params.out:q} --settings {params.settings:q} --runtime \"$STYLIZEDNERF_RUNTIME_STYLIZE_2D\""
             " {input.path} > {log} 2>&1"
 
     FINAL_OUTPUTS["render_sequential"] = lambda: expand(
@@ -336,23 +350,26 @@ if config["joint"]["enabled"]:
                             category="Stylized NeRF", labels={"scene": "{scene}", "style": "all", "method": "joint mode"}),
             metadata="results/{scene}/joint/stylize/metadata.json",
         log:
-            "results/logs/stylize_joint/{scene}.log",
+            job_log("stylize_joint", "{scene}"),
         benchmark:
-            "results/benchmarks/stylize_joint/{scene}.tsv"
+            job_benchmark("stylize_joint", "{scene}")
         threads: JOB_THREADS
         resources:
             gpu=1,
             gpu_mem_mb=config["gpu_mem_mb"]["stylize_joint"],
         params:
+            checkpoint=folder_of("model", suffix="_ckpt"),
+            out=folder_of("model"),
+            views=folder_of("views", kind="input"),
             settings=settings("stylize-joint"),
             styles=" ".join(STYLES),
         conda:
             "../../envs/stylize.yaml"
         shell:
-            "STYLIZEDNERF_GPU_MEM_MB={resources.gpu_mem_mb} python -m stylizednerf stylize-joint --views results/{wildcards.scene}/views --model {input.model}"
+            "STYLIZEDNERF_GPU_MEM_MB={resources.gpu_mem_mb} python -m stylizednerf stylize-joint --views {params.views:q} --model {input.model}"
             " --latents {input.latents} --styles {params.styles} --style-images {input.styles}"
-            " --decoders {input.decoders} --out results/{wildcards.scene}/joint/stylize"
-            " --checkpoint-dir results/{wildcards.scene}/joint/stylize_ckpt"
+            " --decoders {input.decoders} --out {params.out:q}"
+            " --checkpoint-dir {params.checkpoint:q}"
             " --settings {params.settings:q} --runtime \"$STYLIZEDNERF_RUNTIME_STYLIZE_JOINT\" > {log} 2>&1"
 
     rule render_interpolation:
@@ -375,22 +392,24 @@ if config["joint"]["enabled"]:
             video_page=report("results/{scene}/joint/interpolation/video.html", caption="../report/interpolation.rst",
                               category="Videos", labels={"scene": "{scene}", "style": "all (transition)", "method": "joint mode"}),
         log:
-            "results/logs/render_interpolation/{scene}.log",
+            job_log("render_interpolation", "{scene}"),
         benchmark:
-            "results/benchmarks/render_interpolation/{scene}.tsv"
+            job_benchmark("render_interpolation", "{scene}")
         threads: JOB_THREADS
         resources:
             gpu=1,
             gpu_mem_mb=config["gpu_mem_mb"]["render"],
         params:
+            out=folder_of("cameras"),
+            joint=folder_of("joint", kind="input"),
             settings=settings("render-interpolation"),
             camera_path=camera_path_option,
         conda:
             "../../envs/stylize.yaml"
         shell:
-            "STYLIZEDNERF_GPU_MEM_MB={resources.gpu_mem_mb} python -m stylizednerf render-interpolation --joint results/{wildcards.scene}/joint/stylize"
+            "STYLIZEDNERF_GPU_MEM_MB={resources.gpu_mem_mb} python -m stylizednerf render-interpolation --joint {params.joint:q}"
             " --model {input.model} --cameras {input.cameras} {params.camera_path}"
-            " --out results/{wildcards.scene}/joint/interpolation --settings {params.settings:q} --runtime \"$STYLIZEDNERF_RUNTIME_RENDER_INTERPOLATION\" > {log} 2>&1"
+            " --out {params.out:q} --settings {params.settings:q} --runtime \"$STYLIZEDNERF_RUNTIME_RENDER_INTERPOLATION\" > {log} 2>&1"
 
     FINAL_OUTPUTS["render_interpolation"] = lambda: expand(
         "results/{scene}/joint/interpolation/video.mp4", scene=SCENES)
