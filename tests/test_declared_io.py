@@ -185,6 +185,27 @@ def test_editing_a_photo_of_a_real_scene_reruns_its_poses_and_nerf(tiny_dag, tmp
     assert planned == {"colmap": 1, "pretrain_nerf": 1}, planned
 
 
+def test_editing_an_extra_content_photo_reruns_the_decoder(tiny_dag, tmp_path):
+    """decoder.extra_content's photos are inputs of pretrain_decoder: after it ran, editing one
+    reruns it (and nothing upstream)."""
+    extra = tmp_path / "extra"
+    extra.mkdir()
+    for name in sorted(os.listdir(tiny_dag["workdir"] / "results/demo/images"))[:2]:
+        shutil.copy(tiny_dag["workdir"] / "results/demo/images" / name, extra / name)
+    work = tmp_path / "work"
+    work.mkdir()
+    config = yaml.safe_load((tiny_dag["workdir"] / "config.yaml").read_text())
+    config["decoder"]["extra_content"] = str(extra)
+    (work / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    args = ["-s", str(PROJECT_ROOT / "Snakefile"), "--directory", str(work), "--configfile", str(work / "config.yaml")]
+    target = "results/stylization2d/decoder.pt"
+    run_snakemake([*args, "--cores", "2", target], cwd=work, timeout=600)
+    assert _planned(run_snakemake([*args, "-n", target], cwd=work, timeout=300).stdout) == {}
+    _edit_photo(extra / sorted(os.listdir(extra))[1])
+    planned = _planned(run_snakemake([*args, "-n", target], cwd=work, timeout=300).stdout)
+    assert planned == {"pretrain_decoder": 1}, planned
+
+
 def test_read_log_notes_reads_not_own_writes(tmp_path):
     """The audit hook in a real process: a file read is noted; one written first and read back is
     not; a file opened with os.open for writing counts as written."""

@@ -9,9 +9,9 @@ from pathlib import Path
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from stylizednerf.config import ConfigError, check_config, check_unique_keys, resolve_scene_source, source_files
+from stylizednerf.config import ConfigError, check_config, check_unique_keys, expand_data, resolve_scene_source, source_files
 from stylizednerf.fileio import atomic_write_text
-from stylizednerf.paths import PROJECT_ROOT, import_from_checkout, prefer_this_python
+from stylizednerf.paths import PROJECT_ROOT, import_from_checkout, list_images, prefer_this_python
 from stylizednerf.settings import SCHEMA_PATH, STAGES
 
 # found from the package (not workflow.basedir), so a `module` deployment finds it too
@@ -253,6 +253,24 @@ def scene_inputs(wildcards):
     found = resolve_scene_source(scene["source"], scene.get("downscale", 1), f"scenes.{wildcards.scene}.source")
     # read where they are, also under a storage plugin (which would look for them in its storage)
     return [local(str(path)) for path in source_files(found)]
+
+
+def extra_content_inputs(wildcards):
+    """The images of decoder.extra_content, an input of pretrain_decoder (read where they are)."""
+    folder = config["decoder"]["extra_content"]
+    if not folder:
+        return []
+    try:
+        folder = expand_data(folder, "decoder.extra_content")
+    except ConfigError as error:
+        sys.exit(str(error))
+    return [local(str(path)) for path in list_images(Path(folder))]
+
+
+def style_inputs(wildcards):
+    """prepare_style's input: the style's image file (read where it is), none for a generated one."""
+    source = config["styles"][wildcards.style]
+    return [] if source == "demo" else [local(source)]
 
 
 def scene_source(wildcards, input):

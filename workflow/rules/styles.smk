@@ -3,7 +3,7 @@
 
 rule prepare_style:
     input:
-        lambda wc: [] if config["styles"][wc.style] == "demo" else [config["styles"][wc.style]],
+        style_inputs,
     output:
         png="results/styles/{style}.png",
         meta="results/styles/{style}.json",

@@ -9,6 +9,8 @@ rule pretrain_decoder:
         cameras=expand("results/{scene}/poses/cameras.json", scene=SCENES),
         images=expand("results/{scene}/images", scene=SCENES),
         styles=expand("results/styles/{style}.png", style=STYLES),
+        # decoder.extra_content's photos (the stage finds them through its settings)
+        extra_content=extra_content_inputs,
     output:
         decoder="results/stylization2d/decoder.pt",
         samples=report("results/stylization2d/samples.png", caption="../report/decoder_samples.rst",
