@@ -26,6 +26,8 @@ import sys
 import time
 from pathlib import Path
 
+from system_packages import apt_install
+
 PACKAGES = ("slurm-wlm", "munge")
 DAEMONS = ("slurmd", "slurmctld", "munged")  # stop order: the reverse of start order
 PARTITION = "debug"
@@ -43,13 +45,9 @@ def install_packages(timeout: int = 600) -> str:
         return "already installed"
     if os.geteuid() != 0:
         raise RuntimeError("slurm-wlm/munge are missing and installing them needs root")
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    for cmd in (["apt-get", "update", "-q"],
-                ["apt-get", "install", "-y", "-q", "--no-install-recommends", *PACKAGES]):
-        done = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                              timeout=timeout)
-        if done.returncode != 0:
-            raise RuntimeError(f"{' '.join(cmd)} failed:\n{done.stdout[-3000:]}")
+    why = apt_install(*PACKAGES, timeout=timeout)
+    if why:
+        raise RuntimeError(why)
     still = missing_programs()
     if still:
         raise RuntimeError(f"installed {PACKAGES} but still missing: {still}")

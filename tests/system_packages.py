@@ -1,5 +1,5 @@
-"""Debian packages that some tests need (Chromium, rsync): installed with apt-get when the tests run
-as root on a machine without them (a fresh CI machine), as tests/slurm_localhost.py does for SLURM."""
+"""Debian packages that some tests need (Chromium, rsync, SLURM): installed with apt-get when the
+tests run as root on a machine without them (a fresh CI machine)."""
 
 import os
 import shutil

@@ -216,20 +216,15 @@ def timing_entries():
     return entries
 
 
-def report_evals():
-    """The eval JSONs that rule report reads."""
-    return expand("results/{scene}/{style}/eval/{method}.json", scene=SCENES, style=STYLES, method=eval_methods())
-
-
 def report_options(input):
-    """Rule report's --fit and --timing options, their metadata files named as the job sees them
-    (under a storage plugin: its local copies, which sit beside the eval JSONs' copies)."""
-    evals = report_evals()
-    root = local_root(input.evals[0], evals[0]) if evals else ""
-    quote = lambda path: shlex.quote(root + path)  # noqa: E731
-    fits = [f"--fit {method} {scene} {style} {quote(path)}" for method, scene, style, path in fit_entries()]
-    timings = [f"--timing {method} {scene} {style} {quote(train)} {quote(render)}"
-               for method, scene, style, train, render in timing_entries()]
+    """Rule report's --fit and --timing options, each entry's metadata files as the job names them
+    (its inputs fits and timings, in the order of fit_entries() and timing_entries(): under a
+    storage plugin, local copies)."""
+    fits = [f"--fit {method} {scene} {style} {shlex.quote(str(path))}"
+            for (method, scene, style, _), path in zip(fit_entries(), input.fits, strict=True)]
+    pairs = zip(input.timings[::2], input.timings[1::2])
+    timings = [f"--timing {method} {scene} {style} {shlex.quote(str(train))} {shlex.quote(str(render))}"
+               for (method, scene, style, _, _), (train, render) in zip(timing_entries(), pairs, strict=True)]
     return " ".join(fits + timings)
 
 

@@ -21,7 +21,8 @@ TIMING_SOURCES = {
 
 rule report:
     input:
-        evals=lambda wc: report_evals(),
+        evals=lambda wc: expand("results/{scene}/{style}/eval/{method}.json", scene=SCENES, style=STYLES,
+                                method=eval_methods()),
         fits=lambda wc: [entry[-1] for entry in fit_entries()],
         timings=lambda wc: [path for entry in timing_entries() for path in entry[-2:]],
         # what the figures read besides the JSONs: each row's frames and error maps, the styles
@@ -62,7 +63,7 @@ rule report:
         settings=settings("report"),
         # --fit and --timing (common.smk), and the output folder, as the job names them
         metadata=lambda wc, input: report_options(input),
-        out=lambda wc, output: os.path.dirname(output.json),
+        out=folder_of("json"),
         # the generated demo's tables and figures say they are a smoke test
         smoke=" ".join(f"--smoke-test {scene}" for scene in SCENES if config["scenes"][scene]["source"] == "demo"),
     conda:
