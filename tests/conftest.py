@@ -73,7 +73,7 @@ TINY_DAG_OVERRIDES = {
                       "samples": 8, "lr_decay_steps": None}},
     "stylize": {"sequential_baseline": True, "rounds": 1, "decoder_steps": 2, "nerf_steps": 5, "rays": 256,
                 "hidden": 16, "layers": 2, "encoding_levels": 4, "encoding_log2_table": 12,
-                "encoding_max_resolution": 64, "mimic_2d_pixels": 256, "previews": 1},
+                "encoding_max_resolution": 64, "mimic_2d_pixels": 256, "co_3d_rays": 64, "previews": 1},
     "baselines": ["arf"],
     "arf": {"mse_epochs": 1, "nnfm_epochs": 1, "mse_rays": 256, "patch_rays": 1024, "previews": 1},
     "joint": {"enabled": True, "steps": 5},
